@@ -1,0 +1,121 @@
+//! Builds the application: database, state, routes and the bound listener.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::rate_limit::LoginLimiter;
+use crate::auth::tokens::TokenKeys;
+use crate::config::Settings;
+use crate::db::Db;
+use crate::error::{self, ApiError};
+use crate::ops::Metrics;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Db,
+    pub tokens: TokenKeys,
+    pub login_limiter: LoginLimiter,
+    pub metrics: Metrics,
+    /// The OpenAPI document, rendered once at start-up.
+    pub openapi: String,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pub state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects and migrates the database, seeds demo data when configured,
+    /// and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db_settings = settings.database.clone();
+        let db = tokio::task::spawn_blocking(move || Db::connect(&db_settings)).await??;
+        if settings.seed.demo {
+            crate::seed::demo(&db).await?;
+        }
+        let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            tokens: TokenKeys::new(&settings.auth),
+            login_limiter: LoginLimiter::new(&settings.auth),
+            metrics: Metrics::new(),
+            openapi: crate::openapi::document(),
+            db,
+            settings,
+        });
+        let workers = state.settings.http.workers;
+        let data = state.clone();
+        let mut server = HttpServer::new(move || {
+            let http = &data.settings.http;
+            App::new()
+                .app_data(data.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(http.json_limit_bytes)
+                        .error_handler(error::json_error),
+                )
+                .app_data(web::PayloadConfig::new(http.body_limit_bytes))
+                .app_data(web::QueryConfig::default().error_handler(error::query_error))
+                .app_data(web::PathConfig::default().error_handler(error::path_error))
+                .wrap(from_fn(crate::http::envelope))
+                .wrap(from_fn(crate::ops::record))
+                .wrap(TracingLogger::default())
+                .configure(routes)
+                .default_service(web::to(|| async { ApiError::not_found().into_response() }))
+        });
+        if workers > 0 {
+            server = server.workers(workers);
+        }
+        let server = server.listen(listener)?.run();
+        tracing::info!(port, backend = ?state.db.backend(), "motcua listening");
+        Ok(Self {
+            port,
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every route, by feature: the URL names the folder.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(crate::ops::configure).service(
+        web::scope("/api/v1")
+            .route("/openapi.json", web::get().to(openapi))
+            .configure(crate::auth::routes::configure)
+            .configure(crate::units::routes::configure)
+            .configure(crate::procedures::routes::configure)
+            .configure(crate::holidays::routes::configure)
+            .configure(crate::staff::routes::configure),
+    );
+}
+
+async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi.clone())
+}
+
+trait IntoResponse {
+    fn into_response(self) -> HttpResponse;
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> HttpResponse {
+        actix_web::ResponseError::error_response(&self)
+    }
+}

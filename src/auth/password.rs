@@ -1,0 +1,72 @@
+//! argon2id with OWASP parameters (19 MiB, 2 iterations, 1 lane), always run
+//! off the async workers.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use crate::error::ApiError;
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes on the calling thread: for the CLI and for code already on the
+/// blocking pool.
+pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+pub async fn hash(password: String) -> Result<String, ApiError> {
+    actix_web::web::block(move || hash_blocking(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+/// A hash of nothing anyone knows, verified against when the account does
+/// not exist so that unknown and known e-mails take the same time.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        hash_blocking(&uuid::Uuid::new_v4().to_string()).expect("hashing the dummy password")
+    })
+}
+
+/// Verifies `password` against `stored`, or against the dummy hash when
+/// there is no account; false in that case whatever the password.
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
+    actix_web::web::block(move || {
+        let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
+        let ok = PasswordHash::new(hash)
+            .is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok());
+        ok && stored.is_some()
+    })
+    .await
+    .map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_web::test]
+    async fn hashes_verify_and_the_dummy_never_does() {
+        let h = hash("correct horse battery".into()).await.unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            verify("correct horse battery".into(), Some(h.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!verify("wrong".into(), Some(h)).await.unwrap());
+        assert!(!verify("anything".into(), None).await.unwrap());
+    }
+}

@@ -1,0 +1,340 @@
+//! `/api/v1/auth/*` and `/api/v1/me`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::password;
+use super::principal::Principal;
+use super::tokens::{hash_refresh_token, new_refresh_token};
+use super::users::{self, UserRow, UserView};
+use crate::app::AppState;
+use crate::db::DbConnection;
+use crate::db::schema::{refresh_tokens, users as users_t};
+use crate::domain::identity::{Email, NationalId, check_password, normalize_phone};
+use crate::domain::roles::{self, Role};
+use crate::error::{ApiError, Problem, Validator};
+use crate::time::{now, utc};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/auth/register").route(web::post().to(register)))
+        .service(web::resource("/auth/login").route(web::post().to(login)))
+        .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(logout)))
+        .service(web::resource("/me").route(web::get().to(me)));
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    /// 12-digit citizen identity number (CCCD).
+    pub national_id: String,
+    pub phone: Option<String>,
+    /// `vi` (default) or `en`: the language of messages to this account.
+    pub locale: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: i64,
+    /// Single-use: each refresh returns a new one and retires this one.
+    pub refresh_token: String,
+    pub refresh_expires_at: DateTime<Utc>,
+    pub user: UserView,
+}
+
+/// Register a citizen account.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
+    responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn register(
+    state: web::Data<AppState>,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut v = Validator::default();
+    let email = v.parsed("email", Email::parse(&body.email));
+    v.parsed("password", check_password(&body.password));
+    let national_id = v.parsed("national_id", NationalId::parse(&body.national_id));
+    let phone = body
+        .phone
+        .as_deref()
+        .and_then(|p| v.parsed("phone", normalize_phone(p)));
+    let full_name = body.full_name.trim().to_string();
+    v.check(
+        (1..=200).contains(&full_name.chars().count()),
+        "full_name",
+        "a full name has 1 to 200 characters",
+    );
+    let locale = body.locale.unwrap_or_else(|| "vi".into());
+    v.check(
+        locale == "vi" || locale == "en",
+        "locale",
+        "the locale is `vi` or `en`",
+    );
+    v.finish()?;
+    let (email, national_id) = (
+        email.expect("validated").into_string(),
+        national_id.expect("validated"),
+    );
+
+    let password_hash = password::hash(body.password).await?;
+    let at = now();
+    let row = UserRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        password_hash,
+        full_name,
+        national_id: Some(national_id.to_string()),
+        phone,
+        roles: roles::encode(&[Role::Citizen]),
+        unit_id: None,
+        active: true,
+        locale,
+        email_verified_at: None,
+        created_at: at,
+        updated_at: at,
+    };
+    let view = state
+        .db
+        .write(move |conn| {
+            if users::email_taken(conn, &row.email)? {
+                return Err(ApiError::conflict(
+                    "email_taken",
+                    "An account with this e-mail already exists.",
+                ));
+            }
+            let id_taken: bool = diesel::select(diesel::dsl::exists(
+                users_t::table.filter(users_t::national_id.eq(&row.national_id)),
+            ))
+            .get_result(conn)?;
+            if id_taken {
+                return Err(ApiError::conflict(
+                    "national_id_taken",
+                    "An account with this national ID already exists.",
+                ));
+            }
+            diesel::insert_into(users_t::table)
+                .values(&row)
+                .execute(conn)?;
+            Ok(UserView::new(row, None))
+        })
+        .await?;
+    tracing::info!(user_id = %view.id, "citizen registered");
+    Ok(HttpResponse::Created().json(view))
+}
+
+/// Log in with e-mail and password.
+///
+/// A wrong password, an unknown e-mail and a disabled account all answer the
+/// same 401.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let LoginRequest {
+        email,
+        password: given,
+    } = body.into_inner();
+    let email = email.trim().to_lowercase();
+    let address = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    state.login_limiter.check(&email, &address)?;
+
+    let lookup = email.clone();
+    let user = state
+        .db
+        .run(move |conn| Ok(users::find_by_email(conn, &lookup)?))
+        .await?;
+    let ok = password::verify(given, user.as_ref().map(|u| u.password_hash.clone())).await?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            tracing::info!("login refused");
+            return Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "The e-mail or the password is incorrect.",
+            ));
+        }
+    };
+    let family = uuid::Uuid::now_v7().to_string();
+    let st = state.clone();
+    let response = state
+        .db
+        .write(move |conn| issue_tokens(conn, &st, user, family))
+        .await?;
+    Ok(HttpResponse::Ok().json(response))
+}
+
+/// Stores a new refresh token in `family` and signs an access token.
+fn issue_tokens(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: UserRow,
+    family: String,
+) -> Result<TokenResponse, ApiError> {
+    let refresh = new_refresh_token();
+    let at = now();
+    let expires_at = at + chrono::Duration::days(state.tokens.refresh_ttl_days);
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(uuid::Uuid::now_v7().to_string()),
+            refresh_tokens::user_id.eq(&user.id),
+            refresh_tokens::family_id.eq(family),
+            refresh_tokens::token_hash.eq(hash_refresh_token(&refresh)),
+            refresh_tokens::created_at.eq(at),
+            refresh_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    let access_token =
+        state
+            .tokens
+            .issue_access(&user.id, &user.role_list(), user.unit_id.as_deref());
+    let user = users::view(conn, &user.id)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.access_ttl_secs,
+        refresh_token: refresh,
+        refresh_expires_at: utc(expires_at),
+        user,
+    })
+}
+
+fn invalid_refresh() -> ApiError {
+    ApiError::unauthorized(
+        "invalid_token",
+        "The refresh token is invalid, expired or already used.",
+    )
+}
+
+/// Exchange a refresh token for a new pair.
+///
+/// Refresh tokens are single-use. Presenting one that was already exchanged
+/// revokes its whole family: whoever holds a stolen copy is logged out too.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = hash_refresh_token(body.refresh_token.trim());
+    let st = state.clone();
+    let response = state
+        .db
+        .write(move |conn| {
+            let Some((id, family, user_id, expires_at, revoked_at)) = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&hash))
+                .select((
+                    refresh_tokens::id,
+                    refresh_tokens::family_id,
+                    refresh_tokens::user_id,
+                    refresh_tokens::expires_at,
+                    refresh_tokens::revoked_at,
+                ))
+                .first::<(String, String, String, chrono::NaiveDateTime, Option<chrono::NaiveDateTime>)>(conn)
+                .optional()?
+            else {
+                return Err(invalid_refresh());
+            };
+            let at = now();
+            // Retire this token; zero rows means someone used it before us.
+            let retired = diesel::update(refresh_tokens::table)
+                .filter(refresh_tokens::id.eq(&id).and(refresh_tokens::revoked_at.is_null()))
+                .set(refresh_tokens::revoked_at.eq(at))
+                .execute(conn)?;
+            if revoked_at.is_some() || retired == 0 {
+                tracing::warn!(%user_id, family = %family, "refresh token reuse: revoking the family");
+                revoke_family(conn, &family)?;
+                return Ok(None);
+            }
+            let user: UserRow = users_t::table.find(&user_id).select(UserRow::as_select()).first(conn)?;
+            if expires_at < at || !user.active {
+                return Ok(None);
+            }
+            issue_tokens(conn, &st, user, family).map(Some)
+        })
+        .await?;
+    // The revocation above must be committed, so the 401 is sent afterwards.
+    response
+        .map(|r| HttpResponse::Ok().json(r))
+        .ok_or_else(invalid_refresh)
+}
+
+fn revoke_family(conn: &mut DbConnection, family: &str) -> QueryResult<usize> {
+    diesel::update(refresh_tokens::table)
+        .filter(
+            refresh_tokens::family_id
+                .eq(family)
+                .and(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now()))
+        .execute(conn)
+}
+
+/// Log out: revokes the refresh token and every token of its family.
+///
+/// Answers 204 whether or not the token was known.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "Logged out")))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = hash_refresh_token(body.refresh_token.trim());
+    state
+        .db
+        .write(move |conn| {
+            let family: Option<String> = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&hash))
+                .select(refresh_tokens::family_id)
+                .first(conn)
+                .optional()?;
+            if let Some(family) = family {
+                revoke_family(conn, &family)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The caller's own account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = Problem)))]
+pub async fn me(
+    state: web::Data<AppState>,
+    principal: Principal,
+) -> Result<HttpResponse, ApiError> {
+    let view = state
+        .db
+        .run(move |conn| Ok(users::view(conn, &principal.user_id)?))
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}

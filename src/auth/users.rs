@@ -1,0 +1,98 @@
+//! The `users` table: rows, the public view of an account, and queries shared
+//! by authentication and staff administration.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbConnection;
+use crate::db::schema::{units, users};
+use crate::domain::roles::{self, Role};
+use crate::time::utc;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+    pub full_name: String,
+    pub national_id: Option<String>,
+    pub phone: Option<String>,
+    pub roles: String,
+    pub unit_id: Option<String>,
+    pub active: bool,
+    pub locale: String,
+    pub email_verified_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl UserRow {
+    pub fn role_list(&self) -> Vec<Role> {
+        roles::decode(&self.roles)
+    }
+}
+
+/// An account as shown to its owner and to administrators.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub full_name: String,
+    pub national_id: Option<String>,
+    pub phone: Option<String>,
+    pub roles: Vec<Role>,
+    pub unit_id: Option<String>,
+    /// Code of the unit, for staff.
+    pub unit_code: Option<String>,
+    pub active: bool,
+    pub locale: String,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserView {
+    pub fn new(u: UserRow, unit_code: Option<String>) -> Self {
+        Self {
+            roles: u.role_list(),
+            id: u.id,
+            email: u.email,
+            full_name: u.full_name,
+            national_id: u.national_id,
+            phone: u.phone,
+            unit_id: u.unit_id,
+            unit_code,
+            active: u.active,
+            locale: u.locale,
+            email_verified: u.email_verified_at.is_some(),
+            created_at: utc(u.created_at),
+        }
+    }
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// One account with its unit code.
+pub fn view(conn: &mut DbConnection, id: &str) -> QueryResult<UserView> {
+    let (row, code) = users::table
+        .left_join(units::table)
+        .filter(users::id.eq(id))
+        .select((UserRow::as_select(), units::code.nullable()))
+        .first(conn)?;
+    Ok(UserView::new(row, code))
+}
+
+pub fn email_taken(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::email.eq(email)),
+    ))
+    .get_result(conn)
+}

@@ -1,0 +1,253 @@
+//! Typed settings: `config/default.toml`, then the profile file chosen by
+//! `MOTCUA_ENV` (`local` unless set), then environment variables
+//! (`MOTCUA__SECTION__KEY`, and `DATABASE_URL`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The JWT secret shipped in `config/default.toml`; production refuses it.
+pub const DEFAULT_JWT_SECRET: &str = "insecure-development-secret-change-me";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Local,
+    Production,
+}
+
+impl Profile {
+    pub fn parse(s: &str) -> anyhow::Result<Self> {
+        match s {
+            "local" => Ok(Self::Local),
+            "production" => Ok(Self::Production),
+            other => bail!("MOTCUA_ENV must be `local` or `production`, not `{other}`"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    #[serde(skip, default = "default_profile")]
+    pub profile: Profile,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub seed: SeedSettings,
+    pub log: LogSettings,
+}
+
+fn default_profile() -> Profile {
+    Profile::Local
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    pub json_limit_bytes: usize,
+    pub body_limit_bytes: usize,
+    pub workers: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: Option<SecretString>,
+    pub sqlite_dir: PathBuf,
+    pub pool_size: u32,
+    pub checkout_timeout_secs: u64,
+    pub create_if_missing: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_secret: SecretString,
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_days: i64,
+    pub login_attempts_per_minute_per_account: u32,
+    pub login_attempts_per_minute_per_address: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedSettings {
+    pub demo: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+impl Settings {
+    /// Loads the settings from `MOTCUA_CONFIG_DIR` (default `config/`), the
+    /// profile named by `MOTCUA_ENV` and the process environment.
+    pub fn load() -> anyhow::Result<Self> {
+        let dir = std::env::var("MOTCUA_CONFIG_DIR").unwrap_or_else(|_| "config".into());
+        let profile =
+            Profile::parse(&std::env::var("MOTCUA_ENV").unwrap_or_else(|_| "local".into()))?;
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(Path::new(&dir), profile, &env)
+    }
+
+    /// Loads from an explicit directory, profile and environment: the pure core
+    /// of [`Settings::load`], used by tests.
+    pub fn load_from(
+        dir: &Path,
+        profile: Profile,
+        env: &[(String, String)],
+    ) -> anyhow::Result<Self> {
+        let file = |name: &str| config::File::from(dir.join(name)).required(true);
+        let mut builder = config::Config::builder()
+            .add_source(file("default.toml"))
+            .add_source(file(&format!("{}.toml", profile.as_str())))
+            .add_source(
+                config::Environment::with_prefix("MOTCUA")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(env.iter().cloned().collect())),
+            );
+        if let Some((_, url)) = env.iter().find(|(k, _)| k == "DATABASE_URL") {
+            builder = builder.set_override("database.url", url.as_str())?;
+        }
+        let mut settings: Settings = builder
+            .build()
+            .with_context(|| format!("reading configuration from {}", dir.display()))?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.profile = profile;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.profile == Profile::Production {
+            let secret = self.auth.jwt_secret.expose_secret();
+            if secret == DEFAULT_JWT_SECRET {
+                bail!(
+                    "the production profile refuses the default JWT secret: set MOTCUA__AUTH__JWT_SECRET"
+                );
+            }
+            if secret.len() < 32 {
+                bail!("the production JWT secret must be at least 32 characters long");
+            }
+            if self.database.url.is_none() {
+                bail!("the production profile needs an explicit DATABASE_URL");
+            }
+            if self.seed.demo {
+                bail!("the production profile never seeds demo data: unset MOTCUA__SEED__DEMO");
+            }
+        }
+        if self.database.pool_size == 0 {
+            bail!("database.pool_size must be at least 1");
+        }
+        if self.auth.access_token_ttl_secs <= 0 || self.auth.refresh_token_ttl_days <= 0 {
+            bail!("token lifetimes must be positive");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(profile: Profile, env: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::load_from(
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
+            profile,
+            &env,
+        )
+    }
+
+    #[test]
+    fn local_profile_loads_defaults_and_seeds_demo_data() {
+        let s = load(Profile::Local, &[]).unwrap();
+        assert_eq!(s.http.port, 8080);
+        assert!(s.seed.demo);
+        assert!(s.database.url.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_any_key() {
+        let s = load(
+            Profile::Local,
+            &[
+                ("MOTCUA__HTTP__PORT", "9123"),
+                ("MOTCUA__SEED__DEMO", "false"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(s.http.port, 9123);
+        assert!(!s.seed.demo);
+    }
+
+    #[test]
+    fn database_url_comes_from_the_conventional_variable() {
+        let s = load(Profile::Local, &[("DATABASE_URL", "postgres://x@h/db")]).unwrap();
+        assert_eq!(s.database.url.unwrap().expose_secret(), "postgres://x@h/db");
+    }
+
+    #[test]
+    fn production_refuses_the_default_secret() {
+        let err = load(
+            Profile::Production,
+            &[("DATABASE_URL", "postgres://x@h/db")],
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("default JWT secret"), "{err}");
+    }
+
+    #[test]
+    fn production_needs_an_explicit_database() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let err = load(Profile::Production, &[("MOTCUA__AUTH__JWT_SECRET", secret)]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        let ok = load(
+            Profile::Production,
+            &[
+                ("MOTCUA__AUTH__JWT_SECRET", secret),
+                ("DATABASE_URL", "postgres://x@h/db"),
+            ],
+        )
+        .unwrap();
+        assert!(!ok.seed.demo);
+    }
+
+    #[test]
+    fn unknown_profiles_are_refused() {
+        assert!(Profile::parse("staging").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let s = load(Profile::Local, &[]).unwrap();
+        assert!(!format!("{s:?}").contains(DEFAULT_JWT_SECRET));
+    }
+}

@@ -1,0 +1,20 @@
+//! motcua: the backend of an electronic one-stop shop for Vietnamese public
+//! administration. See README.md for the map of the code.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod holidays;
+pub mod http;
+pub mod openapi;
+pub mod ops;
+pub mod pagination;
+pub mod procedures;
+pub mod seed;
+pub mod staff;
+pub mod telemetry;
+pub mod time;
+pub mod units;

@@ -1,0 +1,130 @@
+//! The `motcua` command: serve (default), migrate, seed, user.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use motcua::app::Application;
+use motcua::auth::password;
+use motcua::config::Settings;
+use motcua::db::{self, Db};
+use motcua::domain::roles::Role;
+use motcua::staff::NewStaff;
+
+#[derive(Parser)]
+#[command(name = "motcua", version, about = "Electronic one-stop shop backend")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Seed data into the database.
+    Seed {
+        /// The demo province, catalogue and accounts (refused in production).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a staff account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// One or more roles, comma-separated: clerk, specialist, approver, auditor, admin.
+        #[arg(long, value_delimiter = ',', required = true)]
+        role: Vec<Role>,
+        /// Code of the account's unit, e.g. 22.
+        #[arg(long)]
+        unit: String,
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Read the password from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[actix_web::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load()?;
+    motcua::telemetry::init(&settings.log);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            Application::build(settings)
+                .await?
+                .run_until_stopped()
+                .await?
+        }
+        Command::Migrate => {
+            let (target, applied) =
+                tokio::task::spawn_blocking(move || db::setup(&settings.database)).await??;
+            for name in &applied {
+                println!("applied {name}");
+            }
+            println!("{:?} database is up to date", target.backend());
+        }
+        Command::Seed { demo } => {
+            if !demo {
+                bail!("say what to seed: --demo");
+            }
+            if settings.profile == motcua::config::Profile::Production {
+                bail!("the production profile never seeds demo data");
+            }
+            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+            let seeded = motcua::seed::demo(&db).await?;
+            println!(
+                "{}",
+                if seeded {
+                    "demo data seeded"
+                } else {
+                    "demo data already present"
+                }
+            );
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    role,
+                    unit,
+                    name,
+                    password_stdin: _,
+                },
+        } => {
+            let mut pw = String::new();
+            std::io::stdin()
+                .read_to_string(&mut pw)
+                .context("reading the password from standard input")?;
+            let pw = pw.trim_end_matches(['\r', '\n']).to_string();
+            let new = NewStaff::parse(&email, &name, &pw, &role, None)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = password::hash_blocking(&pw)?;
+            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+            let id = db
+                .write(move |conn| {
+                    let unit = motcua::units::find_by_code(conn, &unit)?.ok_or_else(|| {
+                        motcua::error::ApiError::invalid_field("unit", "no unit with this code")
+                    })?;
+                    Ok(new.insert(conn, &unit, hash)?.id)
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created {email} ({id})");
+        }
+    }
+    Ok(())
+}

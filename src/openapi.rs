@@ -1,0 +1,46 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::{auth, holidays, ops, procedures, staff, units};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "motcua", description = "Electronic one-stop shop for Vietnamese public administration."),
+    paths(
+        ops::healthz, ops::readyz, ops::metrics,
+        auth::routes::register, auth::routes::login, auth::routes::refresh, auth::routes::logout, auth::routes::me,
+        units::routes::list, units::routes::get, units::routes::create, units::routes::update,
+        procedures::routes::list, procedures::routes::get, procedures::routes::create, procedures::routes::update,
+        holidays::routes::list, holidays::routes::put, holidays::routes::delete,
+        staff::routes::create, staff::routes::list, staff::routes::get, staff::routes::update,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ops", description = "Health, readiness, metrics"),
+        (name = "auth", description = "Accounts, login and tokens"),
+        (name = "units", description = "Administrative units"),
+        (name = "procedures", description = "Procedure catalogue"),
+        (name = "holidays", description = "Working-day calendar"),
+        (name = "staff", description = "Staff accounts"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut scheme = Http::new(HttpAuthScheme::Bearer);
+        scheme.bearer_format = Some("JWT".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+pub fn document() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises")
+}

@@ -1,0 +1,157 @@
+//! Demo data for the local profile: Quảng Ninh's units, a small catalogue and
+//! one account per role. Never run by the production profile.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::auth::password;
+use crate::db::Db;
+use crate::domain::roles::Role;
+use crate::domain::units::Level;
+use crate::error::ApiError;
+use crate::procedures::{self, ProcedureSpec};
+use crate::staff::NewStaff;
+use crate::units;
+
+const DEMO: &str = include_str!("demo.toml");
+
+/// The password of every demo account.
+pub const DEMO_PASSWORD: &str = "motcua-demo-2025";
+
+/// Demo accounts: e-mail, roles and the code of their unit (`None`: citizen).
+pub const DEMO_ACCOUNTS: [(&str, Role, Option<&str>); 6] = [
+    ("admin@motcua.local", Role::Admin, Some("22")),
+    ("auditor@motcua.local", Role::Auditor, Some("22")),
+    ("clerk@motcua.local", Role::Clerk, Some("193")),
+    ("specialist@motcua.local", Role::Specialist, Some("193")),
+    ("approver@motcua.local", Role::Approver, Some("193")),
+    ("citizen@motcua.local", Role::Citizen, None),
+];
+
+#[derive(Deserialize)]
+struct DemoData {
+    units: Vec<DemoUnit>,
+    procedures: Vec<ProcedureSpec>,
+}
+
+#[derive(Deserialize)]
+struct DemoUnit {
+    code: String,
+    name: String,
+    level: Level,
+    parent: Option<String>,
+}
+
+/// Seeds the demo data unless the demo province already exists. Returns
+/// whether anything was written.
+pub async fn demo(db: &Db) -> anyhow::Result<bool> {
+    let data: DemoData = toml::from_str(DEMO)?;
+    let mut hashes = Vec::new();
+    for _ in DEMO_ACCOUNTS {
+        hashes.push(
+            password::hash(DEMO_PASSWORD.into())
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
+    let seeded = db
+        .write(move |conn| {
+            if units::find_by_code(conn, &data.units[0].code)?.is_some() {
+                return Ok(false);
+            }
+            let mut by_code = HashMap::new();
+            for u in &data.units {
+                let parent = u.parent.as_ref().and_then(|p| by_code.get(p));
+                let row = units::insert(conn, &u.code, &u.name, u.level, parent)?;
+                by_code.insert(u.code.clone(), row);
+            }
+            for mut spec in data.procedures {
+                spec.validate()?;
+                procedures::save(conn, &uuid::Uuid::now_v7().to_string(), &spec, true, true)?;
+            }
+            for ((email, role, unit), hash) in DEMO_ACCOUNTS.into_iter().zip(hashes) {
+                let full_name = format!("Demo {role}");
+                match unit.and_then(|u| by_code.get(u)) {
+                    Some(unit) => {
+                        NewStaff::parse(email, &full_name, DEMO_PASSWORD, &[role], None)?
+                            .insert(conn, unit, hash)?;
+                    }
+                    None => insert_demo_citizen(conn, email, hash)?,
+                }
+            }
+            Ok::<_, ApiError>(true)
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding demo data: {e}"))?;
+    if seeded {
+        tracing::info!("demo data seeded: log in as admin@motcua.local / {DEMO_PASSWORD}");
+    }
+    Ok(seeded)
+}
+
+fn insert_demo_citizen(
+    conn: &mut crate::db::DbConnection,
+    email: &str,
+    hash: String,
+) -> Result<(), ApiError> {
+    use diesel::prelude::*;
+    let at = crate::time::now();
+    let row = crate::auth::users::UserRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        email: email.into(),
+        password_hash: hash,
+        full_name: "Nguyễn Văn An".into(),
+        national_id: Some("022095001234".into()),
+        phone: Some("0912345678".into()),
+        roles: Role::Citizen.as_str().into(),
+        unit_id: None,
+        active: true,
+        locale: "vi".into(),
+        email_verified_at: Some(at),
+        created_at: at,
+        updated_at: at,
+    };
+    diesel::insert_into(crate::db::schema::users::table)
+        .values(&row)
+        .execute(conn)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_data_is_consistent() {
+        let data: DemoData = toml::from_str(DEMO).unwrap();
+        let mut levels = HashMap::new();
+        for u in &data.units {
+            let parent = u
+                .parent
+                .as_ref()
+                .map(|p| *levels.get(p).expect("parents come first"));
+            assert!(
+                u.level.may_sit_under(parent),
+                "{} under {:?}",
+                u.code,
+                u.parent
+            );
+            assert!(
+                levels.insert(u.code.clone(), u.level).is_none(),
+                "duplicate {}",
+                u.code
+            );
+        }
+        assert_eq!(
+            levels.values().filter(|l| **l == Level::District).count(),
+            13
+        );
+        for mut p in data.procedures {
+            p.validate().unwrap();
+        }
+        for (_, _, unit) in DEMO_ACCOUNTS {
+            assert!(unit.is_none_or(|u| levels.contains_key(u)));
+        }
+    }
+}

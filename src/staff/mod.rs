@@ -1,0 +1,88 @@
+//! Staff accounts (clerks, specialists, approvers, auditors, admins), each in
+//! one unit, created by an administrator through the API or the CLI.
+
+pub mod routes;
+
+use diesel::prelude::*;
+
+use crate::auth::users::{self, UserRow};
+use crate::db::DbConnection;
+use crate::db::schema::users as users_t;
+use crate::domain::identity::{Email, check_password, normalize_phone};
+use crate::domain::roles::{self, Role, parse_staff_roles};
+use crate::error::{ApiError, Validator};
+use crate::units::UnitRow;
+
+/// A staff account to create, validated.
+pub struct NewStaff {
+    pub email: String,
+    pub full_name: String,
+    pub phone: Option<String>,
+    pub roles: Vec<Role>,
+}
+
+impl NewStaff {
+    pub fn parse(
+        email: &str,
+        full_name: &str,
+        password: &str,
+        roles: &[Role],
+        phone: Option<&str>,
+    ) -> Result<Self, ApiError> {
+        let mut v = Validator::default();
+        let email = v.parsed("email", Email::parse(email));
+        v.parsed("password", check_password(password));
+        let roles = v.parsed("roles", parse_staff_roles(roles));
+        let phone = phone.and_then(|p| v.parsed("phone", normalize_phone(p)));
+        let full_name = full_name.trim().to_string();
+        v.check(
+            (1..=200).contains(&full_name.chars().count()),
+            "full_name",
+            "a full name has 1 to 200 characters",
+        );
+        v.finish()?;
+        Ok(Self {
+            email: email.expect("validated").into_string(),
+            full_name,
+            phone,
+            roles: roles.expect("validated"),
+        })
+    }
+
+    /// Inserts the account in `unit`; `password_hash` is computed by the caller
+    /// off the database thread.
+    pub fn insert(
+        self,
+        conn: &mut DbConnection,
+        unit: &UnitRow,
+        password_hash: String,
+    ) -> Result<UserRow, ApiError> {
+        if users::email_taken(conn, &self.email)? {
+            return Err(ApiError::conflict(
+                "email_taken",
+                "An account with this e-mail already exists.",
+            ));
+        }
+        let at = crate::time::now();
+        let row = UserRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            email: self.email,
+            password_hash,
+            full_name: self.full_name,
+            national_id: None,
+            phone: self.phone,
+            roles: roles::encode(&self.roles),
+            unit_id: Some(unit.id.clone()),
+            active: true,
+            locale: "vi".into(),
+            // Staff addresses are issued by the administration.
+            email_verified_at: Some(at),
+            created_at: at,
+            updated_at: at,
+        };
+        diesel::insert_into(users_t::table)
+            .values(&row)
+            .execute(conn)?;
+        Ok(row)
+    }
+}
