@@ -56,11 +56,7 @@ impl Application {
             let http = &data.settings.http;
             App::new()
                 .app_data(data.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(http.json_limit_bytes)
-                        .error_handler(error::json_error),
-                )
+                .app_data(web::JsonConfig::default().limit(http.json_limit_bytes).error_handler(error::json_error))
                 .app_data(web::PayloadConfig::new(http.body_limit_bytes))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
@@ -75,11 +71,7 @@ impl Application {
         }
         let server = server.listen(listener)?.run();
         tracing::info!(port, backend = ?state.db.backend(), "motcua listening");
-        Ok(Self {
-            port,
-            server,
-            state,
-        })
+        Ok(Self { port, server, state })
     }
 
     pub fn port(&self) -> u16 {
@@ -105,9 +97,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(state.openapi.clone())
+    HttpResponse::Ok().content_type("application/json").body(state.openapi.clone())
 }
 
 trait IntoResponse {

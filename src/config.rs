@@ -105,19 +105,14 @@ impl Settings {
     /// profile named by `MOTCUA_ENV` and the process environment.
     pub fn load() -> anyhow::Result<Self> {
         let dir = std::env::var("MOTCUA_CONFIG_DIR").unwrap_or_else(|_| "config".into());
-        let profile =
-            Profile::parse(&std::env::var("MOTCUA_ENV").unwrap_or_else(|_| "local".into()))?;
+        let profile = Profile::parse(&std::env::var("MOTCUA_ENV").unwrap_or_else(|_| "local".into()))?;
         let env: Vec<(String, String)> = std::env::vars().collect();
         Self::load_from(Path::new(&dir), profile, &env)
     }
 
     /// Loads from an explicit directory, profile and environment: the pure core
     /// of [`Settings::load`], used by tests.
-    pub fn load_from(
-        dir: &Path,
-        profile: Profile,
-        env: &[(String, String)],
-    ) -> anyhow::Result<Self> {
+    pub fn load_from(dir: &Path, profile: Profile, env: &[(String, String)]) -> anyhow::Result<Self> {
         let file = |name: &str| config::File::from(dir.join(name)).required(true);
         let mut builder = config::Config::builder()
             .add_source(file("default.toml"))
@@ -146,9 +141,7 @@ impl Settings {
         if self.profile == Profile::Production {
             let secret = self.auth.jwt_secret.expose_secret();
             if secret == DEFAULT_JWT_SECRET {
-                bail!(
-                    "the production profile refuses the default JWT secret: set MOTCUA__AUTH__JWT_SECRET"
-                );
+                bail!("the production profile refuses the default JWT secret: set MOTCUA__AUTH__JWT_SECRET");
             }
             if secret.len() < 32 {
                 bail!("the production JWT secret must be at least 32 characters long");
@@ -175,15 +168,8 @@ mod tests {
     use super::*;
 
     fn load(profile: Profile, env: &[(&str, &str)]) -> anyhow::Result<Settings> {
-        let env: Vec<(String, String)> = env
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::load_from(
-            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")),
-            profile,
-            &env,
-        )
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::load_from(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config")), profile, &env)
     }
 
     #[test]
@@ -196,14 +182,7 @@ mod tests {
 
     #[test]
     fn environment_overrides_any_key() {
-        let s = load(
-            Profile::Local,
-            &[
-                ("MOTCUA__HTTP__PORT", "9123"),
-                ("MOTCUA__SEED__DEMO", "false"),
-            ],
-        )
-        .unwrap();
+        let s = load(Profile::Local, &[("MOTCUA__HTTP__PORT", "9123"), ("MOTCUA__SEED__DEMO", "false")]).unwrap();
         assert_eq!(s.http.port, 9123);
         assert!(!s.seed.demo);
     }
@@ -216,11 +195,7 @@ mod tests {
 
     #[test]
     fn production_refuses_the_default_secret() {
-        let err = load(
-            Profile::Production,
-            &[("DATABASE_URL", "postgres://x@h/db")],
-        )
-        .unwrap_err();
+        let err = load(Profile::Production, &[("DATABASE_URL", "postgres://x@h/db")]).unwrap_err();
         assert!(err.to_string().contains("default JWT secret"), "{err}");
     }
 
@@ -229,14 +204,9 @@ mod tests {
         let secret = "0123456789abcdef0123456789abcdef";
         let err = load(Profile::Production, &[("MOTCUA__AUTH__JWT_SECRET", secret)]).unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
-        let ok = load(
-            Profile::Production,
-            &[
-                ("MOTCUA__AUTH__JWT_SECRET", secret),
-                ("DATABASE_URL", "postgres://x@h/db"),
-            ],
-        )
-        .unwrap();
+        let ok =
+            load(Profile::Production, &[("MOTCUA__AUTH__JWT_SECRET", secret), ("DATABASE_URL", "postgres://x@h/db")])
+                .unwrap();
         assert!(!ok.seed.demo);
     }
 

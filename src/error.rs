@@ -44,13 +44,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            detail: detail.into(),
-            errors: Vec::new(),
-            retry_after_secs: None,
-        }
+        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -63,21 +57,11 @@ impl ApiError {
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        Self {
-            errors,
-            ..Self::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                detail,
-            )
-        }
+        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail) }
     }
 
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
-        Self::validation(vec![FieldError {
-            field: field.into(),
-            message: message.into(),
-        }])
+        Self::validation(vec![FieldError { field: field.into(), message: message.into() }])
     }
 
     pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
@@ -89,11 +73,7 @@ impl ApiError {
     }
 
     pub fn not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "The resource does not exist or is not visible to you.",
-        )
+        Self::new(StatusCode::NOT_FOUND, "not_found", "The resource does not exist or is not visible to you.")
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
@@ -103,11 +83,7 @@ impl ApiError {
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_secs.max(1)),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many attempts; try again later.",
-            )
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts; try again later.")
         }
     }
 
@@ -122,11 +98,7 @@ impl ApiError {
     /// A failure that is ours, not the caller's: logged here, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "An internal error occurred.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.")
     }
 
     /// A problem for a bare status produced outside our handlers (unknown
@@ -134,17 +106,9 @@ impl ApiError {
     pub fn from_status(status: StatusCode) -> Self {
         let (code, detail) = match status {
             StatusCode::NOT_FOUND => return Self::not_found(),
-            StatusCode::METHOD_NOT_ALLOWED => (
-                "method_not_allowed",
-                "This method is not allowed on this resource.",
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE => {
-                ("payload_too_large", "The request body is too large.")
-            }
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-                "unsupported_media_type",
-                "The content type is not supported.",
-            ),
+            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This method is not allowed on this resource."),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "The content type is not supported."),
             s if s.is_server_error() => ("internal_error", "An internal error occurred."),
             _ => ("bad_request", "The request is invalid."),
         };
@@ -154,11 +118,7 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         Problem {
             type_: format!("urn:motcua:problem:{}", self.code),
-            title: self
-                .status
-                .canonical_reason()
-                .unwrap_or("Error")
-                .to_string(),
+            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
             code: self.code.to_string(),
@@ -187,10 +147,9 @@ impl From<diesel::result::Error> for ApiError {
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => Self::not_found(),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => Self::conflict(
-                "already_exists",
-                "A resource with the same unique key already exists.",
-            ),
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                Self::conflict("already_exists", "A resource with the same unique key already exists.")
+            }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(),
             other => Self::internal(other),
         }
@@ -213,18 +172,13 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
             format!("The JSON body exceeds the limit of {limit} bytes."),
         ),
         E::Deserialize(e) if e.is_data() => ApiError::invalid_field("body", e.to_string()),
-        E::Deserialize(e) => {
-            ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}"))
-        }
+        E::Deserialize(e) => ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}")),
         _ => ApiError::bad_request("malformed_body", "The request body could not be read."),
     };
     problem.into()
 }
 
-pub fn query_error(
-    err: actix_web::error::QueryPayloadError,
-    _req: &HttpRequest,
-) -> actix_web::Error {
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
     ApiError::bad_request("invalid_query", format!("Invalid query string: {err}")).into()
 }
 
@@ -240,19 +194,13 @@ pub struct Validator(Vec<FieldError>);
 impl Validator {
     pub fn check(&mut self, ok: bool, field: &str, message: &str) -> &mut Self {
         if !ok {
-            self.0.push(FieldError {
-                field: field.into(),
-                message: message.into(),
-            });
+            self.0.push(FieldError { field: field.into(), message: message.into() });
         }
         self
     }
 
     pub fn push(&mut self, field: &str, message: impl Into<String>) {
-        self.0.push(FieldError {
-            field: field.into(),
-            message: message.into(),
-        });
+        self.0.push(FieldError { field: field.into(), message: message.into() });
     }
 
     /// Takes the value when parsing succeeded; records the error otherwise.
@@ -261,10 +209,6 @@ impl Validator {
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.0))
-        }
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
     }
 }

@@ -22,10 +22,7 @@ pub async fn envelope(
     let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
     let res = next.call(req).await?;
     let status = res.status();
-    let is_problem = res
-        .headers()
-        .get(CONTENT_TYPE)
-        .is_some_and(|v| v == PROBLEM_JSON);
+    let is_problem = res.headers().get(CONTENT_TYPE).is_some_and(|v| v == PROBLEM_JSON);
     let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let (req, old) = res.into_parts();
         let mut fresh = ApiError::from_status(status).error_response();

@@ -63,15 +63,9 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     motcua::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
-            Application::build(settings)
-                .await?
-                .run_until_stopped()
-                .await?
-        }
+        Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
         Command::Migrate => {
-            let (target, applied) =
-                tokio::task::spawn_blocking(move || db::setup(&settings.database)).await??;
+            let (target, applied) = tokio::task::spawn_blocking(move || db::setup(&settings.database)).await??;
             for name in &applied {
                 println!("applied {name}");
             }
@@ -86,39 +80,19 @@ async fn main() -> anyhow::Result<()> {
             }
             let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
             let seeded = motcua::seed::demo(&db).await?;
-            println!(
-                "{}",
-                if seeded {
-                    "demo data seeded"
-                } else {
-                    "demo data already present"
-                }
-            );
+            println!("{}", if seeded { "demo data seeded" } else { "demo data already present" });
         }
-        Command::User {
-            command:
-                UserCommand::Create {
-                    email,
-                    role,
-                    unit,
-                    name,
-                    password_stdin: _,
-                },
-        } => {
+        Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {
             let mut pw = String::new();
-            std::io::stdin()
-                .read_to_string(&mut pw)
-                .context("reading the password from standard input")?;
+            std::io::stdin().read_to_string(&mut pw).context("reading the password from standard input")?;
             let pw = pw.trim_end_matches(['\r', '\n']).to_string();
-            let new = NewStaff::parse(&email, &name, &pw, &role, None)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let new = NewStaff::parse(&email, &name, &pw, &role, None).map_err(|e| anyhow::anyhow!("{e}"))?;
             let hash = password::hash_blocking(&pw)?;
             let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
             let id = db
                 .write(move |conn| {
-                    let unit = motcua::units::find_by_code(conn, &unit)?.ok_or_else(|| {
-                        motcua::error::ApiError::invalid_field("unit", "no unit with this code")
-                    })?;
+                    let unit = motcua::units::find_by_code(conn, &unit)?
+                        .ok_or_else(|| motcua::error::ApiError::invalid_field("unit", "no unit with this code"))?;
                     Ok(new.insert(conn, &unit, hash)?.id)
                 })
                 .await

@@ -40,7 +40,5 @@ impl Modify for BearerAuth {
 }
 
 pub fn document() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
+    ApiDoc::openapi().to_pretty_json().expect("the OpenAPI document serialises")
 }

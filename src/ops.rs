@@ -7,9 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
-use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
-};
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -50,12 +48,8 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
     m.pool_connections.set(i64::from(pool.connections));
     m.pool_idle.set(i64::from(pool.idle_connections));
     let mut out = Vec::new();
-    TextEncoder::new()
-        .encode(&m.registry.gather(), &mut out)
-        .map_err(ApiError::internal)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(out))
+    TextEncoder::new().encode(&m.registry.gather(), &mut out).map_err(ApiError::internal)?;
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(out))
 }
 
 pub struct Metrics {
@@ -69,28 +63,18 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let requests = IntCounterVec::new(
-            Opts::new(
-                "http_requests_total",
-                "HTTP requests by method, route and status",
-            ),
+            Opts::new("http_requests_total", "HTTP requests by method, route and status"),
             &["method", "route", "status"],
         )
         .expect("valid metric");
         let latency = HistogramVec::new(
-            HistogramOpts::new(
-                "http_request_duration_seconds",
-                "HTTP request latency by method, route and status",
-            ),
+            HistogramOpts::new("http_request_duration_seconds", "HTTP request latency by method, route and status"),
             &["method", "route", "status"],
         )
         .expect("valid metric");
-        let pool_connections = IntGauge::new(
-            "db_pool_connections",
-            "Open database connections in the pool",
-        )
-        .expect("valid metric");
-        let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")
-            .expect("valid metric");
+        let pool_connections =
+            IntGauge::new("db_pool_connections", "Open database connections in the pool").expect("valid metric");
+        let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections").expect("valid metric");
         let registry = Registry::new();
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
@@ -100,13 +84,7 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Self {
-            registry,
-            requests,
-            latency,
-            pool_connections,
-            pool_idle,
-        }
+        Self { registry, requests, latency, pool_connections, pool_idle }
     }
 }
 
@@ -127,18 +105,11 @@ pub async fn record(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     if let Some(state) = state {
-        let route = res
-            .request()
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
+        let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
         let status = res.status().as_str().to_string();
         let labels = [method.as_str(), route.as_str(), status.as_str()];
         state.metrics.requests.with_label_values(&labels).inc();
-        state
-            .metrics
-            .latency
-            .with_label_values(&labels)
-            .observe(start.elapsed().as_secs_f64());
+        state.metrics.latency.with_label_values(&labels).observe(start.elapsed().as_secs_f64());
     }
     Ok(res)
 }

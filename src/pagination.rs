@@ -29,10 +29,7 @@ impl Keyset {
     pub fn parse(cursor: Option<&str>, limit: Option<i64>) -> Result<Self, ApiError> {
         let limit = limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(ApiError::invalid_field(
-                "limit",
-                format!("limit is between 1 and {MAX_LIMIT}"),
-            ));
+            return Err(ApiError::invalid_field("limit", format!("limit is between 1 and {MAX_LIMIT}")));
         }
         let after = cursor
             .map(|c| {
@@ -40,9 +37,7 @@ impl Keyset {
                     .decode(c)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
-                    .ok_or_else(|| {
-                        ApiError::invalid_field("cursor", "not a cursor returned by this API")
-                    })
+                    .ok_or_else(|| ApiError::invalid_field("cursor", "not a cursor returned by this API"))
             })
             .transpose()?;
         Ok(Self { after, limit })
@@ -57,9 +52,7 @@ impl Keyset {
     pub fn page<T>(&self, mut items: Vec<T>, key: impl Fn(&T) -> String) -> Page<T> {
         let more = items.len() as i64 > self.limit;
         items.truncate(self.limit as usize);
-        let next_cursor = more
-            .then(|| items.last().map(|t| URL_SAFE_NO_PAD.encode(key(t))))
-            .flatten();
+        let next_cursor = more.then(|| items.last().map(|t| URL_SAFE_NO_PAD.encode(key(t)))).flatten();
         Page { items, next_cursor }
     }
 }
@@ -75,11 +68,7 @@ mod tests {
         assert_eq!(p.items, vec!["a", "b"]);
         let next = Keyset::parse(p.next_cursor.as_deref(), Some(2)).unwrap();
         assert_eq!(next.after.as_deref(), Some("b"));
-        assert!(
-            k.page(vec!["a", "b"], |s| s.to_string())
-                .next_cursor
-                .is_none()
-        );
+        assert!(k.page(vec!["a", "b"], |s| s.to_string()).next_cursor.is_none());
     }
 
     #[test]

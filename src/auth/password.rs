@@ -18,10 +18,7 @@ fn argon2() -> Argon2<'static> {
 /// blocking pool.
 pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
-    argon2()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("{e}"))
+    argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub async fn hash(password: String) -> Result<String, ApiError> {
@@ -35,9 +32,7 @@ pub async fn hash(password: String) -> Result<String, ApiError> {
 /// not exist so that unknown and known e-mails take the same time.
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hash_blocking(&uuid::Uuid::new_v4().to_string()).expect("hashing the dummy password")
-    })
+    DUMMY.get_or_init(|| hash_blocking(&uuid::Uuid::new_v4().to_string()).expect("hashing the dummy password"))
 }
 
 /// Verifies `password` against `stored`, or against the dummy hash when
@@ -45,8 +40,7 @@ fn dummy_hash() -> &'static str {
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
     actix_web::web::block(move || {
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
-        let ok = PasswordHash::new(hash)
-            .is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok());
+        let ok = PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok());
         ok && stored.is_some()
     })
     .await
@@ -61,11 +55,7 @@ mod tests {
     async fn hashes_verify_and_the_dummy_never_does() {
         let h = hash("correct horse battery".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(
-            verify("correct horse battery".into(), Some(h.clone()))
-                .await
-                .unwrap()
-        );
+        assert!(verify("correct horse battery".into(), Some(h.clone())).await.unwrap());
         assert!(!verify("wrong".into(), Some(h)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
     }

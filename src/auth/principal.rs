@@ -31,10 +31,7 @@ impl Principal {
             Ok(())
         } else {
             let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
-            Err(ApiError::forbidden(format!(
-                "This needs one of the roles: {}.",
-                names.join(", ")
-            )))
+            Err(ApiError::forbidden(format!("This needs one of the roles: {}.", names.join(", "))))
         }
     }
 
@@ -45,10 +42,7 @@ impl Principal {
     /// The materialised path of the caller's unit: the root of everything a
     /// staff member may see. Citizens have no scope.
     pub fn scope_path(&self, conn: &mut DbConnection) -> Result<String, ApiError> {
-        let unit = self
-            .unit_id
-            .as_deref()
-            .ok_or_else(|| ApiError::forbidden("Only staff have a unit scope."))?;
+        let unit = self.unit_id.as_deref().ok_or_else(|| ApiError::forbidden("Only staff have a unit scope."))?;
         units::table
             .filter(units::id.eq(unit))
             .select(units::path)
@@ -79,21 +73,11 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| {
-            ApiError::unauthorized("unauthenticated", "This needs a Bearer access token.")
-        })?;
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .expect("AppState is registered");
-    let claims = state.tokens.decode_access(token.trim()).ok_or_else(|| {
-        ApiError::unauthorized(
-            "invalid_token",
-            "The access token is invalid or has expired.",
-        )
-    })?;
-    Ok(Principal {
-        user_id: claims.sub,
-        roles: claims.roles,
-        unit_id: claims.unit,
-    })
+        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "This needs a Bearer access token."))?;
+    let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
+    let claims = state
+        .tokens
+        .decode_access(token.trim())
+        .ok_or_else(|| ApiError::unauthorized("invalid_token", "The access token is invalid or has expired."))?;
+    Ok(Principal { user_id: claims.sub, roles: claims.roles, unit_id: claims.unit })
 }

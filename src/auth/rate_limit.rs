@@ -21,12 +21,8 @@ fn per_minute(n: u32) -> Quota {
 impl LoginLimiter {
     pub fn new(settings: &AuthSettings) -> Self {
         Self {
-            per_account: DefaultKeyedRateLimiter::keyed(per_minute(
-                settings.login_attempts_per_minute_per_account,
-            )),
-            per_address: DefaultKeyedRateLimiter::keyed(per_minute(
-                settings.login_attempts_per_minute_per_address,
-            )),
+            per_account: DefaultKeyedRateLimiter::keyed(per_minute(settings.login_attempts_per_minute_per_account)),
+            per_address: DefaultKeyedRateLimiter::keyed(per_minute(settings.login_attempts_per_minute_per_address)),
         }
     }
 

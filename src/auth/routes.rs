@@ -68,36 +68,19 @@ pub struct TokenResponse {
 /// Register a citizen account.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn register(
-    state: web::Data<AppState>,
-    body: web::Json<RegisterRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut v = Validator::default();
     let email = v.parsed("email", Email::parse(&body.email));
     v.parsed("password", check_password(&body.password));
     let national_id = v.parsed("national_id", NationalId::parse(&body.national_id));
-    let phone = body
-        .phone
-        .as_deref()
-        .and_then(|p| v.parsed("phone", normalize_phone(p)));
+    let phone = body.phone.as_deref().and_then(|p| v.parsed("phone", normalize_phone(p)));
     let full_name = body.full_name.trim().to_string();
-    v.check(
-        (1..=200).contains(&full_name.chars().count()),
-        "full_name",
-        "a full name has 1 to 200 characters",
-    );
+    v.check((1..=200).contains(&full_name.chars().count()), "full_name", "a full name has 1 to 200 characters");
     let locale = body.locale.unwrap_or_else(|| "vi".into());
-    v.check(
-        locale == "vi" || locale == "en",
-        "locale",
-        "the locale is `vi` or `en`",
-    );
+    v.check(locale == "vi" || locale == "en", "locale", "the locale is `vi` or `en`");
     v.finish()?;
-    let (email, national_id) = (
-        email.expect("validated").into_string(),
-        national_id.expect("validated"),
-    );
+    let (email, national_id) = (email.expect("validated").into_string(), national_id.expect("validated"));
 
     let password_hash = password::hash(body.password).await?;
     let at = now();
@@ -120,24 +103,18 @@ pub async fn register(
         .db
         .write(move |conn| {
             if users::email_taken(conn, &row.email)? {
-                return Err(ApiError::conflict(
-                    "email_taken",
-                    "An account with this e-mail already exists.",
-                ));
+                return Err(ApiError::conflict("email_taken", "An account with this e-mail already exists."));
             }
-            let id_taken: bool = diesel::select(diesel::dsl::exists(
-                users_t::table.filter(users_t::national_id.eq(&row.national_id)),
-            ))
-            .get_result(conn)?;
+            let id_taken: bool =
+                diesel::select(diesel::dsl::exists(users_t::table.filter(users_t::national_id.eq(&row.national_id))))
+                    .get_result(conn)?;
             if id_taken {
                 return Err(ApiError::conflict(
                     "national_id_taken",
                     "An account with this national ID already exists.",
                 ));
             }
-            diesel::insert_into(users_t::table)
-                .values(&row)
-                .execute(conn)?;
+            diesel::insert_into(users_t::table).values(&row).execute(conn)?;
             Ok(UserView::new(row, None))
         })
         .await?;
@@ -156,39 +133,24 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let LoginRequest {
-        email,
-        password: given,
-    } = body.into_inner();
+    let LoginRequest { email, password: given } = body.into_inner();
     let email = email.trim().to_lowercase();
-    let address = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     state.login_limiter.check(&email, &address)?;
 
     let lookup = email.clone();
-    let user = state
-        .db
-        .run(move |conn| Ok(users::find_by_email(conn, &lookup)?))
-        .await?;
+    let user = state.db.run(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await?;
     let ok = password::verify(given, user.as_ref().map(|u| u.password_hash.clone())).await?;
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
             tracing::info!("login refused");
-            return Err(ApiError::unauthorized(
-                "invalid_credentials",
-                "The e-mail or the password is incorrect.",
-            ));
+            return Err(ApiError::unauthorized("invalid_credentials", "The e-mail or the password is incorrect."));
         }
     };
     let family = uuid::Uuid::now_v7().to_string();
     let st = state.clone();
-    let response = state
-        .db
-        .write(move |conn| issue_tokens(conn, &st, user, family))
-        .await?;
+    let response = state.db.write(move |conn| issue_tokens(conn, &st, user, family)).await?;
     Ok(HttpResponse::Ok().json(response))
 }
 
@@ -212,10 +174,7 @@ fn issue_tokens(
             refresh_tokens::expires_at.eq(expires_at),
         ))
         .execute(conn)?;
-    let access_token =
-        state
-            .tokens
-            .issue_access(&user.id, &user.role_list(), user.unit_id.as_deref());
+    let access_token = state.tokens.issue_access(&user.id, &user.role_list(), user.unit_id.as_deref());
     let user = users::view(conn, &user.id)?;
     Ok(TokenResponse {
         access_token,
@@ -228,10 +187,7 @@ fn issue_tokens(
 }
 
 fn invalid_refresh() -> ApiError {
-    ApiError::unauthorized(
-        "invalid_token",
-        "The refresh token is invalid, expired or already used.",
-    )
+    ApiError::unauthorized("invalid_token", "The refresh token is invalid, expired or already used.")
 }
 
 /// Exchange a refresh token for a new pair.
@@ -240,10 +196,7 @@ fn invalid_refresh() -> ApiError {
 /// revokes its whole family: whoever holds a stolen copy is logged out too.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
-pub async fn refresh(
-    state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let hash = hash_refresh_token(body.refresh_token.trim());
     let st = state.clone();
     let response = state
@@ -282,18 +235,12 @@ pub async fn refresh(
         })
         .await?;
     // The revocation above must be committed, so the 401 is sent afterwards.
-    response
-        .map(|r| HttpResponse::Ok().json(r))
-        .ok_or_else(invalid_refresh)
+    response.map(|r| HttpResponse::Ok().json(r)).ok_or_else(invalid_refresh)
 }
 
 fn revoke_family(conn: &mut DbConnection, family: &str) -> QueryResult<usize> {
     diesel::update(refresh_tokens::table)
-        .filter(
-            refresh_tokens::family_id
-                .eq(family)
-                .and(refresh_tokens::revoked_at.is_null()),
-        )
+        .filter(refresh_tokens::family_id.eq(family).and(refresh_tokens::revoked_at.is_null()))
         .set(refresh_tokens::revoked_at.eq(now()))
         .execute(conn)
 }
@@ -303,10 +250,7 @@ fn revoke_family(conn: &mut DbConnection, family: &str) -> QueryResult<usize> {
 /// Answers 204 whether or not the token was known.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "Logged out")))]
-pub async fn logout(
-    state: web::Data<AppState>,
-    body: web::Json<RefreshRequest>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
     let hash = hash_refresh_token(body.refresh_token.trim());
     state
         .db
@@ -328,13 +272,7 @@ pub async fn logout(
 /// The caller's own account.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 401, body = Problem)))]
-pub async fn me(
-    state: web::Data<AppState>,
-    principal: Principal,
-) -> Result<HttpResponse, ApiError> {
-    let view = state
-        .db
-        .run(move |conn| Ok(users::view(conn, &principal.user_id)?))
-        .await?;
+pub async fn me(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    let view = state.db.run(move |conn| Ok(users::view(conn, &principal.user_id)?)).await?;
     Ok(HttpResponse::Ok().json(view))
 }

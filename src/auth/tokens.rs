@@ -62,9 +62,7 @@ impl TokenKeys {
     }
 
     pub fn decode_access(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|d| d.claims)
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|d| d.claims)
     }
 }
 
@@ -100,10 +98,7 @@ mod tests {
         let k = keys("secret-one");
         let t = k.issue_access("u1", &[Role::Clerk], Some("unit"));
         let c = k.decode_access(&t).unwrap();
-        assert_eq!(
-            (c.sub.as_str(), c.roles, c.unit.as_deref()),
-            ("u1", vec![Role::Clerk], Some("unit"))
-        );
+        assert_eq!((c.sub.as_str(), c.roles, c.unit.as_deref()), ("u1", vec![Role::Clerk], Some("unit")));
         assert!(keys("secret-two").decode_access(&t).is_none());
         assert!(k.decode_access("not.a.token").is_none());
     }

@@ -53,20 +53,12 @@ impl Target {
             Ok(Self::Postgres(url.to_string()))
         } else if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
-                bail!(
-                    "DATABASE_URL sqlite:// needs a file path, e.g. sqlite://data/motcua.sqlite3"
-                );
+                bail!("DATABASE_URL sqlite:// needs a file path, e.g. sqlite://data/motcua.sqlite3");
             }
             Ok(Self::Sqlite(PathBuf::from(path)))
         } else {
-            let scheme = url
-                .split("://")
-                .next()
-                .filter(|_| url.contains("://"))
-                .unwrap_or("(none)");
-            bail!(
-                "DATABASE_URL has an unsupported scheme `{scheme}`: use postgres://… or sqlite://path"
-            )
+            let scheme = url.split("://").next().filter(|_| url.contains("://")).unwrap_or("(none)");
+            bail!("DATABASE_URL has an unsupported scheme `{scheme}`: use postgres://… or sqlite://path")
         }
     }
 
@@ -81,9 +73,7 @@ impl Target {
 /// Splits `postgres://…/name?opts` into the same server's maintenance
 /// database URL and `name`.
 pub fn split_pg_database(url: &str) -> anyhow::Result<(String, String)> {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let after_scheme = base.find("://").map(|i| i + 3).context("not a URL")?;
     let slash = base[after_scheme..].rfind('/').map(|i| i + after_scheme);
     let Some(slash) = slash.filter(|&i| i + 1 < base.len()) else {
@@ -99,11 +89,7 @@ pub fn split_pg_database(url: &str) -> anyhow::Result<(String, String)> {
 }
 
 fn sqlite_uri(path: &Path, create: bool) -> String {
-    let escaped = path
-        .to_string_lossy()
-        .replace('%', "%25")
-        .replace('?', "%3f")
-        .replace('#', "%23");
+    let escaped = path.to_string_lossy().replace('%', "%25").replace('?', "%3f").replace('#', "%23");
     format!("file:{escaped}?mode={}", if create { "rwc" } else { "rw" })
 }
 
@@ -136,8 +122,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(ConnectionError::CouldntSetupConfiguration)
+        conn.batch_execute("SELECT 1").map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -168,11 +153,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(settings.checkout_timeout_secs.max(1)))
             .build(Manager(target.clone()))
             .context("opening the database pool")?;
-        Ok(Self {
-            pool,
-            target: Arc::new(target),
-            sqlite_writer: Arc::default(),
-        })
+        Ok(Self { pool, target: Arc::new(target), sqlite_writer: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -211,9 +192,7 @@ impl Db {
     {
         let writer = (self.backend() == Backend::Sqlite).then(|| self.sqlite_writer.clone());
         self.run(move |conn| {
-            let _guard = writer
-                .as_ref()
-                .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+            let _guard = writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
             conn.transaction(f)
         })
         .await
@@ -227,11 +206,7 @@ impl Db {
             tracing::error!(path = %path.display(), "the SQLite database file is missing");
             return Err(ApiError::unavailable());
         }
-        self.run(|conn| {
-            conn.batch_execute("SELECT 1")
-                .map_err(|_| ApiError::unavailable())
-        })
-        .await
+        self.run(|conn| conn.batch_execute("SELECT 1").map_err(|_| ApiError::unavailable())).await
     }
 }
 
@@ -249,11 +224,9 @@ fn prepare(target: &Target, create_if_missing: bool) -> anyhow::Result<()> {
     match target {
         Target::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
             }
-            open(target, true)
-                .with_context(|| format!("opening SQLite database {}", path.display()))?;
+            open(target, true).with_context(|| format!("opening SQLite database {}", path.display()))?;
         }
         Target::Postgres(url) => {
             if PgConnection::establish(url).is_ok() {
@@ -270,10 +243,7 @@ fn prepare(target: &Target, create_if_missing: bool) -> anyhow::Result<()> {
             )?;
             tracing::info!(database = %name, "creating the PostgreSQL database");
             // Another instance may create it at the same moment: that is fine.
-            if let Err(e) = admin.batch_execute(&format!(
-                "CREATE DATABASE \"{}\"",
-                name.replace('"', "\"\"")
-            )) {
+            if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""))) {
                 tracing::info!(error = %e, "CREATE DATABASE did not succeed; connecting anyway");
             }
             PgConnection::establish(url).context("connecting to PostgreSQL")?;
@@ -289,15 +259,13 @@ fn migrate(target: &Target) -> anyhow::Result<Vec<String>> {
         DbConnection::Pg(c) => {
             // Several instances may start at once: one migrates, the others wait.
             c.batch_execute("SELECT pg_advisory_lock(7243001)")?;
-            let r = c
-                .run_pending_migrations(PG_MIGRATIONS)
-                .map(|v| v.iter().map(|m| m.to_string()).collect());
+            let r = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect());
             c.batch_execute("SELECT pg_advisory_unlock(7243001)")?;
             r
         }
-        DbConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.iter().map(|m| m.to_string()).collect()),
+        DbConnection::Sqlite(c) => {
+            c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
+        }
     };
     applied.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
 }
@@ -315,38 +283,16 @@ mod tests {
     #[test]
     fn schemes_select_the_backend() {
         let dir = Path::new("data");
-        assert_eq!(
-            Target::parse(Some("postgres://u@h/db"), dir)
-                .unwrap()
-                .backend(),
-            Backend::Postgres
-        );
-        assert_eq!(
-            Target::parse(Some("postgresql://u@h/db"), dir)
-                .unwrap()
-                .backend(),
-            Backend::Postgres
-        );
-        assert_eq!(
-            Target::parse(Some("sqlite:///tmp/x.db"), dir).unwrap(),
-            Target::Sqlite("/tmp/x.db".into())
-        );
-        assert_eq!(
-            Target::parse(Some("sqlite://rel/x.db"), dir).unwrap(),
-            Target::Sqlite("rel/x.db".into())
-        );
+        assert_eq!(Target::parse(Some("postgres://u@h/db"), dir).unwrap().backend(), Backend::Postgres);
+        assert_eq!(Target::parse(Some("postgresql://u@h/db"), dir).unwrap().backend(), Backend::Postgres);
+        assert_eq!(Target::parse(Some("sqlite:///tmp/x.db"), dir).unwrap(), Target::Sqlite("/tmp/x.db".into()));
+        assert_eq!(Target::parse(Some("sqlite://rel/x.db"), dir).unwrap(), Target::Sqlite("rel/x.db".into()));
     }
 
     #[test]
     fn anything_else_is_refused() {
         let dir = Path::new("data");
-        for bad in [
-            "mysql://u@h/db",
-            "data/motcua.sqlite3",
-            "postgre://x",
-            "sqlite://",
-            "",
-        ] {
+        for bad in ["mysql://u@h/db", "data/motcua.sqlite3", "postgre://x", "sqlite://", ""] {
             assert!(Target::parse(Some(bad), dir).is_err(), "{bad} accepted");
         }
     }
@@ -355,17 +301,11 @@ mod tests {
     fn splits_the_database_name_off_a_postgres_url() {
         assert_eq!(
             split_pg_database("postgres://postgres@127.0.0.1:5432/motcua").unwrap(),
-            (
-                "postgres://postgres@127.0.0.1:5432/postgres".into(),
-                "motcua".into()
-            )
+            ("postgres://postgres@127.0.0.1:5432/postgres".into(), "motcua".into())
         );
         assert_eq!(
             split_pg_database("postgres://u:p@h/db?sslmode=disable").unwrap(),
-            (
-                "postgres://u:p@h/postgres?sslmode=disable".into(),
-                "db".into()
-            )
+            ("postgres://u:p@h/postgres?sslmode=disable".into(), "db".into())
         );
         assert!(split_pg_database("postgres://u@h/").is_err());
         assert!(split_pg_database("postgres://u@h").is_err());
@@ -373,9 +313,6 @@ mod tests {
 
     #[test]
     fn sqlite_uris_escape_special_characters() {
-        assert_eq!(
-            sqlite_uri(Path::new("a b/c?d#e%.db"), false),
-            "file:a b/c%3fd%23e%25.db?mode=rw"
-        );
+        assert_eq!(sqlite_uri(Path::new("a b/c?d#e%.db"), false), "file:a b/c%3fd%23e%25.db?mode=rw");
     }
 }

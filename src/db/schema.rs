@@ -87,11 +87,4 @@ diesel::joinable!(procedure_components -> procedures (procedure_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(users -> units (unit_id));
 
-diesel::allow_tables_to_appear_in_same_query!(
-    holidays,
-    procedure_components,
-    procedures,
-    refresh_tokens,
-    units,
-    users,
-);
+diesel::allow_tables_to_appear_in_same_query!(holidays, procedure_components, procedures, refresh_tokens, units, users,);

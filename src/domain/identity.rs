@@ -8,9 +8,9 @@ use chrono::Datelike;
 /// Province codes of birth registration that begin a CCCD (Circular
 /// 59/2021/TT-BCA, the 63 provinces before the 2025 merger).
 const CCCD_PROVINCES: [u16; 63] = [
-    1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33, 34, 35, 36, 37,
-    38, 40, 42, 44, 45, 46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75, 77,
-    79, 80, 82, 83, 84, 86, 87, 89, 91, 92, 93, 94, 95, 96,
+    1, 2, 4, 6, 8, 10, 11, 12, 14, 15, 17, 19, 20, 22, 24, 25, 26, 27, 30, 31, 33, 34, 35, 36, 37, 38, 40, 42, 44, 45,
+    46, 48, 49, 51, 52, 54, 56, 58, 60, 62, 64, 66, 67, 68, 70, 72, 74, 75, 77, 79, 80, 82, 83, 84, 86, 87, 89, 91, 92,
+    93, 94, 95, 96,
 ];
 
 /// A 12-digit citizen identity number (CCCD): province of birth registration
@@ -52,11 +52,7 @@ impl NationalId {
     /// Digit 4 gives the century (0–1: 1900s, 2–3: 2000s, … 8–9: 1800s) and
     /// the sex (even: male, odd: female).
     pub fn sex(&self) -> Sex {
-        if self.digit(3) % 2 == 0 {
-            Sex::Male
-        } else {
-            Sex::Female
-        }
+        if self.digit(3) % 2 == 0 { Sex::Male } else { Sex::Female }
     }
 
     pub fn birth_year(&self) -> i32 {
@@ -96,11 +92,7 @@ impl Email {
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !s.chars().any(|c| c.is_whitespace() || c.is_control());
-        if ok {
-            Ok(Self(s))
-        } else {
-            Err("not a valid e-mail address")
-        }
+        if ok { Ok(Self(s)) } else { Err("not a valid e-mail address") }
     }
 
     pub fn as_str(&self) -> &str {
@@ -128,18 +120,12 @@ pub fn check_password(p: &str) -> Result<(), &'static str> {
 
 /// A Vietnamese phone number: 10 digits starting with 0, or +84 and 9 digits.
 pub fn normalize_phone(p: &str) -> Result<String, &'static str> {
-    let compact: String = p
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '.' | '-'))
-        .collect();
+    let compact: String = p.chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
     let national = match compact.strip_prefix("+84") {
         Some(rest) => format!("0{rest}"),
         None => compact,
     };
-    if national.len() == 10
-        && national.starts_with('0')
-        && national.bytes().all(|b| b.is_ascii_digit())
-    {
+    if national.len() == 10 && national.starts_with('0') && national.bytes().all(|b| b.is_ascii_digit()) {
         Ok(national)
     } else {
         Err("a phone number has 10 digits starting with 0 (or +84)")
@@ -164,14 +150,7 @@ mod tests {
 
     #[test]
     fn refuses_malformed_cccd() {
-        for bad in [
-            "",
-            "02209500123",
-            "0220950012345",
-            "02209500123a",
-            "003095001234",
-            "099095001234",
-        ] {
+        for bad in ["", "02209500123", "0220950012345", "02209500123a", "003095001234", "099095001234"] {
             assert!(NationalId::parse(bad).is_err(), "{bad} accepted");
         }
         // Century digit 4 → 2200s: in the future.
@@ -201,13 +180,8 @@ mod tests {
 
     #[test]
     fn emails_are_lowercased_and_checked() {
-        assert_eq!(
-            Email::parse(" An.Nguyen@Example.VN ").unwrap().as_str(),
-            "an.nguyen@example.vn"
-        );
-        for bad in [
-            "", "a", "a@b", "@b.vn", "a@@b.vn", "a b@c.vn", "a@.vn", "a@b.vn.",
-        ] {
+        assert_eq!(Email::parse(" An.Nguyen@Example.VN ").unwrap().as_str(), "an.nguyen@example.vn");
+        for bad in ["", "a", "a@b", "@b.vn", "a@@b.vn", "a b@c.vn", "a@.vn", "a@b.vn."] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }

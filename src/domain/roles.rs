@@ -6,9 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Citizen,
@@ -20,13 +18,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const STAFF: [Role; 5] = [
-        Role::Clerk,
-        Role::Specialist,
-        Role::Approver,
-        Role::Auditor,
-        Role::Admin,
-    ];
+    pub const STAFF: [Role; 5] = [Role::Clerk, Role::Specialist, Role::Approver, Role::Auditor, Role::Admin];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -54,9 +46,11 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        [Role::Citizen].into_iter().chain(Role::STAFF).find(|r| r.as_str() == s).ok_or_else(|| {
-            format!("unknown role `{s}`: one of citizen, clerk, specialist, approver, auditor, admin")
-        })
+        [Role::Citizen]
+            .into_iter()
+            .chain(Role::STAFF)
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| format!("unknown role `{s}`: one of citizen, clerk, specialist, approver, auditor, admin"))
     }
 }
 
@@ -76,11 +70,7 @@ pub fn parse_staff_roles(roles: &[Role]) -> Result<Vec<Role>, &'static str> {
 
 /// Stored form: comma-separated names.
 pub fn encode(roles: &[Role]) -> String {
-    roles
-        .iter()
-        .map(|r| r.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
 }
 
 pub fn decode(s: &str) -> Vec<Role> {

@@ -8,9 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Province,
@@ -58,15 +56,9 @@ impl FromStr for Level {
 
 /// A unit code: 1 to 16 ASCII letters, digits, `.` or `-`.
 pub fn check_unit_code(code: &str) -> Result<(), &'static str> {
-    let ok = (1..=16).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-    if ok {
-        Ok(())
-    } else {
-        Err("a unit code has 1 to 16 letters, digits, `.` or `-`")
-    }
+    let ok =
+        (1..=16).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+    if ok { Ok(()) } else { Err("a unit code has 1 to 16 letters, digits, `.` or `-`") }
 }
 
 /// The materialised path of a unit under `parent_path` (or a root).

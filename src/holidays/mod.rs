@@ -29,11 +29,7 @@ impl DayKind {
     }
 
     fn parse(s: &str) -> Self {
-        if s == "working_day" {
-            Self::WorkingDay
-        } else {
-            Self::Holiday
-        }
+        if s == "working_day" { Self::WorkingDay } else { Self::Holiday }
     }
 }
 
@@ -45,22 +41,11 @@ pub struct Holiday {
 }
 
 /// The calendar's exceptions in `[from, to)`, by date.
-pub fn in_range(
-    conn: &mut DbConnection,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<Vec<Holiday>> {
+pub fn in_range(conn: &mut DbConnection, from: NaiveDate, to: NaiveDate) -> QueryResult<Vec<Holiday>> {
     let rows: Vec<(NaiveDate, String, String)> = holidays::table
         .filter(holidays::day.ge(from).and(holidays::day.lt(to)))
         .order(holidays::day.asc())
         .select((holidays::day, holidays::kind, holidays::name))
         .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(date, kind, name)| Holiday {
-            date,
-            kind: DayKind::parse(&kind),
-            name,
-        })
-        .collect())
+    Ok(rows.into_iter().map(|(date, kind, name)| Holiday { date, kind: DayKind::parse(&kind), name }).collect())
 }

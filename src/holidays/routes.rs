@@ -15,11 +15,7 @@ use crate::error::{ApiError, Problem, Validator};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/holidays").route(web::get().to(list)))
-        .service(
-            web::resource("/holidays/{date}")
-                .route(web::put().to(put))
-                .route(web::delete().to(delete)),
-        );
+        .service(web::resource("/holidays/{date}").route(web::put().to(put)).route(web::delete().to(delete)));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -41,27 +37,16 @@ pub struct HolidayList {
 /// Non-working days and swapped working days in a period.
 #[utoipa::path(get, path = "/api/v1/holidays", tag = "holidays", params(ListQuery),
     responses((status = 200, body = HolidayList), (status = 400, body = Problem), (status = 422, body = Problem)))]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let year = q.year.unwrap_or_else(|| chrono::Utc::now().year());
-    let first = NaiveDate::from_ymd_opt(year, 1, 1)
-        .ok_or_else(|| ApiError::invalid_field("year", "not a year"))?;
+    let first = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid_field("year", "not a year"))?;
     let from = q.from.unwrap_or(first);
-    let to =
-        q.to.unwrap_or_else(|| first.with_year(year + 1).unwrap_or(NaiveDate::MAX));
+    let to = q.to.unwrap_or_else(|| first.with_year(year + 1).unwrap_or(NaiveDate::MAX));
     if to <= from || (to - from).num_days() > 3660 {
-        return Err(ApiError::invalid_field(
-            "to",
-            "`to` is after `from`, at most ten years later",
-        ));
+        return Err(ApiError::invalid_field("to", "`to` is after `from`, at most ten years later"));
     }
-    let items = state
-        .db
-        .run(move |conn| Ok(super::in_range(conn, from, to)?))
-        .await?;
+    let items = state.db.run(move |conn| Ok(super::in_range(conn, from, to)?)).await?;
     Ok(HttpResponse::Ok().json(HolidayList { items }))
 }
 
@@ -73,8 +58,7 @@ pub struct PutHoliday {
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid_field("date", "a date is YYYY-MM-DD"))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| ApiError::invalid_field("date", "a date is YYYY-MM-DD"))
 }
 
 async fn require_calendar_admin(state: &AppState, principal: &Principal) -> Result<(), ApiError> {
@@ -83,9 +67,7 @@ async fn require_calendar_admin(state: &AppState, principal: &Principal) -> Resu
     if state.db.run(move |conn| p.is_at_root(conn)).await? {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "Only an administrator of the province manages the calendar.",
-        ))
+        Err(ApiError::forbidden("Only an administrator of the province manages the calendar."))
     }
 }
 
@@ -104,39 +86,19 @@ pub async fn put(
     let PutHoliday { kind, name } = body.into_inner();
     let name = name.trim().to_string();
     let mut v = Validator::default();
-    v.check(
-        (1..=200).contains(&name.chars().count()),
-        "name",
-        "a name has 1 to 200 characters",
-    );
+    v.check((1..=200).contains(&name.chars().count()), "name", "a name has 1 to 200 characters");
     let weekend = day.weekday().number_from_monday() >= 6;
-    v.check(
-        kind != DayKind::WorkingDay || weekend,
-        "kind",
-        "a swapped working day falls on a weekend",
-    );
-    v.check(
-        kind != DayKind::Holiday || !weekend,
-        "kind",
-        "weekends are already non-working days",
-    );
+    v.check(kind != DayKind::WorkingDay || weekend, "kind", "a swapped working day falls on a weekend");
+    v.check(kind != DayKind::Holiday || !weekend, "kind", "weekends are already non-working days");
     v.finish()?;
-    let holiday = Holiday {
-        date: day,
-        kind,
-        name,
-    };
+    let holiday = Holiday { date: day, kind, name };
     let stored = holiday.clone();
     state
         .db
         .write(move |conn| {
             diesel::delete(holidays::table.find(day)).execute(conn)?;
             diesel::insert_into(holidays::table)
-                .values((
-                    holidays::day.eq(day),
-                    holidays::kind.eq(kind.as_str()),
-                    holidays::name.eq(&stored.name),
-                ))
+                .values((holidays::day.eq(day), holidays::kind.eq(kind.as_str()), holidays::name.eq(&stored.name)))
                 .execute(conn)?;
             Ok(())
         })
@@ -154,13 +116,6 @@ pub async fn delete(
 ) -> Result<HttpResponse, ApiError> {
     require_calendar_admin(&state, &principal).await?;
     let day = parse_date(&date)?;
-    let removed = state
-        .db
-        .write(move |conn| Ok(diesel::delete(holidays::table.find(day)).execute(conn)?))
-        .await?;
-    if removed == 0 {
-        Err(ApiError::not_found())
-    } else {
-        Ok(HttpResponse::NoContent().finish())
-    }
+    let removed = state.db.write(move |conn| Ok(diesel::delete(holidays::table.find(day)).execute(conn)?)).await?;
+    if removed == 0 { Err(ApiError::not_found()) } else { Ok(HttpResponse::NoContent().finish()) }
 }

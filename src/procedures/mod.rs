@@ -33,11 +33,7 @@ impl OnlineLevel {
     }
 
     fn parse(s: &str) -> Self {
-        if s == "partial" {
-            Self::Partial
-        } else {
-            Self::Full
-        }
+        if s == "partial" { Self::Partial } else { Self::Full }
     }
 }
 
@@ -84,50 +80,15 @@ impl ProcedureSpec {
         self.levels.dedup();
         let mut v = Validator::default();
         let code_ok = (1..=32).contains(&self.code.len())
-            && self
-                .code
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
-        v.check(
-            code_ok,
-            "code",
-            "a procedure code has 1 to 32 letters, digits, `.` or `-`",
-        );
-        v.check(
-            (1..=500).contains(&self.name.chars().count()),
-            "name",
-            "a name has 1 to 500 characters",
-        );
-        v.check(
-            (1..=200).contains(&self.field.chars().count()),
-            "field",
-            "a field has 1 to 200 characters",
-        );
-        v.check(
-            !self.levels.is_empty(),
-            "levels",
-            "at least one level performs the procedure",
-        );
-        v.check(
-            (0..=365).contains(&self.processing_days),
-            "processing_days",
-            "between 0 and 365 working days",
-        );
-        v.check(
-            (0..=24).contains(&self.cutoff_hour),
-            "cutoff_hour",
-            "an hour between 0 and 24",
-        );
-        v.check(
-            (0..=1_000_000_000_000).contains(&self.fee_vnd),
-            "fee_vnd",
-            "a fee between 0 and 10^12 VND",
-        );
-        v.check(
-            (1..=50).contains(&self.components.len()),
-            "components",
-            "between 1 and 50 components",
-        );
+            && self.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        v.check(code_ok, "code", "a procedure code has 1 to 32 letters, digits, `.` or `-`");
+        v.check((1..=500).contains(&self.name.chars().count()), "name", "a name has 1 to 500 characters");
+        v.check((1..=200).contains(&self.field.chars().count()), "field", "a field has 1 to 200 characters");
+        v.check(!self.levels.is_empty(), "levels", "at least one level performs the procedure");
+        v.check((0..=365).contains(&self.processing_days), "processing_days", "between 0 and 365 working days");
+        v.check((0..=24).contains(&self.cutoff_hour), "cutoff_hour", "an hour between 0 and 24");
+        v.check((0..=1_000_000_000_000).contains(&self.fee_vnd), "fee_vnd", "a fee between 0 and 10^12 VND");
+        v.check((1..=50).contains(&self.components.len()), "components", "between 1 and 50 components");
         for (i, c) in self.components.iter_mut().enumerate() {
             c.name = c.name.trim().to_string();
             v.check(
@@ -175,11 +136,7 @@ struct ComponentRow {
 }
 
 fn encode_levels(levels: &[Level]) -> String {
-    levels
-        .iter()
-        .map(|l| l.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    levels.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(",")
 }
 
 /// Loads the components of `rows` in one query and assembles the views.
@@ -188,21 +145,15 @@ pub fn views(conn: &mut DbConnection, rows: Vec<ProcedureRow>) -> QueryResult<Ve
     let mut components: HashMap<String, Vec<Component>> = HashMap::new();
     for c in procedure_components::table
         .filter(procedure_components::procedure_id.eq_any(&ids))
-        .order((
-            procedure_components::procedure_id,
-            procedure_components::position,
-        ))
+        .order((procedure_components::procedure_id, procedure_components::position))
         .select(ComponentRow::as_select())
         .load(conn)?
     {
-        components
-            .entry(c.procedure_id)
-            .or_default()
-            .push(Component {
-                name: c.name,
-                mandatory: c.mandatory,
-                e_copy_accepted: c.e_copy_accepted,
-            });
+        components.entry(c.procedure_id).or_default().push(Component {
+            name: c.name,
+            mandatory: c.mandatory,
+            e_copy_accepted: c.e_copy_accepted,
+        });
     }
     Ok(rows
         .into_iter()
@@ -226,22 +177,14 @@ pub fn views(conn: &mut DbConnection, rows: Vec<ProcedureRow>) -> QueryResult<Ve
 }
 
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<ProcedureView>> {
-    let rows: Vec<ProcedureRow> = procedures::table
-        .filter(procedures::code.eq(code))
-        .select(ProcedureRow::as_select())
-        .load(conn)?;
+    let rows: Vec<ProcedureRow> =
+        procedures::table.filter(procedures::code.eq(code)).select(ProcedureRow::as_select()).load(conn)?;
     Ok(views(conn, rows)?.pop())
 }
 
 /// Writes `spec` as procedure `id` (inserting it when `insert`), replacing
 /// its components.
-pub fn save(
-    conn: &mut DbConnection,
-    id: &str,
-    spec: &ProcedureSpec,
-    active: bool,
-    insert: bool,
-) -> QueryResult<()> {
+pub fn save(conn: &mut DbConnection, id: &str, spec: &ProcedureSpec, active: bool, insert: bool) -> QueryResult<()> {
     let at: NaiveDateTime = crate::time::now();
     let values = (
         procedures::code.eq(&spec.code),
@@ -262,13 +205,8 @@ pub fn save(
             .values((procedures::id.eq(id), procedures::created_at.eq(at), values))
             .execute(conn)?;
     } else {
-        diesel::update(procedures::table.find(id))
-            .set(values)
-            .execute(conn)?;
-        diesel::delete(
-            procedure_components::table.filter(procedure_components::procedure_id.eq(id)),
-        )
-        .execute(conn)?;
+        diesel::update(procedures::table.find(id)).set(values).execute(conn)?;
+        diesel::delete(procedure_components::table.filter(procedure_components::procedure_id.eq(id))).execute(conn)?;
     }
     for (i, c) in spec.components.iter().enumerate() {
         diesel::insert_into(procedure_components::table)

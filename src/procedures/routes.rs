@@ -18,16 +18,8 @@ use crate::error::{ApiError, Problem};
 use crate::pagination::{Keyset, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/procedures")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/procedures/{code}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update)),
-    );
+    cfg.service(web::resource("/procedures").route(web::get().to(list)).route(web::post().to(create)))
+        .service(web::resource("/procedures/{code}").route(web::get().to(get)).route(web::patch().to(update)));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -49,10 +41,7 @@ pub struct ListQuery {
 /// Search the catalogue, ordered by code.
 #[utoipa::path(get, path = "/api/v1/procedures", tag = "procedures", params(ListQuery),
     responses((status = 200, body = Page<ProcedureView>), (status = 400, body = Problem)))]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let keyset = Keyset::parse(q.cursor.as_deref(), q.limit)?;
     let fetch = keyset.fetch();
@@ -67,11 +56,7 @@ pub async fn list(
                 .limit(fetch)
                 .into_boxed();
             if let Some(text) = &q.q {
-                sql = sql.filter(
-                    procedures::search_text
-                        .like(contains_pattern(text))
-                        .escape('\\'),
-                );
+                sql = sql.filter(procedures::search_text.like(contains_pattern(text)).escape('\\'));
             }
             if let Some(field) = q.field {
                 sql = sql.filter(procedures::field.eq(field));
@@ -95,15 +80,9 @@ pub async fn list(
 /// One procedure by its code.
 #[utoipa::path(get, path = "/api/v1/procedures/{code}", tag = "procedures", params(("code" = String, Path)),
     responses((status = 200, body = ProcedureView), (status = 404, body = Problem)))]
-pub async fn get(
-    state: web::Data<AppState>,
-    code: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: web::Data<AppState>, code: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let code = code.into_inner();
-    let view = state
-        .db
-        .run(move |conn| super::find_by_code(conn, &code)?.ok_or_else(ApiError::not_found))
-        .await?;
+    let view = state.db.run(move |conn| super::find_by_code(conn, &code)?.ok_or_else(ApiError::not_found)).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -114,9 +93,7 @@ fn require_catalogue_admin(conn: &mut DbConnection, principal: &Principal) -> Re
     if principal.is_at_root(conn)? {
         Ok(())
     } else {
-        Err(ApiError::forbidden(
-            "Only an administrator of the province manages the catalogue.",
-        ))
+        Err(ApiError::forbidden("Only an administrator of the province manages the catalogue."))
     }
 }
 
@@ -197,13 +174,7 @@ pub async fn update(
                 components: u.components.unwrap_or(s.components),
             };
             spec.validate()?;
-            super::save(
-                conn,
-                &current.id,
-                &spec,
-                u.active.unwrap_or(current.active),
-                false,
-            )?;
+            super::save(conn, &current.id, &spec, u.active.unwrap_or(current.active), false)?;
             super::find_by_code(conn, &code)?.ok_or_else(ApiError::not_found)
         })
         .await?;

@@ -49,11 +49,7 @@ pub async fn demo(db: &Db) -> anyhow::Result<bool> {
     let data: DemoData = toml::from_str(DEMO)?;
     let mut hashes = Vec::new();
     for _ in DEMO_ACCOUNTS {
-        hashes.push(
-            password::hash(DEMO_PASSWORD.into())
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        );
+        hashes.push(password::hash(DEMO_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e}"))?);
     }
     let seeded = db
         .write(move |conn| {
@@ -74,8 +70,7 @@ pub async fn demo(db: &Db) -> anyhow::Result<bool> {
                 let full_name = format!("Demo {role}");
                 match unit.and_then(|u| by_code.get(u)) {
                     Some(unit) => {
-                        NewStaff::parse(email, &full_name, DEMO_PASSWORD, &[role], None)?
-                            .insert(conn, unit, hash)?;
+                        NewStaff::parse(email, &full_name, DEMO_PASSWORD, &[role], None)?.insert(conn, unit, hash)?;
                     }
                     None => insert_demo_citizen(conn, email, hash)?,
                 }
@@ -90,11 +85,7 @@ pub async fn demo(db: &Db) -> anyhow::Result<bool> {
     Ok(seeded)
 }
 
-fn insert_demo_citizen(
-    conn: &mut crate::db::DbConnection,
-    email: &str,
-    hash: String,
-) -> Result<(), ApiError> {
+fn insert_demo_citizen(conn: &mut crate::db::DbConnection, email: &str, hash: String) -> Result<(), ApiError> {
     use diesel::prelude::*;
     let at = crate::time::now();
     let row = crate::auth::users::UserRow {
@@ -112,9 +103,7 @@ fn insert_demo_citizen(
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(crate::db::schema::users::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(crate::db::schema::users::table).values(&row).execute(conn)?;
     Ok(())
 }
 
@@ -127,26 +116,11 @@ mod tests {
         let data: DemoData = toml::from_str(DEMO).unwrap();
         let mut levels = HashMap::new();
         for u in &data.units {
-            let parent = u
-                .parent
-                .as_ref()
-                .map(|p| *levels.get(p).expect("parents come first"));
-            assert!(
-                u.level.may_sit_under(parent),
-                "{} under {:?}",
-                u.code,
-                u.parent
-            );
-            assert!(
-                levels.insert(u.code.clone(), u.level).is_none(),
-                "duplicate {}",
-                u.code
-            );
+            let parent = u.parent.as_ref().map(|p| *levels.get(p).expect("parents come first"));
+            assert!(u.level.may_sit_under(parent), "{} under {:?}", u.code, u.parent);
+            assert!(levels.insert(u.code.clone(), u.level).is_none(), "duplicate {}", u.code);
         }
-        assert_eq!(
-            levels.values().filter(|l| **l == Level::District).count(),
-            13
-        );
+        assert_eq!(levels.values().filter(|l| **l == Level::District).count(), 13);
         for mut p in data.procedures {
             p.validate().unwrap();
         }

@@ -35,33 +35,16 @@ impl NewStaff {
         let roles = v.parsed("roles", parse_staff_roles(roles));
         let phone = phone.and_then(|p| v.parsed("phone", normalize_phone(p)));
         let full_name = full_name.trim().to_string();
-        v.check(
-            (1..=200).contains(&full_name.chars().count()),
-            "full_name",
-            "a full name has 1 to 200 characters",
-        );
+        v.check((1..=200).contains(&full_name.chars().count()), "full_name", "a full name has 1 to 200 characters");
         v.finish()?;
-        Ok(Self {
-            email: email.expect("validated").into_string(),
-            full_name,
-            phone,
-            roles: roles.expect("validated"),
-        })
+        Ok(Self { email: email.expect("validated").into_string(), full_name, phone, roles: roles.expect("validated") })
     }
 
     /// Inserts the account in `unit`; `password_hash` is computed by the caller
     /// off the database thread.
-    pub fn insert(
-        self,
-        conn: &mut DbConnection,
-        unit: &UnitRow,
-        password_hash: String,
-    ) -> Result<UserRow, ApiError> {
+    pub fn insert(self, conn: &mut DbConnection, unit: &UnitRow, password_hash: String) -> Result<UserRow, ApiError> {
         if users::email_taken(conn, &self.email)? {
-            return Err(ApiError::conflict(
-                "email_taken",
-                "An account with this e-mail already exists.",
-            ));
+            return Err(ApiError::conflict("email_taken", "An account with this e-mail already exists."));
         }
         let at = crate::time::now();
         let row = UserRow {
@@ -80,9 +63,7 @@ impl NewStaff {
             created_at: at,
             updated_at: at,
         };
-        diesel::insert_into(users_t::table)
-            .values(&row)
-            .execute(conn)?;
+        diesel::insert_into(users_t::table).values(&row).execute(conn)?;
         Ok(row)
     }
 }

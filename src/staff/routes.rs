@@ -20,16 +20,8 @@ use crate::pagination::{Keyset, Page};
 use crate::units;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/admin/users")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/admin/users/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update)),
-    );
+    cfg.service(web::resource("/admin/users").route(web::get().to(list)).route(web::post().to(create)))
+        .service(web::resource("/admin/users/{id}").route(web::get().to(get)).route(web::patch().to(update)));
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -57,13 +49,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let b = body.into_inner();
-    let new = NewStaff::parse(
-        &b.email,
-        &b.full_name,
-        &b.password,
-        &b.roles,
-        b.phone.as_deref(),
-    )?;
+    let new = NewStaff::parse(&b.email, &b.full_name, &b.password, &b.roles, b.phone.as_deref())?;
     let hash = password::hash(b.password).await?;
     let view = state
         .db
@@ -124,10 +110,7 @@ pub async fn list(
             if let Some(text) = q.q {
                 let pattern = contains_pattern(&text);
                 sql = sql.filter(
-                    users_t::email
-                        .like(pattern.clone())
-                        .escape('\\')
-                        .or(users_t::full_name.like(pattern).escape('\\')),
+                    users_t::email.like(pattern.clone()).escape('\\').or(users_t::full_name.like(pattern).escape('\\')),
                 );
             }
             if let Some(active) = q.active {
@@ -139,27 +122,16 @@ pub async fn list(
             Ok(sql.load::<(UserRow, String)>(conn)?)
         })
         .await?;
-    let views = rows
-        .into_iter()
-        .map(|(row, code)| UserView::new(row, Some(code)))
-        .collect();
+    let views = rows.into_iter().map(|(row, code)| UserView::new(row, Some(code))).collect();
     Ok(HttpResponse::Ok().json(keyset.page(views, |u: &UserView| u.email.clone())))
 }
 
 /// A staff account of `id` inside the caller's scope, or 404.
-fn find_in_scope(
-    conn: &mut DbConnection,
-    principal: &Principal,
-    id: &str,
-) -> Result<UserRow, ApiError> {
+fn find_in_scope(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<UserRow, ApiError> {
     let scope = principal.scope_path(conn)?;
     users_t::table
         .inner_join(units_t::table)
-        .filter(
-            users_t::id
-                .eq(id)
-                .and(units_t::path.like(format!("{scope}%"))),
-        )
+        .filter(users_t::id.eq(id).and(units_t::path.like(format!("{scope}%"))))
         .select(UserRow::as_select())
         .first(conn)
         .optional()?
@@ -212,27 +184,16 @@ pub async fn update(
     principal.require_any(&[Role::Admin])?;
     let (id, u) = (id.into_inner(), body.into_inner());
     let mut v = Validator::default();
-    let roles = u
-        .roles
-        .as_deref()
-        .and_then(|r| v.parsed("roles", parse_staff_roles(r)));
+    let roles = u.roles.as_deref().and_then(|r| v.parsed("roles", parse_staff_roles(r)));
     if let Some(p) = &u.password {
         v.parsed("password", check_password(p));
     }
     let full_name = u.full_name.as_deref().map(|n| n.trim().to_string());
     if let Some(n) = &full_name {
-        v.check(
-            (1..=200).contains(&n.chars().count()),
-            "full_name",
-            "a full name has 1 to 200 characters",
-        );
+        v.check((1..=200).contains(&n.chars().count()), "full_name", "a full name has 1 to 200 characters");
     }
     let myself = id == principal.user_id;
-    v.check(
-        !(myself && u.active == Some(false)),
-        "active",
-        "you cannot deactivate your own account",
-    );
+    v.check(!(myself && u.active == Some(false)), "active", "you cannot deactivate your own account");
     v.check(
         !(myself && roles.as_ref().is_some_and(|r| !r.contains(&Role::Admin))),
         "roles",
@@ -252,9 +213,7 @@ pub async fn update(
                     let scope = principal.scope_path(conn)?;
                     Some(
                         units::find_in_scope(conn, &unit, &scope)?
-                            .ok_or_else(|| {
-                                ApiError::invalid_field("unit_id", "no such unit in your scope")
-                            })?
+                            .ok_or_else(|| ApiError::invalid_field("unit_id", "no such unit in your scope"))?
                             .id,
                     )
                 }
@@ -273,11 +232,7 @@ pub async fn update(
                 .execute(conn)?;
             if ends_sessions {
                 diesel::update(refresh_tokens::table)
-                    .filter(
-                        refresh_tokens::user_id
-                            .eq(&row.id)
-                            .and(refresh_tokens::revoked_at.is_null()),
-                    )
+                    .filter(refresh_tokens::user_id.eq(&row.id).and(refresh_tokens::revoked_at.is_null()))
                     .set(refresh_tokens::revoked_at.eq(crate::time::now()))
                     .execute(conn)?;
             }

@@ -29,9 +29,7 @@ pub struct UnitRow {
 
 impl UnitRow {
     pub fn level(&self) -> Level {
-        self.level
-            .parse()
-            .expect("levels are checked by the database")
+        self.level.parse().expect("levels are checked by the database")
     }
 }
 
@@ -63,28 +61,16 @@ impl From<UnitRow> for UnitView {
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UnitRow>> {
-    units::table
-        .find(id)
-        .select(UnitRow::as_select())
-        .first(conn)
-        .optional()
+    units::table.find(id).select(UnitRow::as_select()).first(conn).optional()
 }
 
 pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<UnitRow>> {
-    units::table
-        .filter(units::code.eq(code))
-        .select(UnitRow::as_select())
-        .first(conn)
-        .optional()
+    units::table.filter(units::code.eq(code)).select(UnitRow::as_select()).first(conn).optional()
 }
 
 /// The unit `id` if it lies in the subtree at `scope_path`; None otherwise,
 /// so that callers answer 404 for what they may not see.
-pub fn find_in_scope(
-    conn: &mut DbConnection,
-    id: &str,
-    scope_path: &str,
-) -> QueryResult<Option<UnitRow>> {
+pub fn find_in_scope(conn: &mut DbConnection, id: &str, scope_path: &str) -> QueryResult<Option<UnitRow>> {
     Ok(find(conn, id)?.filter(|u| crate::domain::units::in_subtree(&u.path, scope_path)))
 }
 
@@ -110,9 +96,7 @@ pub fn insert(
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(units::table)
-        .values(&row)
-        .execute(conn)?;
+    diesel::insert_into(units::table).values(&row).execute(conn)?;
     Ok(row)
 }
 

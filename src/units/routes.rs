@@ -16,16 +16,8 @@ use crate::error::{ApiError, Problem, Validator};
 use crate::pagination::{Keyset, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/units")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        web::resource("/units/{id}")
-            .route(web::get().to(get))
-            .route(web::patch().to(update)),
-    );
+    cfg.service(web::resource("/units").route(web::get().to(list)).route(web::post().to(create)))
+        .service(web::resource("/units/{id}").route(web::get().to(get)).route(web::patch().to(update)));
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -47,20 +39,14 @@ pub struct ListQuery {
 /// List units, ordered by code.
 #[utoipa::path(get, path = "/api/v1/units", tag = "units", params(ListQuery),
     responses((status = 200, body = Page<UnitView>), (status = 400, body = Problem)))]
-pub async fn list(
-    state: web::Data<AppState>,
-    query: web::Query<ListQuery>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let keyset = Keyset::parse(q.cursor.as_deref(), q.limit)?;
     let rows = state
         .db
         .run(move |conn| {
-            let mut sql = units::table
-                .select(UnitRow::as_select())
-                .order(units::code.asc())
-                .limit(keyset.fetch())
-                .into_boxed();
+            let mut sql =
+                units::table.select(UnitRow::as_select()).order(units::code.asc()).limit(keyset.fetch()).into_boxed();
             if let Some(level) = q.level {
                 sql = sql.filter(units::level.eq(level.as_str()));
             }
@@ -84,24 +70,16 @@ pub async fn list(
         })
         .await?;
     let (rows, keyset) = rows;
-    let page = keyset.page(rows.into_iter().map(UnitView::from).collect(), |u| {
-        u.code.clone()
-    });
+    let page = keyset.page(rows.into_iter().map(UnitView::from).collect(), |u| u.code.clone());
     Ok(HttpResponse::Ok().json(page))
 }
 
 /// One unit.
 #[utoipa::path(get, path = "/api/v1/units/{id}", tag = "units", params(("id" = String, Path)),
     responses((status = 200, body = UnitView), (status = 404, body = Problem)))]
-pub async fn get(
-    state: web::Data<AppState>,
-    id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let row = state
-        .db
-        .run(move |conn| super::find(conn, &id)?.ok_or_else(ApiError::not_found))
-        .await?;
+    let row = state.db.run(move |conn| super::find(conn, &id)?.ok_or_else(ApiError::not_found)).await?;
     Ok(HttpResponse::Ok().json(UnitView::from(row)))
 }
 
@@ -129,41 +107,27 @@ pub async fn create(
     let name = body.name.trim().to_string();
     let mut v = Validator::default();
     v.parsed("code", check_unit_code(&body.code));
-    v.check(
-        (1..=200).contains(&name.chars().count()),
-        "name",
-        "a name has 1 to 200 characters",
-    );
+    v.check((1..=200).contains(&name.chars().count()), "name", "a name has 1 to 200 characters");
     v.finish()?;
     let row = state
         .db
         .write(move |conn| {
             let scope = principal.scope_path(conn)?;
             let parent = match &body.parent_id {
-                Some(id) => Some(super::find_in_scope(conn, id, &scope)?.ok_or_else(|| {
-                    ApiError::invalid_field("parent_id", "no such unit in your scope")
-                })?),
+                Some(id) => Some(
+                    super::find_in_scope(conn, id, &scope)?
+                        .ok_or_else(|| ApiError::invalid_field("parent_id", "no such unit in your scope"))?,
+                ),
                 None if principal.is_at_root(conn)? => None,
                 None => {
-                    return Err(ApiError::forbidden(
-                        "Only an administrator of a root unit creates root units.",
-                    ));
+                    return Err(ApiError::forbidden("Only an administrator of a root unit creates root units."));
                 }
             };
             check_level(body.level, parent.as_ref())?;
             if super::find_by_code(conn, &body.code)?.is_some() {
-                return Err(ApiError::conflict(
-                    "unit_code_taken",
-                    format!("Unit code {} is already used.", body.code),
-                ));
+                return Err(ApiError::conflict("unit_code_taken", format!("Unit code {} is already used.", body.code)));
             }
-            Ok(super::insert(
-                conn,
-                &body.code,
-                &name,
-                body.level,
-                parent.as_ref(),
-            )?)
+            Ok(super::insert(conn, &body.code, &name, body.level, parent.as_ref())?)
         })
         .await?;
     tracing::info!(unit = %row.code, "unit created");
@@ -207,11 +171,7 @@ pub async fn update(
     let name = body.name.as_deref().map(str::trim).map(str::to_string);
     if let Some(n) = &name {
         let mut v = Validator::default();
-        v.check(
-            (1..=200).contains(&n.chars().count()),
-            "name",
-            "a name has 1 to 200 characters",
-        );
+        v.check((1..=200).contains(&n.chars().count()), "name", "a name has 1 to 200 characters");
         v.finish()?;
     }
     let row = state
@@ -222,24 +182,17 @@ pub async fn update(
             let at = crate::time::now();
             diesel::update(units::table.find(&id))
                 .set((
-                    name.as_ref()
-                        .map(|n| units::search_text.eq(super::search_text(&unit.code, n))),
+                    name.as_ref().map(|n| units::search_text.eq(super::search_text(&unit.code, n))),
                     name.map(|n| units::name.eq(n)),
                     body.active.map(|a| units::active.eq(a)),
                     units::updated_at.eq(at),
                 ))
                 .execute(conn)?;
-            if let Some(parent_id) = body
-                .parent_id
-                .filter(|p| unit.parent_id.as_ref() != Some(p))
-            {
+            if let Some(parent_id) = body.parent_id.filter(|p| unit.parent_id.as_ref() != Some(p)) {
                 let parent = super::find_in_scope(conn, &parent_id, &scope)?
                     .filter(|p| !in_subtree(&p.path, &unit.path))
                     .ok_or_else(|| {
-                        ApiError::invalid_field(
-                            "parent_id",
-                            "no such unit in your scope outside this unit's subtree",
-                        )
+                        ApiError::invalid_field("parent_id", "no such unit in your scope outside this unit's subtree")
                     })?;
                 check_level(unit.level(), Some(&parent))?;
                 move_subtree(conn, &unit, &parent)?;
@@ -251,24 +204,14 @@ pub async fn update(
 }
 
 /// Re-parents `unit` and rewrites the paths of its whole subtree.
-fn move_subtree(
-    conn: &mut crate::db::DbConnection,
-    unit: &UnitRow,
-    parent: &UnitRow,
-) -> Result<(), ApiError> {
+fn move_subtree(conn: &mut crate::db::DbConnection, unit: &UnitRow, parent: &UnitRow) -> Result<(), ApiError> {
     let new_path = child_path(Some(&parent.path), &unit.id);
-    let subtree: Vec<(String, String)> = units::table
-        .filter(units::path.like(format!("{}%", unit.path)))
-        .select((units::id, units::path))
-        .load(conn)?;
-    diesel::update(units::table.find(&unit.id))
-        .set(units::parent_id.eq(&parent.id))
-        .execute(conn)?;
+    let subtree: Vec<(String, String)> =
+        units::table.filter(units::path.like(format!("{}%", unit.path))).select((units::id, units::path)).load(conn)?;
+    diesel::update(units::table.find(&unit.id)).set(units::parent_id.eq(&parent.id)).execute(conn)?;
     for (id, path) in subtree {
         let moved = format!("{new_path}{}", &path[unit.path.len()..]);
-        diesel::update(units::table.find(id))
-            .set(units::path.eq(moved))
-            .execute(conn)?;
+        diesel::update(units::table.find(id)).set(units::path.eq(moved)).execute(conn)?;
     }
     Ok(())
 }

@@ -1,0 +1,192 @@
+//! Registration, login, tokens, logout and the login rate limit.
+
+mod common;
+
+use common::{Backend, TestApp, assert_problem, citizen};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_both_backends!(
+    register_login_me,
+    registration_is_validated,
+    duplicate_accounts_conflict,
+    refresh_rotates_and_reuse_revokes_the_family,
+    logout_revokes,
+    wrong_password_and_unknown_email_answer_identically,
+    logins_are_rate_limited,
+    me_needs_a_valid_token,
+);
+
+async fn register_login_me(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let res = app.post("/api/v1/auth/register", None, citizen(1)).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let user: Value = res.json().await.unwrap();
+    assert_eq!(user["email"], "citizen1@example.vn");
+    assert_eq!(user["roles"], json!(["citizen"]));
+    assert_eq!(user["national_id"], "022196000001");
+    assert!(user.get("password_hash").is_none() && user.get("password").is_none());
+
+    let tokens = app.login("Citizen1@Example.vn", "mật khẩu an toàn").await;
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 900);
+    let access = tokens["access_token"].as_str().unwrap();
+    let me: Value = app.get("/api/v1/me", Some(access)).await.json().await.unwrap();
+    assert_eq!(me["id"], user["id"]);
+    assert_eq!(me["full_name"], "Trần Thị Bình");
+    assert_eq!(me["phone"], "0987654321");
+
+    // Stored hashed with argon2id, never in clear.
+    let id = user["id"].as_str().unwrap().to_string();
+    let stored = app
+        .state
+        .db
+        .run(move |conn| {
+            use diesel::prelude::*;
+            use motcua::db::schema::users;
+            Ok(users::table.find(id).select(users::password_hash).first::<String>(conn)?)
+        })
+        .await
+        .unwrap();
+    assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+}
+
+async fn registration_is_validated(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let mut body = citizen(2);
+    body["national_id"] = json!("12345");
+    body["email"] = json!("not-an-email");
+    body["password"] = json!("short");
+    let problem = assert_problem(
+        app.post("/api/v1/auth/register", None, body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["email", "password", "national_id"]);
+
+    // A CCCD must start with a real province code.
+    let mut body = citizen(3);
+    body["national_id"] = json!("003196000003");
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register", None, body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            .await;
+    assert_eq!(problem["errors"][0]["field"], "national_id");
+
+    // Unknown fields and wrong types are refused, not ignored.
+    let mut body = citizen(4);
+    body["role"] = json!("admin");
+    assert_problem(app.post("/api/v1/auth/register", None, body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        .await;
+    let mut body = citizen(5);
+    body["email"] = json!(42);
+    assert_problem(app.post("/api/v1/auth/register", None, body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        .await;
+
+    // Nothing was created.
+    let res = app.post("/api/v1/auth/login", None, json!({"email": "citizen4@example.vn", "password": "mật khẩu an toàn"})).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn duplicate_accounts_conflict(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    assert_eq!(app.post("/api/v1/auth/register", None, citizen(6)).await.status(), StatusCode::CREATED);
+    let mut same_email = citizen(7);
+    same_email["email"] = json!("CITIZEN6@example.vn");
+    assert_problem(app.post("/api/v1/auth/register", None, same_email).await, StatusCode::CONFLICT, "email_taken").await;
+    let mut same_id = citizen(8);
+    same_id["national_id"] = citizen(6)["national_id"].clone();
+    assert_problem(app.post("/api/v1/auth/register", None, same_id).await, StatusCode::CONFLICT, "national_id_taken").await;
+}
+
+async fn refresh(app: &TestApp, token: &Value) -> reqwest::Response {
+    app.post("/api/v1/auth/refresh", None, json!({"refresh_token": token})).await
+}
+
+async fn refresh_rotates_and_reuse_revokes_the_family(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let first = app.login("citizen@motcua.local", motcua::seed::DEMO_PASSWORD).await;
+    let res = refresh(&app, &first["refresh_token"]).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let second: Value = res.json().await.unwrap();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    let me = app.get("/api/v1/me", second["access_token"].as_str()).await;
+    assert_eq!(me.status(), StatusCode::OK);
+
+    // The rotated token is spent: presenting it again is theft, and the
+    // whole family dies, the legitimate newer token included.
+    assert_problem(refresh(&app, &first["refresh_token"]).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    assert_problem(refresh(&app, &second["refresh_token"]).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+
+    // Another login starts a fresh family that still works.
+    let other = app.login("citizen@motcua.local", motcua::seed::DEMO_PASSWORD).await;
+    assert_eq!(refresh(&app, &other["refresh_token"]).await.status(), StatusCode::OK);
+    assert_problem(refresh(&app, &json!("made-up")).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+async fn logout_revokes(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let tokens = app.login("clerk@motcua.local", motcua::seed::DEMO_PASSWORD).await;
+    let res = app.post("/api/v1/auth/logout", None, json!({"refresh_token": tokens["refresh_token"]})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_problem(refresh(&app, &tokens["refresh_token"]).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    // Logging out twice, or with an unknown token, is harmless.
+    let res = app.post("/api/v1/auth/logout", None, json!({"refresh_token": tokens["refresh_token"]})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+}
+
+async fn wrong_password_and_unknown_email_answer_identically(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let wrong = app.post("/api/v1/auth/login", None, json!({"email": "admin@motcua.local", "password": "wrong password"})).await;
+    let unknown =
+        app.post("/api/v1/auth/login", None, json!({"email": "nobody@motcua.local", "password": "wrong password"})).await;
+    let (sw, su) = (wrong.status(), unknown.status());
+    let (bw, bu): (Value, Value) = (wrong.json().await.unwrap(), unknown.json().await.unwrap());
+    assert_eq!((sw, su), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
+    assert_eq!(bw, bu);
+    assert_eq!(bw["code"], "invalid_credentials");
+
+    // A deactivated account answers the same.
+    let admin = app.token("admin").await;
+    let me: Value = app.get("/api/v1/me", Some(&app.token("clerk").await)).await.json().await.unwrap();
+    let res = app.patch(&format!("/api/v1/admin/users/{}", me["id"].as_str().unwrap()), Some(&admin), json!({"active": false})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = app
+        .post("/api/v1/auth/login", None, json!({"email": "clerk@motcua.local", "password": motcua::seed::DEMO_PASSWORD}))
+        .await;
+    assert_eq!(res.json::<Value>().await.unwrap(), bw);
+}
+
+async fn logins_are_rate_limited(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.auth.login_attempts_per_minute_per_account = 3).await;
+    let attempt = || app.post("/api/v1/auth/login", None, json!({"email": "auditor@motcua.local", "password": "guess"}));
+    for _ in 0..3 {
+        assert_eq!(attempt().await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = attempt().await;
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Even the right password waits: the limit is on attempts.
+    let res = app
+        .post("/api/v1/auth/login", None, json!({"email": "auditor@motcua.local", "password": motcua::seed::DEMO_PASSWORD}))
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Other accounts from the same address are not locked out.
+    app.login("clerk@motcua.local", motcua::seed::DEMO_PASSWORD).await;
+}
+
+async fn me_needs_a_valid_token(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    assert_problem(app.get("/api/v1/me", None).await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    assert_problem(app.get("/api/v1/me", Some("garbage")).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    let forged = {
+        let other = motcua::auth::tokens::TokenKeys::new(&motcua::config::AuthSettings {
+            jwt_secret: secrecy::SecretString::from("another secret entirely".to_string()),
+            ..app.state.settings.auth.clone()
+        });
+        other.issue_access("someone", &[motcua::domain::roles::Role::Admin], None)
+    };
+    assert_problem(app.get("/api/v1/me", Some(&forged)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}

@@ -1,0 +1,220 @@
+//! Shared test harness: every test spawns the real application on port 0 with
+//! its own database — a fresh SQLite file, or a fresh PostgreSQL database on
+//! the server named by `TEST_DATABASE_URL` — and talks to it over HTTP.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use actix_web::web;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use motcua::app::{AppState, Application};
+use motcua::config::{Profile, Settings};
+use motcua::seed::DEMO_PASSWORD;
+use reqwest::{Method, Response, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` once per backend: `name::sqlite`
+/// always, `name::postgres` when `TEST_DATABASE_URL` is set.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+
+            #[actix_web::test]
+            async fn postgres() {
+                if $crate::common::postgres_url().is_some() {
+                    super::$name($crate::common::Backend::Postgres).await
+                } else {
+                    eprintln!("skipped: TEST_DATABASE_URL is not set");
+                }
+            }
+        }
+    )*};
+}
+
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Where a test's database lives; dropped with the test.
+enum TestDb {
+    Sqlite(tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self
+            && let Ok(mut conn) = PgConnection::establish(admin_url)
+        {
+            let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: web::Data<AppState>,
+    pub backend: Backend,
+    /// The URL the application was given, for out-of-band checks.
+    pub database_url: String,
+    db: TestDb,
+}
+
+/// Settings for a test: local profile, port 0, demo data, quick timeouts.
+pub fn test_settings() -> Settings {
+    let env: Vec<(String, String)> = [
+        ("MOTCUA__HTTP__PORT", "0"),
+        ("MOTCUA__HTTP__WORKERS", "2"),
+        ("MOTCUA__SEED__DEMO", "true"),
+        ("MOTCUA__DATABASE__POOL_SIZE", "4"),
+        ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    Settings::load_from(&dir, Profile::Local, &env).expect("test settings")
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `tweak`.
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = test_settings();
+        let (db, url) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("motcua.sqlite3").display());
+                (TestDb::Sqlite(dir), url)
+            }
+            Backend::Postgres => {
+                let base = postgres_url().expect("TEST_DATABASE_URL");
+                let (admin_url, _) = motcua::db::split_pg_database(&base).expect("TEST_DATABASE_URL names a database");
+                let name = format!("motcua_test_{}", uuid::Uuid::new_v4().simple());
+                let at = admin_url.rfind("/postgres").expect("maintenance database in the URL");
+                let url = format!("{}/{name}{}", &admin_url[..at], &admin_url[at + "/postgres".len()..]);
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+        };
+        settings.database.url = Some(SecretString::from(url.clone()));
+        tweak(&mut settings);
+        let app = Application::build(settings).await.expect("application starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state.clone();
+        actix_web::rt::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { address, client, state, backend, database_url: url, db }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PATCH, path, token, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        self.request(Method::PUT, path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::DELETE, path, token, None).await
+    }
+
+    /// Logs in and returns the whole token response.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let res = self.post("/api/v1/auth/login", None, json!({"email": email, "password": password})).await;
+        assert_eq!(res.status(), StatusCode::OK, "login of {email}");
+        res.json().await.unwrap()
+    }
+
+    /// An access token for a demo account, e.g. `token("admin")`.
+    pub async fn token(&self, demo_role: &str) -> String {
+        let tokens = self.login(&format!("{demo_role}@motcua.local"), DEMO_PASSWORD).await;
+        tokens["access_token"].as_str().unwrap().to_string()
+    }
+
+    /// The id of the unit with `code`.
+    pub async fn unit_id(&self, code: &str) -> String {
+        let page: Value = self.get(&format!("/api/v1/units?q={code}&limit=200"), None).await.json().await.unwrap();
+        let unit = page["items"].as_array().unwrap().iter().find(|u| u["code"] == code).expect("unit exists");
+        unit["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a staff account as the demo admin and returns its access token.
+    pub async fn staff_token(&self, email: &str, roles: &[&str], unit_code: &str) -> String {
+        let admin = self.token("admin").await;
+        let unit_id = self.unit_id(unit_code).await;
+        let res = self
+            .post(
+                "/api/v1/admin/users",
+                Some(&admin),
+                json!({"email": email, "full_name": "Cán bộ thử", "password": DEMO_PASSWORD,
+                       "roles": roles, "unit_id": unit_id}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        self.login(email, DEMO_PASSWORD).await["access_token"].as_str().unwrap().to_string()
+    }
+}
+
+/// Asserts a problem+json answer with `status` and `code`; returns the body.
+pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status, "status");
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
+    assert_eq!(ct.as_deref(), Some("application/problem+json"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert_eq!(body["type"], format!("urn:motcua:problem:{code}"));
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
+}
+
+/// A valid registration body for a citizen; `n` makes it unique.
+pub fn citizen(n: u32) -> Value {
+    json!({
+        "email": format!("citizen{n}@example.vn"),
+        "password": "mật khẩu an toàn",
+        "full_name": "Trần Thị Bình",
+        "national_id": format!("022196{n:06}"),
+        "phone": "0987654321",
+    })
+}
