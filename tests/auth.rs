@@ -63,29 +63,43 @@ async fn registration_is_validated(b: Backend) {
         "validation_failed",
     )
     .await;
-    let fields: Vec<&str> = problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+    let fields: Vec<&str> =
+        problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
     assert_eq!(fields, ["email", "password", "national_id"]);
 
     // A CCCD must start with a real province code.
     let mut body = citizen(3);
     body["national_id"] = json!("003196000003");
-    let problem =
-        assert_problem(app.post("/api/v1/auth/register", None, body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-            .await;
+    let problem = assert_problem(
+        app.post("/api/v1/auth/register", None, body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     assert_eq!(problem["errors"][0]["field"], "national_id");
 
     // Unknown fields and wrong types are refused, not ignored.
     let mut body = citizen(4);
     body["role"] = json!("admin");
-    assert_problem(app.post("/api/v1/auth/register", None, body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-        .await;
+    assert_problem(
+        app.post("/api/v1/auth/register", None, body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
     let mut body = citizen(5);
     body["email"] = json!(42);
-    assert_problem(app.post("/api/v1/auth/register", None, body).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
-        .await;
+    assert_problem(
+        app.post("/api/v1/auth/register", None, body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
 
     // Nothing was created.
-    let res = app.post("/api/v1/auth/login", None, json!({"email": "citizen4@example.vn", "password": "mật khẩu an toàn"})).await;
+    let res = app
+        .post("/api/v1/auth/login", None, json!({"email": "citizen4@example.vn", "password": "mật khẩu an toàn"}))
+        .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -94,10 +108,12 @@ async fn duplicate_accounts_conflict(b: Backend) {
     assert_eq!(app.post("/api/v1/auth/register", None, citizen(6)).await.status(), StatusCode::CREATED);
     let mut same_email = citizen(7);
     same_email["email"] = json!("CITIZEN6@example.vn");
-    assert_problem(app.post("/api/v1/auth/register", None, same_email).await, StatusCode::CONFLICT, "email_taken").await;
+    assert_problem(app.post("/api/v1/auth/register", None, same_email).await, StatusCode::CONFLICT, "email_taken")
+        .await;
     let mut same_id = citizen(8);
     same_id["national_id"] = citizen(6)["national_id"].clone();
-    assert_problem(app.post("/api/v1/auth/register", None, same_id).await, StatusCode::CONFLICT, "national_id_taken").await;
+    assert_problem(app.post("/api/v1/auth/register", None, same_id).await, StatusCode::CONFLICT, "national_id_taken")
+        .await;
 }
 
 async fn refresh(app: &TestApp, token: &Value) -> reqwest::Response {
@@ -138,9 +154,12 @@ async fn logout_revokes(b: Backend) {
 
 async fn wrong_password_and_unknown_email_answer_identically(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let wrong = app.post("/api/v1/auth/login", None, json!({"email": "admin@motcua.local", "password": "wrong password"})).await;
-    let unknown =
-        app.post("/api/v1/auth/login", None, json!({"email": "nobody@motcua.local", "password": "wrong password"})).await;
+    let wrong = app
+        .post("/api/v1/auth/login", None, json!({"email": "admin@motcua.local", "password": "wrong password"}))
+        .await;
+    let unknown = app
+        .post("/api/v1/auth/login", None, json!({"email": "nobody@motcua.local", "password": "wrong password"}))
+        .await;
     let (sw, su) = (wrong.status(), unknown.status());
     let (bw, bu): (Value, Value) = (wrong.json().await.unwrap(), unknown.json().await.unwrap());
     assert_eq!((sw, su), (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED));
@@ -150,17 +169,24 @@ async fn wrong_password_and_unknown_email_answer_identically(b: Backend) {
     // A deactivated account answers the same.
     let admin = app.token("admin").await;
     let me: Value = app.get("/api/v1/me", Some(&app.token("clerk").await)).await.json().await.unwrap();
-    let res = app.patch(&format!("/api/v1/admin/users/{}", me["id"].as_str().unwrap()), Some(&admin), json!({"active": false})).await;
+    let res = app
+        .patch(&format!("/api/v1/admin/users/{}", me["id"].as_str().unwrap()), Some(&admin), json!({"active": false}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let res = app
-        .post("/api/v1/auth/login", None, json!({"email": "clerk@motcua.local", "password": motcua::seed::DEMO_PASSWORD}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "clerk@motcua.local", "password": motcua::seed::DEMO_PASSWORD}),
+        )
         .await;
     assert_eq!(res.json::<Value>().await.unwrap(), bw);
 }
 
 async fn logins_are_rate_limited(b: Backend) {
     let app = TestApp::spawn_with(b, |s| s.auth.login_attempts_per_minute_per_account = 3).await;
-    let attempt = || app.post("/api/v1/auth/login", None, json!({"email": "auditor@motcua.local", "password": "guess"}));
+    let attempt =
+        || app.post("/api/v1/auth/login", None, json!({"email": "auditor@motcua.local", "password": "guess"}));
     for _ in 0..3 {
         assert_eq!(attempt().await.status(), StatusCode::UNAUTHORIZED);
     }
@@ -170,7 +196,11 @@ async fn logins_are_rate_limited(b: Backend) {
     assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Even the right password waits: the limit is on attempts.
     let res = app
-        .post("/api/v1/auth/login", None, json!({"email": "auditor@motcua.local", "password": motcua::seed::DEMO_PASSWORD}))
+        .post(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": "auditor@motcua.local", "password": motcua::seed::DEMO_PASSWORD}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     // Other accounts from the same address are not locked out.
