@@ -30,6 +30,8 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Print the OpenAPI document and exit.
+    Openapi,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -60,6 +62,10 @@ enum UserCommand {
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", motcua::openapi::document());
+        return Ok(());
+    }
     let settings = Settings::load()?;
     motcua::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
@@ -82,12 +88,14 @@ async fn main() -> anyhow::Result<()> {
             let seeded = motcua::seed::demo(&db).await?;
             println!("{}", if seeded { "demo data seeded" } else { "demo data already present" });
         }
+        Command::Openapi => unreachable!("handled before loading the settings"),
         Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {
             let mut pw = String::new();
             std::io::stdin().read_to_string(&mut pw).context("reading the password from standard input")?;
             let pw = pw.trim_end_matches(['\r', '\n']).to_string();
             let new = NewStaff::parse(&email, &name, &pw, &role, None).map_err(|e| anyhow::anyhow!("{e}"))?;
             let hash = password::hash_blocking(&pw)?;
+            let email = new.email.clone();
             let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
             let id = db
                 .write(move |conn| {

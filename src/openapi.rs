@@ -16,7 +16,7 @@ use crate::{auth, holidays, ops, procedures, staff, units};
         holidays::routes::list, holidays::routes::put, holidays::routes::delete,
         staff::routes::create, staff::routes::list, staff::routes::get, staff::routes::update,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&Conventions),
     tags(
         (name = "ops", description = "Health, readiness, metrics"),
         (name = "auth", description = "Accounts, login and tokens"),
@@ -28,10 +28,21 @@ use crate::{auth, holidays, ops, procedures, staff, units};
 )]
 struct ApiDoc;
 
-struct BearerAuth;
+/// Bearer security scheme, and operation ids made unique as `{tag}_{handler}`
+/// (handlers of different features share names such as `list`).
+struct Conventions;
 
-impl Modify for BearerAuth {
+impl Modify for Conventions {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default();
+                if let Some(id) = op.operation_id.as_mut() {
+                    *id = format!("{tag}_{id}");
+                }
+            }
+        }
         let components = openapi.components.get_or_insert_with(Default::default);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());

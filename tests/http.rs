@@ -162,8 +162,10 @@ async fn openapi_lists_every_endpoint(b: Backend) {
     let mut expected: Vec<(String, String)> = ENDPOINTS.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
     expected.sort();
     assert_eq!(documented, expected);
+    let mut ids = std::collections::HashSet::new();
     for (method, path) in ENDPOINTS {
         let op = &doc["paths"][path][method];
+        assert!(ids.insert(op["operationId"].as_str().unwrap().to_string()), "{method} {path}: duplicate operationId");
         assert!(op["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has no responses");
         if ["post", "put", "patch"].contains(method) {
             assert!(op["requestBody"]["content"]["application/json"]["schema"].is_object(), "{method} {path} body");

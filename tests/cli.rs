@@ -1,0 +1,115 @@
+//! The `motcua` command: migrations, seeding, staff accounts from the shell,
+//! and start-up refusals.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::{Backend, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+
+on_both_backends!(user_create_makes_an_account_that_logs_in);
+
+/// Runs the binary from the crate root with a clean motcua environment.
+fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_motcua"));
+    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOTCUA") || k == "DATABASE_URL") {
+        cmd.env_remove(k);
+    }
+    cmd.env("RUST_LOG", "warn").envs(env.iter().copied());
+    let mut child = cmd.spawn().expect("motcua runs");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(s) = stdin {
+        input.write_all(s.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+async fn user_create_makes_an_account_that_logs_in(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let env = [("DATABASE_URL", app.database_url.as_str())];
+    let args = ["user", "create", "--email", "Ops@QuangNinh.gov.vn", "--role", "admin,auditor", "--unit", "22", "--password-stdin"];
+    let out = motcua(&args, &env, Some("mật khẩu vận hành\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("created ops@quangninh.gov.vn"));
+
+    let tokens = app.login("ops@quangninh.gov.vn", "mật khẩu vận hành").await;
+    assert_eq!(tokens["user"]["roles"], json!(["auditor", "admin"]));
+    assert_eq!(tokens["user"]["unit_code"], "22");
+
+    // Refusals change nothing and say why.
+    let out = motcua(&args, &env, Some("mật khẩu vận hành\n"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("email_taken"), "{}", text(&out.stderr));
+    let bad_unit = ["user", "create", "--email", "x@y.vn", "--role", "clerk", "--unit", "0000", "--password-stdin"];
+    let out = motcua(&bad_unit, &env, Some("mật khẩu vận hành"));
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no unit with this code"));
+    let res = app.post("/api/v1/auth/login", None, json!({"email": "x@y.vn", "password": "mật khẩu vận hành"})).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[test]
+fn migrate_and_seed_are_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite3").display());
+    let env = [("DATABASE_URL", url.as_str())];
+    let first = motcua(&["migrate"], &env, None);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(text(&first.stdout).contains("applied 20250101000001"), "{}", text(&first.stdout));
+    let again = motcua(&["migrate"], &env, None);
+    assert!(!text(&again.stdout).contains("applied"));
+    assert!(text(&again.stdout).contains("up to date"));
+
+    let seeded = motcua(&["seed", "--demo"], &env, None);
+    assert_eq!(text(&seeded.stdout).trim(), "demo data seeded", "{}", text(&seeded.stderr));
+    let again = motcua(&["seed", "--demo"], &env, None);
+    assert_eq!(text(&again.stdout).trim(), "demo data already present");
+}
+
+#[test]
+fn unsupported_database_urls_are_refused_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["mysql://root@127.0.0.1/motcua", "motcua.sqlite3"] {
+        let out = motcua(&["migrate"], &[("DATABASE_URL", url), ("MOTCUA__DATABASE__SQLITE_DIR", dir.path().to_str().unwrap())], None);
+        assert!(!out.status.success());
+        assert!(text(&out.stderr).contains("unsupported scheme"), "{}", text(&out.stderr));
+    }
+    // Nothing was created on the side.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    assert!(!std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/motcua.sqlite3")).exists());
+}
+
+#[test]
+fn production_refuses_default_secrets_and_implicit_databases() {
+    let out = motcua(&["serve"], &[("MOTCUA_ENV", "production"), ("DATABASE_URL", "postgres://x@127.0.0.1:1/x")], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("default JWT secret"), "{}", text(&out.stderr));
+
+    let secret = ("MOTCUA__AUTH__JWT_SECRET", "a-production-secret-of-enough-length-0123456789");
+    let out = motcua(&["serve"], &[("MOTCUA_ENV", "production"), secret], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("explicit DATABASE_URL"), "{}", text(&out.stderr));
+
+    let out = motcua(&["seed", "--demo"], &[("MOTCUA_ENV", "production"), secret, ("DATABASE_URL", "sqlite:///nonexistent/x")], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("never seeds demo data"), "{}", text(&out.stderr));
+    // The secret itself never appears in what the program prints.
+    assert!(!text(&out.stderr).contains(secret.1));
+}
+
+#[test]
+fn openapi_is_printed_without_a_database() {
+    let out = motcua(&["openapi"], &[("DATABASE_URL", "mysql://nowhere")], None);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+}
