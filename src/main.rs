@@ -9,6 +9,8 @@ use motcua::auth::password;
 use motcua::config::Settings;
 use motcua::db::{self, Db};
 use motcua::domain::roles::Role;
+use motcua::domain::units::Level;
+use motcua::error::ApiError;
 use motcua::staff::NewStaff;
 
 #[derive(Parser)]
@@ -29,6 +31,11 @@ enum Command {
         /// The demo province, catalogue and accounts (refused in production).
         #[arg(long)]
         demo: bool,
+    },
+    /// Manage administrative units (to bootstrap a production tree).
+    Unit {
+        #[command(subcommand)]
+        command: UnitCommand,
     },
     /// Print the OpenAPI document and exit.
     Openapi,
@@ -56,6 +63,23 @@ enum UserCommand {
         /// Read the password from standard input (required: never on the command line).
         #[arg(long, required = true)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum UnitCommand {
+    /// Create a unit; without --parent, a root (a province).
+    Create {
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name: String,
+        /// province, district or commune.
+        #[arg(long)]
+        level: Level,
+        /// Code of the parent unit.
+        #[arg(long)]
+        parent: Option<String>,
     },
 }
 
@@ -88,6 +112,23 @@ async fn main() -> anyhow::Result<()> {
             let seeded = motcua::seed::demo(&db).await?;
             println!("{}", if seeded { "demo data seeded" } else { "demo data already present" });
         }
+        Command::Unit { command: UnitCommand::Create { code, name, level, parent } } => {
+            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+            let id = db
+                .write(move |conn| {
+                    let parent = match parent {
+                        Some(p) => Some(
+                            motcua::units::find_by_code(conn, &p)?
+                                .ok_or_else(|| ApiError::invalid_field("parent", "no unit with this code"))?,
+                        ),
+                        None => None,
+                    };
+                    Ok(motcua::units::create(conn, &code, &name, level, parent.as_ref())?.id)
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created unit {id}");
+        }
         Command::Openapi => unreachable!("handled before loading the settings"),
         Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {
             let mut pw = String::new();
@@ -100,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
             let id = db
                 .write(move |conn| {
                     let unit = motcua::units::find_by_code(conn, &unit)?
-                        .ok_or_else(|| motcua::error::ApiError::invalid_field("unit", "no unit with this code"))?;
+                        .ok_or_else(|| ApiError::invalid_field("unit", "no unit with this code"))?;
                     Ok(new.insert(conn, &unit, hash)?.id)
                 })
                 .await

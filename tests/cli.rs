@@ -15,7 +15,11 @@ on_both_backends!(user_create_makes_an_account_that_logs_in);
 /// Runs the binary from the crate root with a clean motcua environment.
 fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_motcua"));
-    cmd.args(args).current_dir(env!("CARGO_MANIFEST_DIR")).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOTCUA") || k == "DATABASE_URL") {
         cmd.env_remove(k);
     }
@@ -36,7 +40,17 @@ fn text(b: &[u8]) -> String {
 async fn user_create_makes_an_account_that_logs_in(b: Backend) {
     let app = TestApp::spawn(b).await;
     let env = [("DATABASE_URL", app.database_url.as_str())];
-    let args = ["user", "create", "--email", "Ops@QuangNinh.gov.vn", "--role", "admin,auditor", "--unit", "22", "--password-stdin"];
+    let args = [
+        "user",
+        "create",
+        "--email",
+        "Ops@QuangNinh.gov.vn",
+        "--role",
+        "admin,auditor",
+        "--unit",
+        "22",
+        "--password-stdin",
+    ];
     let out = motcua(&args, &env, Some("mật khẩu vận hành\n"));
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).starts_with("created ops@quangninh.gov.vn"));
@@ -79,7 +93,11 @@ fn migrate_and_seed_are_idempotent() {
 fn unsupported_database_urls_are_refused_at_start_up() {
     let dir = tempfile::tempdir().unwrap();
     for url in ["mysql://root@127.0.0.1/motcua", "motcua.sqlite3"] {
-        let out = motcua(&["migrate"], &[("DATABASE_URL", url), ("MOTCUA__DATABASE__SQLITE_DIR", dir.path().to_str().unwrap())], None);
+        let out = motcua(
+            &["migrate"],
+            &[("DATABASE_URL", url), ("MOTCUA__DATABASE__SQLITE_DIR", dir.path().to_str().unwrap())],
+            None,
+        );
         assert!(!out.status.success());
         assert!(text(&out.stderr).contains("unsupported scheme"), "{}", text(&out.stderr));
     }
@@ -99,7 +117,11 @@ fn production_refuses_default_secrets_and_implicit_databases() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("explicit DATABASE_URL"), "{}", text(&out.stderr));
 
-    let out = motcua(&["seed", "--demo"], &[("MOTCUA_ENV", "production"), secret, ("DATABASE_URL", "sqlite:///nonexistent/x")], None);
+    let out = motcua(
+        &["seed", "--demo"],
+        &[("MOTCUA_ENV", "production"), secret, ("DATABASE_URL", "sqlite:///nonexistent/x")],
+        None,
+    );
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("never seeds demo data"), "{}", text(&out.stderr));
     // The secret itself never appears in what the program prints.
@@ -112,4 +134,29 @@ fn openapi_is_printed_without_a_database() {
     assert!(out.status.success());
     let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
+}
+
+#[test]
+fn an_empty_database_is_bootstrapped_from_the_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("db.sqlite3").display());
+    let env = [("DATABASE_URL", url.as_str())];
+    let unit = |args: &[&str]| motcua(&[&["unit", "create"], args].concat(), &env, None);
+
+    let out = unit(&["--code", "01", "--name", "Thành phố Hà Nội", "--level", "province"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Two-tier: a commune directly under the province.
+    let out = unit(&["--code", "00004", "--name", "Phường Ba Đình", "--level", "commune", "--parent", "01"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = unit(&["--code", "002", "--name", "Quận X", "--level", "district", "--parent", "00004"]);
+    assert!(text(&out.stderr).contains("cannot sit under a commune"), "{}", text(&out.stderr));
+    let out = unit(&["--code", "003", "--name", "Huyện Y", "--level", "district"]);
+    assert!(text(&out.stderr).contains("a root unit is a province"), "{}", text(&out.stderr));
+    let out = unit(&["--code", "01", "--name", "Again", "--level", "province"]);
+    assert!(text(&out.stderr).contains("unit_code_taken"), "{}", text(&out.stderr));
+
+    let args =
+        ["user", "create", "--email", "admin@hanoi.gov.vn", "--role", "admin", "--unit", "01", "--password-stdin"];
+    let out = motcua(&args, &env, Some("mật khẩu quản trị"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }

@@ -52,7 +52,7 @@ impl NationalId {
     /// Digit 4 gives the century (0–1: 1900s, 2–3: 2000s, … 8–9: 1800s) and
     /// the sex (even: male, odd: female).
     pub fn sex(&self) -> Sex {
-        if self.digit(3) % 2 == 0 { Sex::Male } else { Sex::Female }
+        if self.digit(3).is_multiple_of(2) { Sex::Male } else { Sex::Female }
     }
 
     pub fn birth_year(&self) -> i32 {

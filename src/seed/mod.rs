@@ -59,7 +59,7 @@ pub async fn demo(db: &Db) -> anyhow::Result<bool> {
             let mut by_code = HashMap::new();
             for u in &data.units {
                 let parent = u.parent.as_ref().and_then(|p| by_code.get(p));
-                let row = units::insert(conn, &u.code, &u.name, u.level, parent)?;
+                let row = units::create(conn, &u.code, &u.name, u.level, parent)?;
                 by_code.insert(u.code.clone(), row);
             }
             for mut spec in data.procedures {

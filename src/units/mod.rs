@@ -9,7 +9,8 @@ use utoipa::ToSchema;
 
 use crate::db::DbConnection;
 use crate::db::schema::units;
-use crate::domain::units::Level;
+use crate::domain::units::{Level, check_unit_code};
+use crate::error::{ApiError, Validator};
 use crate::time::utc;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -74,8 +75,41 @@ pub fn find_in_scope(conn: &mut DbConnection, id: &str, scope_path: &str) -> Que
     Ok(find(conn, id)?.filter(|u| crate::domain::units::in_subtree(&u.path, scope_path)))
 }
 
+/// Validates and inserts a unit under `parent` (or as a root).
+pub fn create(
+    conn: &mut DbConnection,
+    code: &str,
+    name: &str,
+    level: Level,
+    parent: Option<&UnitRow>,
+) -> Result<UnitRow, ApiError> {
+    let name = name.trim();
+    let mut v = Validator::default();
+    v.parsed("code", check_unit_code(code));
+    v.check((1..=200).contains(&name.chars().count()), "name", "a name has 1 to 200 characters");
+    v.finish()?;
+    check_level(level, parent)?;
+    if find_by_code(conn, code)?.is_some() {
+        return Err(ApiError::conflict("unit_code_taken", format!("Unit code {code} is already used.")));
+    }
+    Ok(insert(conn, code, name, level, parent)?)
+}
+
+pub fn check_level(level: Level, parent: Option<&UnitRow>) -> Result<(), ApiError> {
+    let parent_level = parent.map(UnitRow::level);
+    if level.may_sit_under(parent_level) {
+        Ok(())
+    } else {
+        let msg = match parent_level {
+            None => "a root unit is a province".to_string(),
+            Some(p) => format!("a {level} cannot sit under a {p}"),
+        };
+        Err(ApiError::invalid_field("level", msg))
+    }
+}
+
 /// Inserts a unit under `parent` (or as a root), computing its path.
-pub fn insert(
+fn insert(
     conn: &mut DbConnection,
     code: &str,
     name: &str,

@@ -11,7 +11,7 @@ use crate::auth::Principal;
 use crate::db::schema::units;
 use crate::domain::roles::Role;
 use crate::domain::text::contains_pattern;
-use crate::domain::units::{Level, check_unit_code, child_path, in_subtree};
+use crate::domain::units::{Level, child_path, in_subtree};
 use crate::error::{ApiError, Problem, Validator};
 use crate::pagination::{Keyset, Page};
 
@@ -104,11 +104,6 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let body = body.into_inner();
-    let name = body.name.trim().to_string();
-    let mut v = Validator::default();
-    v.parsed("code", check_unit_code(&body.code));
-    v.check((1..=200).contains(&name.chars().count()), "name", "a name has 1 to 200 characters");
-    v.finish()?;
     let row = state
         .db
         .write(move |conn| {
@@ -123,28 +118,11 @@ pub async fn create(
                     return Err(ApiError::forbidden("Only an administrator of a root unit creates root units."));
                 }
             };
-            check_level(body.level, parent.as_ref())?;
-            if super::find_by_code(conn, &body.code)?.is_some() {
-                return Err(ApiError::conflict("unit_code_taken", format!("Unit code {} is already used.", body.code)));
-            }
-            Ok(super::insert(conn, &body.code, &name, body.level, parent.as_ref())?)
+            super::create(conn, &body.code, &body.name, body.level, parent.as_ref())
         })
         .await?;
     tracing::info!(unit = %row.code, "unit created");
     Ok(HttpResponse::Created().json(UnitView::from(row)))
-}
-
-fn check_level(level: Level, parent: Option<&UnitRow>) -> Result<(), ApiError> {
-    let parent_level = parent.map(UnitRow::level);
-    if level.may_sit_under(parent_level) {
-        Ok(())
-    } else {
-        let msg = match parent_level {
-            None => "a root unit is a province".to_string(),
-            Some(p) => format!("a {level} cannot sit under a {p}"),
-        };
-        Err(ApiError::invalid_field("level", msg))
-    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -194,10 +172,10 @@ pub async fn update(
                     .ok_or_else(|| {
                         ApiError::invalid_field("parent_id", "no such unit in your scope outside this unit's subtree")
                     })?;
-                check_level(unit.level(), Some(&parent))?;
+                super::check_level(unit.level(), Some(&parent))?;
                 move_subtree(conn, &unit, &parent)?;
             }
-            Ok(super::find(conn, &id)?.ok_or_else(ApiError::not_found)?)
+            super::find(conn, &id)?.ok_or_else(ApiError::not_found)
         })
         .await?;
     Ok(HttpResponse::Ok().json(UnitView::from(row)))
