@@ -1,6 +1,9 @@
 //! Pure rules: no I/O, no database, no HTTP. Each module has its own tests.
 
+pub mod calendar;
+pub mod dossier_code;
 pub mod identity;
 pub mod roles;
 pub mod text;
 pub mod units;
+pub mod workflow;

@@ -1,0 +1,226 @@
+//! The working-day calendar and appointment dates (DESIGN.md §4).
+//!
+//! Working days are Monday to Friday, less the holidays of the calendar, plus
+//! the swapped working weekend days it lists. All times here are local
+//! (Asia/Ho_Chi_Minh, UTC+7 without daylight saving).
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+
+/// Vietnam's offset: UTC+7 all year.
+pub fn local_offset() -> FixedOffset {
+    FixedOffset::east_opt(7 * 3600).expect("valid offset")
+}
+
+pub fn to_local(t: DateTime<Utc>) -> NaiveDateTime {
+    t.with_timezone(&local_offset()).naive_local()
+}
+
+pub fn from_local(t: NaiveDateTime) -> DateTime<Utc> {
+    local_offset().from_local_datetime(&t).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Calendar {
+    holidays: HashSet<NaiveDate>,
+    working_weekend_days: HashSet<NaiveDate>,
+}
+
+impl Calendar {
+    pub fn new(
+        holidays: impl IntoIterator<Item = NaiveDate>,
+        working_weekend_days: impl IntoIterator<Item = NaiveDate>,
+    ) -> Self {
+        Self {
+            holidays: holidays.into_iter().collect(),
+            working_weekend_days: working_weekend_days.into_iter().collect(),
+        }
+    }
+
+    pub fn is_working_day(&self, d: NaiveDate) -> bool {
+        if self.working_weekend_days.contains(&d) {
+            return true;
+        }
+        !matches!(d.weekday(), Weekday::Sat | Weekday::Sun) && !self.holidays.contains(&d)
+    }
+
+    /// The first working day strictly after `d`.
+    pub fn next_working_day(&self, d: NaiveDate) -> NaiveDate {
+        let mut day = d.succ_opt().expect("date in range");
+        while !self.is_working_day(day) {
+            day = day.succ_opt().expect("date in range");
+        }
+        day
+    }
+
+    /// `d` moved forward by `n` working days (`d` itself when `n` is 0).
+    pub fn add_working_days(&self, d: NaiveDate, n: u32) -> NaiveDate {
+        (0..n).fold(d, |day, _| self.next_working_day(day))
+    }
+
+    /// Working days in `(from, to]`: how far a pause from `from` to `to`
+    /// pushes a deadline.
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> u32 {
+        let mut n = 0;
+        let mut day = from;
+        while day < to {
+            day = day.succ_opt().expect("date in range");
+            if self.is_working_day(day) {
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// The day the clock starts for a dossier received at local time
+    /// `received`: that day, or the next working day when received on a
+    /// non-working day or at/after the cut-off hour.
+    pub fn start_day(&self, received: NaiveDateTime, cutoff_hour: u32) -> NaiveDate {
+        let day = received.date();
+        let before_cutoff =
+            received.time() < NaiveTime::from_hms_opt(cutoff_hour.min(23), 0, 0).expect("hour") || cutoff_hour >= 24;
+        if self.is_working_day(day) && before_cutoff { day } else { self.next_working_day(day) }
+    }
+
+    /// The appointment date: the end of the working day reached by adding
+    /// `processing_days` working days to the start day.
+    pub fn due_at(
+        &self,
+        received: NaiveDateTime,
+        processing_days: u32,
+        cutoff_hour: u32,
+        day_end: NaiveTime,
+    ) -> NaiveDateTime {
+        self.add_working_days(self.start_day(received, cutoff_hour), processing_days).and_time(day_end)
+    }
+
+    /// `due` pushed later by the working days of a pause from `paused` to
+    /// `resumed` (local times), keeping its time of day.
+    pub fn extend_for_pause(&self, due: NaiveDateTime, paused: NaiveDateTime, resumed: NaiveDateTime) -> NaiveDateTime {
+        let days = self.working_days_between(paused.date(), resumed.date());
+        self.add_working_days(due.date(), days).and_time(due.time())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn five_pm() -> NaiveTime {
+        NaiveTime::from_hms_opt(17, 0, 0).unwrap()
+    }
+
+    /// Tết Bính Ngọ 2026 as shipped: 16–20 February, plus New Year with its swap.
+    fn vn2026() -> Calendar {
+        Calendar::new(
+            ["2026-01-01", "2026-01-02", "2026-02-16", "2026-02-17", "2026-02-18", "2026-02-19", "2026-02-20"].map(d),
+            [d("2026-01-10")],
+        )
+    }
+
+    #[test]
+    fn weekends_holidays_and_swapped_saturdays() {
+        let c = vn2026();
+        assert!(c.is_working_day(d("2026-02-13"))); // Friday
+        assert!(!c.is_working_day(d("2026-02-14"))); // Saturday
+        assert!(!c.is_working_day(d("2026-02-17"))); // Tết
+        assert!(c.is_working_day(d("2026-01-10"))); // swapped Saturday
+        assert!(!c.is_working_day(d("2026-01-02"))); // swapped-away Friday
+        assert_eq!(c.next_working_day(d("2026-02-13")), d("2026-02-23"));
+    }
+
+    #[test]
+    fn fifteen_days_from_a_friday_afternoon_before_tet() {
+        // Received Friday 13 Feb 2026 at 16:30, after a 16:00 cut-off: the
+        // clock starts Monday 23 Feb (Tết is 16–20 Feb). 15 working days
+        // later: 24, 25, 26, 27 Feb, 2–6 Mar, 9–13 Mar, 16 Mar → Monday 16 March.
+        let c = vn2026();
+        assert_eq!(c.start_day(dt("2026-02-13 16:30"), 16), d("2026-02-23"));
+        assert_eq!(c.due_at(dt("2026-02-13 16:30"), 15, 16, five_pm()), dt("2026-03-16 17:00"));
+        // Before the cut-off the Friday counts: 15 working days from the 13th.
+        assert_eq!(c.due_at(dt("2026-02-13 09:00"), 15, 16, five_pm()), dt("2026-03-13 17:00"));
+    }
+
+    #[test]
+    fn cut_off_and_non_working_reception() {
+        let c = vn2026();
+        assert_eq!(c.start_day(dt("2026-03-02 15:59"), 16), d("2026-03-02"));
+        assert_eq!(c.start_day(dt("2026-03-02 16:00"), 16), d("2026-03-03"));
+        assert_eq!(c.start_day(dt("2026-03-07 09:00"), 16), d("2026-03-09")); // Saturday
+        assert_eq!(c.start_day(dt("2026-01-10 09:00"), 16), d("2026-01-10")); // swapped Saturday works
+        assert_eq!(c.due_at(dt("2026-03-02 10:00"), 0, 16, five_pm()), dt("2026-03-02 17:00"));
+        assert_eq!(c.due_at(dt("2026-03-02 10:00"), 1, 16, five_pm()), dt("2026-03-03 17:00"));
+    }
+
+    #[test]
+    fn pauses_push_the_deadline_by_working_days() {
+        let c = vn2026();
+        let due = dt("2026-03-10 17:00");
+        // Paused Friday, resumed the Monday after: one working day.
+        assert_eq!(c.extend_for_pause(due, dt("2026-03-06 10:00"), dt("2026-03-09 08:00")), dt("2026-03-11 17:00"));
+        // Paused and resumed the same day: nothing.
+        assert_eq!(c.extend_for_pause(due, dt("2026-03-06 10:00"), dt("2026-03-06 15:00")), due);
+        // Over Tết: only the working days count.
+        assert_eq!(c.working_days_between(d("2026-02-12"), d("2026-02-24")), 3);
+    }
+
+    #[test]
+    fn local_time_is_utc_plus_seven() {
+        let utc = DateTime::parse_from_rfc3339("2026-02-13T09:30:00Z").unwrap().with_timezone(&Utc);
+        assert_eq!(to_local(utc), dt("2026-02-13 16:30"));
+        assert_eq!(from_local(dt("2026-02-13 16:30")), utc);
+    }
+
+    fn arb_calendar() -> impl Strategy<Value = Calendar> {
+        let base = d("2026-01-01");
+        (proptest::collection::vec(0u32..400, 0..40), proptest::collection::vec(0u32..400, 0..10)).prop_map(
+            move |(h, w)| {
+                let day = |n: u32| base + chrono::Duration::days(i64::from(n));
+                Calendar::new(h.into_iter().map(day), w.into_iter().map(day))
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn due_dates_are_working_days_and_monotonic(
+            cal in arb_calendar(), offset in 0i64..300, minute in 0u32..1440, n in 0u32..60, cutoff in 0u32..=24,
+        ) {
+            let received = d("2026-01-01").and_hms_opt(0, 0, 0).unwrap()
+                + chrono::Duration::days(offset) + chrono::Duration::minutes(i64::from(minute));
+            let due = cal.due_at(received, n, cutoff, five_pm());
+            prop_assert!(cal.is_working_day(due.date()));
+            prop_assert!(due.date() >= received.date());
+            let later = cal.due_at(received, n + 1, cutoff, five_pm());
+            prop_assert!(later.date() > due.date());
+            // Exactly n working days lie after the start day up to the due day.
+            let start = cal.start_day(received, cutoff);
+            prop_assert_eq!(cal.working_days_between(start, due.date()), n);
+        }
+
+        #[test]
+        fn pauses_never_shorten_and_add_exactly_the_paused_working_days(
+            cal in arb_calendar(), a in 0i64..200, len in 0i64..30, n in 0u32..30,
+        ) {
+            let paused = d("2026-01-01").and_hms_opt(10, 0, 0).unwrap() + chrono::Duration::days(a);
+            let resumed = paused + chrono::Duration::days(len);
+            let due = cal.due_at(paused, n, 24, five_pm());
+            let moved = cal.extend_for_pause(due, paused, resumed);
+            prop_assert!(moved >= due);
+            prop_assert_eq!(
+                cal.working_days_between(due.date(), moved.date()),
+                cal.working_days_between(paused.date(), resumed.date())
+            );
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! The dossier state machine of DESIGN.md §4: which action leads from which
+//! status to which, and who may take it.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::roles::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Submitted,
+    SupplementRequested,
+    Received,
+    InProgress,
+    AwaitingApplicant,
+    PendingApproval,
+    ResultReady,
+    Returned,
+    Rejected,
+    Withdrawn,
+    Stopped,
+}
+
+impl Status {
+    pub const ALL: [Status; 11] = [
+        Status::Submitted,
+        Status::SupplementRequested,
+        Status::Received,
+        Status::InProgress,
+        Status::AwaitingApplicant,
+        Status::PendingApproval,
+        Status::ResultReady,
+        Status::Returned,
+        Status::Rejected,
+        Status::Withdrawn,
+        Status::Stopped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Submitted => "submitted",
+            Status::SupplementRequested => "supplement_requested",
+            Status::Received => "received",
+            Status::InProgress => "in_progress",
+            Status::AwaitingApplicant => "awaiting_applicant",
+            Status::PendingApproval => "pending_approval",
+            Status::ResultReady => "result_ready",
+            Status::Returned => "returned",
+            Status::Rejected => "rejected",
+            Status::Withdrawn => "withdrawn",
+            Status::Stopped => "stopped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Status::Returned | Status::Rejected | Status::Withdrawn | Status::Stopped)
+    }
+
+    /// Received by the desk and not yet finished: the clock runs (or is paused).
+    pub fn is_in_processing(self) -> bool {
+        matches!(self, Status::Received | Status::InProgress | Status::AwaitingApplicant | Status::PendingApproval)
+    }
+
+    /// Status code of the national public-service portal. Code 6 (awaiting
+    /// payment) depends on the fee, not on the status.
+    pub fn national_code(self) -> u8 {
+        match self {
+            Status::Submitted => 1,
+            Status::Received => 2,
+            Status::Rejected => 3,
+            Status::InProgress | Status::PendingApproval => 4,
+            Status::SupplementRequested | Status::AwaitingApplicant => 5,
+            Status::Withdrawn => 7,
+            Status::Stopped => 8,
+            Status::ResultReady => 9,
+            Status::Returned => 10,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Receive,
+    RequestSupplement,
+    Supplement,
+    Reject,
+    Assign,
+    Claim,
+    Release,
+    Transfer,
+    SubmitForApproval,
+    ReturnForRework,
+    Approve,
+    ReturnResult,
+    Withdraw,
+    Stop,
+    Apologize,
+}
+
+impl Action {
+    pub const ALL: [Action; 15] = [
+        Action::Receive,
+        Action::RequestSupplement,
+        Action::Supplement,
+        Action::Reject,
+        Action::Assign,
+        Action::Claim,
+        Action::Release,
+        Action::Transfer,
+        Action::SubmitForApproval,
+        Action::ReturnForRework,
+        Action::Approve,
+        Action::ReturnResult,
+        Action::Withdraw,
+        Action::Stop,
+        Action::Apologize,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Receive => "receive",
+            Action::RequestSupplement => "request_supplement",
+            Action::Supplement => "supplement",
+            Action::Reject => "reject",
+            Action::Assign => "assign",
+            Action::Claim => "claim",
+            Action::Release => "release",
+            Action::Transfer => "transfer",
+            Action::SubmitForApproval => "submit_for_approval",
+            Action::ReturnForRework => "return_for_rework",
+            Action::Approve => "approve",
+            Action::ReturnResult => "return_result",
+            Action::Withdraw => "withdraw",
+            Action::Stop => "stop",
+            Action::Apologize => "apologize",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the dossier is now, as far as the rules care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Situation {
+    pub status: Status,
+    pub assigned: bool,
+    /// Past its appointment date without a result.
+    pub overdue: bool,
+}
+
+/// Who asks, relative to the dossier.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a> {
+    pub roles: &'a [Role],
+    /// The dossier's applicant (owner of the account that filed it).
+    pub is_applicant: bool,
+    /// The specialist the dossier is assigned to.
+    pub is_assignee: bool,
+}
+
+/// The status `action` leads to from `s`, whoever asks; None when the
+/// action does not apply now.
+pub fn target(s: Situation, action: Action) -> Option<Status> {
+    use Status::*;
+    match (action, s.status) {
+        (Action::Receive, Submitted) => Some(Received),
+        (Action::RequestSupplement, Submitted) => Some(SupplementRequested),
+        (Action::RequestSupplement, InProgress) => Some(AwaitingApplicant),
+        (Action::Supplement, SupplementRequested) => Some(Submitted),
+        (Action::Supplement, AwaitingApplicant) => Some(InProgress),
+        (Action::Reject, Submitted | SupplementRequested) => Some(Rejected),
+        (Action::Assign, Received | InProgress) => Some(InProgress),
+        (Action::Claim, Received) if !s.assigned => Some(InProgress),
+        (Action::Release, InProgress) => Some(Received),
+        (Action::Transfer, Received | InProgress) => Some(Received),
+        (Action::SubmitForApproval, InProgress) => Some(PendingApproval),
+        (Action::ReturnForRework, PendingApproval) => Some(InProgress),
+        (Action::Approve, PendingApproval) => Some(ResultReady),
+        (Action::ReturnResult, ResultReady) => Some(Returned),
+        (
+            Action::Withdraw,
+            Submitted | SupplementRequested | Received | InProgress | AwaitingApplicant | PendingApproval,
+        ) => Some(Withdrawn),
+        (Action::Stop, Received | InProgress | AwaitingApplicant) => Some(Stopped),
+        (Action::Apologize, st) if s.overdue && !st.is_terminal() && st != ResultReady => Some(st),
+        _ => None,
+    }
+}
+
+/// Whether `actor` may take `action` (assuming it applies to the status).
+pub fn permitted(s: Situation, action: Action, actor: Actor<'_>) -> bool {
+    let has = |r: Role| actor.roles.contains(&r);
+    match action {
+        Action::Receive | Action::Reject | Action::Assign | Action::ReturnResult => has(Role::Clerk),
+        Action::RequestSupplement => match s.status {
+            Status::Submitted => has(Role::Clerk),
+            _ => has(Role::Specialist) && actor.is_assignee,
+        },
+        Action::Supplement | Action::Withdraw => actor.is_applicant,
+        Action::Claim => has(Role::Specialist),
+        Action::Release => has(Role::Clerk) || (has(Role::Specialist) && actor.is_assignee),
+        Action::Transfer => match s.status {
+            Status::Received => has(Role::Clerk) || has(Role::Specialist),
+            _ => has(Role::Clerk) || (has(Role::Specialist) && actor.is_assignee),
+        },
+        Action::SubmitForApproval => has(Role::Specialist) && actor.is_assignee,
+        Action::ReturnForRework | Action::Approve | Action::Stop => has(Role::Approver),
+        Action::Apologize => has(Role::Clerk) || has(Role::Specialist),
+    }
+}
+
+/// The actions `actor` may take now.
+pub fn allowed_actions(s: Situation, actor: Actor<'_>) -> Vec<Action> {
+    Action::ALL.into_iter().filter(|a| target(s, *a).is_some() && permitted(s, *a, actor)).collect()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not possible from the current status (409), with what the caller can do instead.
+    NotNow { allowed: Vec<Action> },
+    /// Possible now, but not for this caller (403).
+    NotYours,
+}
+
+/// The status after `action`, or why not.
+pub fn transition(s: Situation, action: Action, actor: Actor<'_>) -> Result<Status, Refusal> {
+    match target(s, action) {
+        None => Err(Refusal::NotNow { allowed: allowed_actions(s, actor) }),
+        Some(_) if !permitted(s, action, actor) => Err(Refusal::NotYours),
+        Some(to) => Ok(to),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Action as A;
+    use Status as S;
+
+    const EVERYONE: [Role; 5] = [Role::Clerk, Role::Specialist, Role::Approver, Role::Auditor, Role::Admin];
+
+    fn sit(status: Status) -> Situation {
+        Situation { status, assigned: status == S::InProgress, overdue: false }
+    }
+
+    fn all_powerful() -> Actor<'static> {
+        Actor { roles: &EVERYONE, is_applicant: true, is_assignee: true }
+    }
+
+    /// The table of DESIGN.md §4, written out independently of `target`.
+    fn design_table() -> Vec<(Action, Status, Status)> {
+        use Status::*;
+        let mut t = vec![
+            (A::Receive, Submitted, Received),
+            (A::RequestSupplement, Submitted, SupplementRequested),
+            (A::RequestSupplement, InProgress, AwaitingApplicant),
+            (A::Supplement, SupplementRequested, Submitted),
+            (A::Supplement, AwaitingApplicant, InProgress),
+            (A::Reject, Submitted, Rejected),
+            (A::Reject, SupplementRequested, Rejected),
+            (A::Assign, Received, InProgress),
+            (A::Assign, InProgress, InProgress),
+            (A::Release, InProgress, Received),
+            (A::Transfer, Received, Received),
+            (A::Transfer, InProgress, Received),
+            (A::SubmitForApproval, InProgress, PendingApproval),
+            (A::ReturnForRework, PendingApproval, InProgress),
+            (A::Approve, PendingApproval, ResultReady),
+            (A::ReturnResult, ResultReady, Returned),
+            (A::Stop, Received, Stopped),
+            (A::Stop, InProgress, Stopped),
+            (A::Stop, AwaitingApplicant, Stopped),
+        ];
+        for from in [Submitted, SupplementRequested, Received, InProgress, AwaitingApplicant, PendingApproval] {
+            t.push((A::Withdraw, from, Withdrawn));
+        }
+        t
+    }
+
+    #[test]
+    fn every_legal_action_from_every_status_and_nothing_else() {
+        let table = design_table();
+        for status in S::ALL {
+            for action in A::ALL.into_iter().filter(|a| *a != A::Claim && *a != A::Apologize) {
+                let expected = table.iter().find(|(a, from, _)| *a == action && *from == status).map(|(_, _, to)| *to);
+                assert_eq!(target(sit(status), action), expected, "{action} from {status}");
+                let result = transition(sit(status), action, all_powerful());
+                match expected {
+                    Some(to) => assert_eq!(result, Ok(to)),
+                    None => assert!(matches!(result, Err(Refusal::NotNow { .. })), "{action} from {status}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn claims_take_only_unassigned_received_dossiers() {
+        let received = Situation { status: S::Received, assigned: false, overdue: false };
+        assert_eq!(target(received, A::Claim), Some(S::InProgress));
+        assert_eq!(target(Situation { assigned: true, ..received }, A::Claim), None);
+        for status in S::ALL.into_iter().filter(|s| *s != S::Received) {
+            assert_eq!(target(sit(status), A::Claim), None, "{status}");
+        }
+    }
+
+    #[test]
+    fn apologies_only_for_overdue_unfinished_dossiers_and_keep_the_status() {
+        for status in S::ALL {
+            let overdue = Situation { status, assigned: false, overdue: true };
+            let expected = (!status.is_terminal() && status != S::ResultReady).then_some(status);
+            assert_eq!(target(overdue, A::Apologize), expected, "{status}");
+            assert_eq!(target(sit(status), A::Apologize), None, "{status} not overdue");
+        }
+    }
+
+    #[test]
+    fn terminal_statuses_allow_nothing() {
+        for status in S::ALL.into_iter().filter(|s| s.is_terminal()) {
+            let s = Situation { status, assigned: false, overdue: true };
+            assert!(allowed_actions(s, all_powerful()).is_empty(), "{status}");
+        }
+    }
+
+    #[test]
+    fn roles_decide_who_acts() {
+        let clerk = Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false };
+        let specialist = Actor { roles: &[Role::Specialist], is_applicant: false, is_assignee: false };
+        let assignee = Actor { is_assignee: true, ..specialist };
+        let approver = Actor { roles: &[Role::Approver], is_applicant: false, is_assignee: false };
+        let applicant = Actor { roles: &[Role::Citizen], is_applicant: true, is_assignee: false };
+        let auditor = Actor { roles: &[Role::Auditor], is_applicant: false, is_assignee: false };
+
+        assert_eq!(allowed_actions(sit(S::Submitted), clerk), [A::Receive, A::RequestSupplement, A::Reject]);
+        assert_eq!(allowed_actions(sit(S::Submitted), applicant), [A::Withdraw]);
+        assert_eq!(transition(sit(S::Submitted), A::Receive, applicant), Err(Refusal::NotYours));
+        let received = Situation { status: S::Received, assigned: false, overdue: false };
+        assert_eq!(allowed_actions(received, specialist), [A::Claim, A::Transfer]);
+        assert_eq!(allowed_actions(received, clerk), [A::Assign, A::Transfer]);
+        assert_eq!(allowed_actions(sit(S::InProgress), specialist), Vec::<Action>::new());
+        assert_eq!(
+            allowed_actions(sit(S::InProgress), assignee),
+            [A::RequestSupplement, A::Release, A::Transfer, A::SubmitForApproval]
+        );
+        assert_eq!(allowed_actions(sit(S::PendingApproval), approver), [A::ReturnForRework, A::Approve]);
+        assert_eq!(allowed_actions(sit(S::InProgress), approver), [A::Stop]);
+        assert_eq!(allowed_actions(sit(S::AwaitingApplicant), applicant), [A::Supplement, A::Withdraw]);
+        assert_eq!(allowed_actions(sit(S::ResultReady), clerk), [A::ReturnResult]);
+        assert_eq!(allowed_actions(sit(S::ResultReady), applicant), Vec::<Action>::new());
+        for status in S::ALL {
+            let s = Situation { status, assigned: true, overdue: true };
+            assert!(allowed_actions(s, auditor).is_empty(), "auditors only read");
+        }
+    }
+
+    #[test]
+    fn refusals_list_what_is_allowed() {
+        let clerk = Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false };
+        assert_eq!(
+            transition(sit(S::Submitted), A::Approve, clerk),
+            Err(Refusal::NotNow { allowed: vec![A::Receive, A::RequestSupplement, A::Reject] })
+        );
+    }
+
+    #[test]
+    fn national_codes() {
+        let codes: Vec<u8> = S::ALL.iter().map(|s| s.national_code()).collect();
+        assert_eq!(codes, [1, 5, 2, 4, 5, 4, 9, 10, 3, 7, 8]);
+        for s in S::ALL {
+            assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+    }
+}
