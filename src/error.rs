@@ -151,6 +151,10 @@ impl From<diesel::result::Error> for ApiError {
                 Self::conflict("already_exists", "A resource with the same unique key already exists.")
             }
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(),
+            // PostgreSQL refuses NUL in text: the caller's input, not our fault.
+            Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
+                Self::invalid_field("body", "text may not contain NUL characters")
+            }
             other => Self::internal(other),
         }
     }
@@ -201,6 +205,18 @@ impl Validator {
 
     pub fn push(&mut self, field: &str, message: impl Into<String>) {
         self.0.push(FieldError { field: field.into(), message: message.into() });
+    }
+
+    /// A line of text: 1 to `max` characters, no control characters (which
+    /// some backends cannot store).
+    pub fn text(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
+        let n = value.chars().count();
+        if !(1..=max).contains(&n) {
+            self.push(field, format!("between 1 and {max} characters"));
+        } else if value.chars().any(char::is_control) {
+            self.push(field, "control characters are not allowed");
+        }
+        self
     }
 
     /// Takes the value when parsing succeeded; records the error otherwise.

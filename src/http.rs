@@ -12,6 +12,19 @@ use crate::error::{ApiError, PROBLEM_JSON};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// An encoded NUL in the path names nothing; in the query it is no valid
+/// filter (and some backends cannot even compare against it).
+fn nul_in_uri(req: &ServiceRequest) -> Option<ApiError> {
+    let has_nul = |s: &str| s.to_ascii_lowercase().contains("%00");
+    if has_nul(req.path()) {
+        Some(ApiError::not_found())
+    } else if req.query_string().contains('%') && has_nul(req.query_string()) {
+        Some(ApiError::bad_request("invalid_query", "The query string may not contain NUL characters."))
+    } else {
+        None
+    }
+}
+
 /// Rewrites error responses that actix produced without a problem body
 /// (wrong method, payload limits outside JSON…) into problem+json, and adds
 /// `x-request-id`.
@@ -20,10 +33,22 @@ pub async fn envelope(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-    let res = next.call(req).await?;
+    let rejected = nul_in_uri(&req);
+    let mut res = if let Some(problem) = rejected {
+        req.into_response(problem.error_response()).map_into_right_body()
+    } else {
+        problem_bodies(next.call(req).await?)
+    };
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        res.headers_mut().insert(REQUEST_ID, id);
+    }
+    Ok(res)
+}
+
+fn problem_bodies<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> {
     let status = res.status();
     let is_problem = res.headers().get(CONTENT_TYPE).is_some_and(|v| v == PROBLEM_JSON);
-    let mut res = if (status.is_client_error() || status.is_server_error()) && !is_problem {
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let (req, old) = res.into_parts();
         let mut fresh = ApiError::from_status(status).error_response();
         // Keep headers such as `Allow` on a 405.
@@ -35,9 +60,5 @@ pub async fn envelope(
         ServiceResponse::new(req, fresh).map_into_right_body()
     } else {
         res.map_into_left_body()
-    };
-    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        res.headers_mut().insert(REQUEST_ID, id);
     }
-    Ok(res)
 }

@@ -37,6 +37,7 @@ impl Keyset {
                     .decode(c)
                     .ok()
                     .and_then(|b| String::from_utf8(b).ok())
+                    .filter(|s| !s.chars().any(char::is_control))
                     .ok_or_else(|| ApiError::invalid_field("cursor", "not a cursor returned by this API"))
             })
             .transpose()?;
@@ -76,5 +77,6 @@ mod tests {
         assert!(Keyset::parse(None, Some(0)).is_err());
         assert!(Keyset::parse(None, Some(MAX_LIMIT + 1)).is_err());
         assert!(Keyset::parse(Some("!!"), None).is_err());
+        assert!(Keyset::parse(Some(&URL_SAFE_NO_PAD.encode("a\0")), None).is_err());
     }
 }

@@ -76,7 +76,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
     let national_id = v.parsed("national_id", NationalId::parse(&body.national_id));
     let phone = body.phone.as_deref().and_then(|p| v.parsed("phone", normalize_phone(p)));
     let full_name = body.full_name.trim().to_string();
-    v.check((1..=200).contains(&full_name.chars().count()), "full_name", "a full name has 1 to 200 characters");
+    v.text("full_name", &full_name, 200);
     let locale = body.locale.unwrap_or_else(|| "vi".into());
     v.check(locale == "vi" || locale == "en", "locale", "the locale is `vi` or `en`");
     v.finish()?;

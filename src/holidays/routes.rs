@@ -10,6 +10,7 @@ use super::{DayKind, Holiday};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::schema::holidays;
+use crate::domain::calendar::to_local;
 use crate::domain::roles::Role;
 use crate::error::{ApiError, Problem, Validator};
 
@@ -21,11 +22,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// A calendar year; default: the current one. Ignored when `from`/`to` are given.
+    /// A calendar year; default: the current one. Ignored when `from` or `to` is given.
     pub year: Option<i32>,
-    /// First day, inclusive (YYYY-MM-DD).
+    /// First day, inclusive (YYYY-MM-DD); default: a year before `to`.
     pub from: Option<NaiveDate>,
-    /// Last day, exclusive (YYYY-MM-DD).
+    /// Last day, exclusive (YYYY-MM-DD); default: a year after `from`.
     pub to: Option<NaiveDate>,
 }
 
@@ -39,15 +40,34 @@ pub struct HolidayList {
     responses((status = 200, body = HolidayList), (status = 400, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let year = q.year.unwrap_or_else(|| chrono::Utc::now().year());
-    let first = NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid_field("year", "not a year"))?;
-    let from = q.from.unwrap_or(first);
-    let to = q.to.unwrap_or_else(|| first.with_year(year + 1).unwrap_or(NaiveDate::MAX));
+    let (from, to) = period(q.year, q.from, q.to)?;
     if to <= from || (to - from).num_days() > 3660 {
         return Err(ApiError::invalid_field("to", "`to` is after `from`, at most ten years later"));
     }
     let items = state.db.run(move |conn| Ok(super::in_range(conn, from, to)?)).await?;
     Ok(HttpResponse::Ok().json(HolidayList { items }))
+}
+
+/// `[from, to)` from the query: an explicit bound, else one year from the
+/// other bound, else the calendar year (the current one in Vietnam).
+fn period(
+    year: Option<i32>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<(NaiveDate, NaiveDate), ApiError> {
+    let year_later = |d: NaiveDate| d.checked_add_months(chrono::Months::new(12)).unwrap_or(NaiveDate::MAX);
+    let year_earlier = |d: NaiveDate| d.checked_sub_months(chrono::Months::new(12)).unwrap_or(NaiveDate::MIN);
+    Ok(match (from, to) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, year_later(f)),
+        (None, Some(t)) => (year_earlier(t), t),
+        (None, None) => {
+            let year = year.unwrap_or_else(|| to_local(chrono::Utc::now()).year());
+            let first =
+                NaiveDate::from_ymd_opt(year, 1, 1).ok_or_else(|| ApiError::invalid_field("year", "not a year"))?;
+            (first, year_later(first))
+        }
+    })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -86,7 +106,7 @@ pub async fn put(
     let PutHoliday { kind, name } = body.into_inner();
     let name = name.trim().to_string();
     let mut v = Validator::default();
-    v.check((1..=200).contains(&name.chars().count()), "name", "a name has 1 to 200 characters");
+    v.text("name", &name, 200);
     let weekend = day.weekday().number_from_monday() >= 6;
     v.check(kind != DayKind::WorkingDay || weekend, "kind", "a swapped working day falls on a weekend");
     v.check(kind != DayKind::Holiday || !weekend, "kind", "weekends are already non-working days");

@@ -82,8 +82,8 @@ impl ProcedureSpec {
         let code_ok = (1..=32).contains(&self.code.len())
             && self.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
         v.check(code_ok, "code", "a procedure code has 1 to 32 letters, digits, `.` or `-`");
-        v.check((1..=500).contains(&self.name.chars().count()), "name", "a name has 1 to 500 characters");
-        v.check((1..=200).contains(&self.field.chars().count()), "field", "a field has 1 to 200 characters");
+        v.text("name", &self.name, 500);
+        v.text("field", &self.field, 200);
         v.check(!self.levels.is_empty(), "levels", "at least one level performs the procedure");
         v.check((0..=365).contains(&self.processing_days), "processing_days", "between 0 and 365 working days");
         v.check((0..=24).contains(&self.cutoff_hour), "cutoff_hour", "an hour between 0 and 24");
@@ -91,11 +91,7 @@ impl ProcedureSpec {
         v.check((1..=50).contains(&self.components.len()), "components", "between 1 and 50 components");
         for (i, c) in self.components.iter_mut().enumerate() {
             c.name = c.name.trim().to_string();
-            v.check(
-                (1..=500).contains(&c.name.chars().count()),
-                &format!("components[{i}].name"),
-                "1 to 500 characters",
-            );
+            v.text(&format!("components[{i}].name"), &c.name, 500);
         }
         v.finish()
     }

@@ -109,11 +109,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let mut spec = body.into_inner();
-    spec.validate()?;
     let view = state
         .db
         .write(move |conn| {
             require_catalogue_admin(conn, &principal)?;
+            spec.validate()?;
             if super::find_by_code(conn, &spec.code)?.is_some() {
                 return Err(ApiError::conflict(
                     "procedure_code_taken",

@@ -35,7 +35,7 @@ impl NewStaff {
         let roles = v.parsed("roles", parse_staff_roles(roles));
         let phone = phone.and_then(|p| v.parsed("phone", normalize_phone(p)));
         let full_name = full_name.trim().to_string();
-        v.check((1..=200).contains(&full_name.chars().count()), "full_name", "a full name has 1 to 200 characters");
+        v.text("full_name", &full_name, 200);
         v.finish()?;
         Ok(Self { email: email.expect("validated").into_string(), full_name, phone, roles: roles.expect("validated") })
     }

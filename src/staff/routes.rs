@@ -190,7 +190,7 @@ pub async fn update(
     }
     let full_name = u.full_name.as_deref().map(|n| n.trim().to_string());
     if let Some(n) = &full_name {
-        v.check((1..=200).contains(&n.chars().count()), "full_name", "a full name has 1 to 200 characters");
+        v.text("full_name", n, 200);
     }
     let myself = id == principal.user_id;
     v.check(!(myself && u.active == Some(false)), "active", "you cannot deactivate your own account");

@@ -86,7 +86,7 @@ pub fn create(
     let name = name.trim();
     let mut v = Validator::default();
     v.parsed("code", check_unit_code(code));
-    v.check((1..=200).contains(&name.chars().count()), "name", "a name has 1 to 200 characters");
+    v.text("name", name, 200);
     v.finish()?;
     check_level(level, parent)?;
     if find_by_code(conn, code)?.is_some() {

@@ -27,7 +27,7 @@ pub struct ListQuery {
     pub level: Option<Level>,
     /// Only the direct children of this unit id.
     pub parent: Option<String>,
-    /// Only the roots (units without a parent).
+    /// `true`: only the roots (units without a parent); `false`: only the others.
     pub root: Option<bool>,
     /// Search in names and codes, with or without diacritics.
     pub q: Option<String>,
@@ -53,8 +53,10 @@ pub async fn list(state: web::Data<AppState>, query: web::Query<ListQuery>) -> R
             if let Some(parent) = q.parent {
                 sql = sql.filter(units::parent_id.eq(parent));
             }
-            if q.root == Some(true) {
-                sql = sql.filter(units::parent_id.is_null());
+            match q.root {
+                Some(true) => sql = sql.filter(units::parent_id.is_null()),
+                Some(false) => sql = sql.filter(units::parent_id.is_not_null()),
+                None => {}
             }
             if let Some(active) = q.active {
                 sql = sql.filter(units::active.eq(active));
@@ -89,7 +91,8 @@ pub struct CreateUnit {
     pub code: String,
     pub name: String,
     pub level: Level,
-    /// Absent for a root (a province).
+    /// The parent unit, in the administrator's scope. Roots (provinces) are
+    /// created with the CLI.
     pub parent_id: Option<String>,
 }
 
@@ -113,9 +116,11 @@ pub async fn create(
                     super::find_in_scope(conn, id, &scope)?
                         .ok_or_else(|| ApiError::invalid_field("parent_id", "no such unit in your scope"))?,
                 ),
-                None if principal.is_at_root(conn)? => None,
+                // A new root would lie outside every administrator's scope.
                 None => {
-                    return Err(ApiError::forbidden("Only an administrator of a root unit creates root units."));
+                    return Err(ApiError::forbidden(
+                        "Root units (provinces) are created with `motcua unit create`, not through the API.",
+                    ));
                 }
             };
             super::create(conn, &body.code, &body.name, body.level, parent.as_ref())
@@ -149,7 +154,7 @@ pub async fn update(
     let name = body.name.as_deref().map(str::trim).map(str::to_string);
     if let Some(n) = &name {
         let mut v = Validator::default();
-        v.check((1..=200).contains(&n.chars().count()), "name", "a name has 1 to 200 characters");
+        v.text("name", n, 200);
         v.finish()?;
     }
     let row = state
