@@ -1,6 +1,7 @@
 //! Builds the application: database, state, routes and the bound listener.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -13,6 +14,7 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{self, ApiError};
 use crate::ops::Metrics;
+use crate::storage::{FileStore, LocalDir};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -23,6 +25,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once at start-up.
     pub openapi: String,
+    /// Where dossier documents are stored.
+    pub files: Arc<dyn FileStore>,
 }
 
 pub struct Application {
@@ -40,6 +44,7 @@ impl Application {
         if settings.seed.demo {
             crate::seed::demo(&db).await?;
         }
+        let files: Arc<dyn FileStore> = Arc::new(LocalDir::new(settings.files.dir.clone())?);
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
@@ -47,6 +52,7 @@ impl Application {
             login_limiter: LoginLimiter::new(&settings.auth),
             metrics: Metrics::new(),
             openapi: crate::openapi::document(),
+            files,
             db,
             settings,
         });
@@ -92,7 +98,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::units::routes::configure)
             .configure(crate::procedures::routes::configure)
             .configure(crate::holidays::routes::configure)
-            .configure(crate::staff::routes::configure),
+            .configure(crate::staff::routes::configure)
+            .configure(crate::dossiers::routes::configure)
+            .configure(crate::dossiers::files::configure)
+            .configure(crate::queue::routes::configure),
     );
 }
 

@@ -42,6 +42,8 @@ pub struct Settings {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub dossiers: DossierSettings,
+    pub files: FileSettings,
     pub seed: SeedSettings,
     pub log: LogSettings,
 }
@@ -78,6 +80,19 @@ pub struct AuthSettings {
     pub refresh_token_ttl_days: i64,
     pub login_attempts_per_minute_per_account: u32,
     pub login_attempts_per_minute_per_address: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DossierSettings {
+    pub day_end_hour: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    pub dir: PathBuf,
+    pub max_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -152,6 +167,9 @@ impl Settings {
             if self.seed.demo {
                 bail!("the production profile never seeds demo data: unset MOTCUA__SEED__DEMO");
             }
+        }
+        if !(1..=23).contains(&self.dossiers.day_end_hour) {
+            bail!("dossiers.day_end_hour is an hour between 1 and 23");
         }
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");

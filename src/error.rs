@@ -30,6 +30,9 @@ pub struct Problem {
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// With `illegal_action`: what the caller may do instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,11 +43,12 @@ pub struct ApiError {
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after_secs: Option<u64>,
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None }
+        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None, allowed_actions: None }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
@@ -78,6 +82,18 @@ impl ApiError {
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 409: the action does not apply to the dossier's current status.
+    pub fn illegal_action(
+        action: crate::domain::workflow::Action,
+        status: crate::domain::workflow::Status,
+        allowed: Vec<crate::domain::workflow::Action>,
+    ) -> Self {
+        Self {
+            allowed_actions: Some(allowed.iter().map(|a| a.as_str().to_string()).collect()),
+            ..Self::conflict("illegal_action", format!("`{action}` is not possible while the dossier is {status}."))
+        }
     }
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
@@ -123,6 +139,7 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.to_string(),
             errors: self.errors.clone(),
+            allowed_actions: self.allowed_actions.clone(),
         }
     }
 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, holidays, ops, procedures, staff, units};
+use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,9 @@ use crate::{auth, holidays, ops, procedures, staff, units};
         procedures::routes::list, procedures::routes::get, procedures::routes::create, procedures::routes::update,
         holidays::routes::list, holidays::routes::put, holidays::routes::delete,
         staff::routes::create, staff::routes::list, staff::routes::get, staff::routes::update,
+        dossiers::routes::create, dossiers::routes::list, dossiers::routes::get, dossiers::routes::events,
+        dossiers::routes::act, dossiers::routes::lookup, dossiers::files::upload, dossiers::files::download,
+        queue::routes::queue, queue::routes::claim,
     ),
     modifiers(&Conventions),
     tags(
@@ -24,6 +27,8 @@ use crate::{auth, holidays, ops, procedures, staff, units};
         (name = "procedures", description = "Procedure catalogue"),
         (name = "holidays", description = "Working-day calendar"),
         (name = "staff", description = "Staff accounts"),
+        (name = "dossiers", description = "Dossiers: filing, actions, events, documents, public lookup"),
+        (name = "queue", description = "Work queues and claims"),
     )
 )]
 struct ApiDoc;

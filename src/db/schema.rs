@@ -87,4 +87,131 @@ diesel::joinable!(procedure_components -> procedures (procedure_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(users -> units (unit_id));
 
-diesel::allow_tables_to_appear_in_same_query!(holidays, procedure_components, procedures, refresh_tokens, units, users,);
+diesel::table! {
+    dossiers (id) {
+        id -> Text,
+        code -> Text,
+        procedure_id -> Text,
+        unit_id -> Text,
+        receiving_unit_id -> Text,
+        applicant_user_id -> Nullable<Text>,
+        applicant_kind -> Text,
+        applicant_name -> Text,
+        applicant_national_id -> Nullable<Text>,
+        applicant_email -> Nullable<Text>,
+        applicant_phone -> Nullable<Text>,
+        applicant_address -> Nullable<Text>,
+        form_data -> Text,
+        channel -> Text,
+        status -> Text,
+        assignee_id -> Nullable<Text>,
+        submitted_at -> Timestamp,
+        received_at -> Nullable<Timestamp>,
+        due_at -> Nullable<Timestamp>,
+        original_due_at -> Nullable<Timestamp>,
+        paused_at -> Nullable<Timestamp>,
+        result_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        supplement_requests -> Integer,
+        fee_vnd -> BigInt,
+        version -> Integer,
+        queue_at -> Timestamp,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dossier_units (dossier_id, unit_id) {
+        dossier_id -> Text,
+        unit_id -> Text,
+    }
+}
+
+diesel::table! {
+    dossier_components (id) {
+        id -> Text,
+        dossier_id -> Text,
+        position -> Integer,
+        name -> Text,
+        mandatory -> Bool,
+        e_copy_accepted -> Bool,
+        digitization -> Text,
+    }
+}
+
+diesel::table! {
+    dossier_files (id) {
+        id -> Text,
+        dossier_id -> Text,
+        component_id -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        content_type -> Text,
+        file_name -> Text,
+        uploaded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    dossier_events (id) {
+        id -> Text,
+        dossier_id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_role -> Text,
+        unit_id -> Nullable<Text>,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        summary -> Text,
+        payload -> Text,
+    }
+}
+
+diesel::table! {
+    dossier_sequences (unit_id, day) {
+        unit_id -> Text,
+        day -> Text,
+        last_value -> Integer,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        dossier_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(dossiers -> procedures (procedure_id));
+diesel::joinable!(dossier_units -> dossiers (dossier_id));
+diesel::joinable!(dossier_units -> units (unit_id));
+diesel::joinable!(dossier_components -> dossiers (dossier_id));
+diesel::joinable!(dossier_files -> dossier_components (component_id));
+diesel::joinable!(dossier_events -> dossiers (dossier_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    dossier_components,
+    dossier_events,
+    dossier_files,
+    dossier_sequences,
+    dossier_units,
+    dossiers,
+    holidays,
+    idempotency_keys,
+    procedure_components,
+    procedures,
+    refresh_tokens,
+    units,
+    users,
+);
+
+// The units of a caller's subtree, as a subquery beside a query that joins
+// `units` itself.
+diesel::alias!(units as scope_units: ScopeUnits);

@@ -72,6 +72,8 @@ pub struct TestApp {
     /// The URL the application was given, for out-of-band checks.
     pub database_url: String,
     db: TestDb,
+    /// Uploaded documents, in a directory of the test's own.
+    files: tempfile::TempDir,
 }
 
 /// Settings for a test: local profile, port 0, demo data, quick timeouts.
@@ -82,6 +84,9 @@ pub fn test_settings() -> Settings {
         ("MOTCUA__SEED__DEMO", "true"),
         ("MOTCUA__DATABASE__POOL_SIZE", "4"),
         ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
+        // Tests log in often from one address; the rate-limit test lowers these.
+        ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", "100"),
+        ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -114,13 +119,15 @@ impl TestApp {
             }
         };
         settings.database.url = Some(SecretString::from(url.clone()));
+        let files = tempfile::tempdir().expect("temp dir");
+        settings.files.dir = files.path().join("files");
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state.clone();
         actix_web::rt::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { address, client, state, backend, database_url: url, db }
+        Self { address, client, state, backend, database_url: url, db, files }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,243 @@
+//! Documents of a dossier's components: upload (multipart) and download.
+
+use actix_multipart::{Multipart, MultipartError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, web};
+use diesel::prelude::*;
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{Access, Digitization, NewEvent, load_visible};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::db::schema::{dossier_components, dossier_files, dossiers};
+use crate::domain::roles::Role;
+use crate::domain::workflow::Status;
+use crate::error::{ApiError, Problem};
+use crate::storage::DocumentKind;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/dossiers/{id}/components/{component}/files").route(web::post().to(upload)))
+        .service(web::resource("/dossiers/{id}/files/{file}").route(web::get().to(download)));
+}
+
+/// The multipart form of an upload (for the OpenAPI document).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// A PDF, JPEG or PNG document, recognised by its content.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    /// `electronic_original` (applicants; the default for them), `scanned`
+    /// (clerks; their default) or `e_copy_certified` (clerks, when the
+    /// component accepts certified copies).
+    digitization: Option<Digitization>,
+}
+
+struct Upload {
+    bytes: Vec<u8>,
+    file_name: String,
+    digitization: Option<Digitization>,
+}
+
+fn multipart_error(e: MultipartError) -> ApiError {
+    match e {
+        MultipartError::ContentTypeMissing | MultipartError::ContentTypeIncompatible => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Upload files as multipart/form-data.",
+        ),
+        other => ApiError::bad_request("malformed_multipart", format!("The multipart body is invalid: {other}")),
+    }
+}
+
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("A file is at most {max} bytes."))
+}
+
+/// Keeps what is safe to show of a client's file name.
+fn clean_file_name(name: Option<&str>) -> String {
+    let base = name.unwrap_or_default().rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    if clean.trim().is_empty() { "document".into() } else { clean.trim().to_string() }
+}
+
+/// Reads the form, holding at most `max` bytes of file in memory.
+async fn read_upload(mut form: Multipart, max: usize) -> Result<Upload, ApiError> {
+    let (mut bytes, mut file_name, mut digitization) = (None, String::new(), None);
+    while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {
+        match field.name().unwrap_or_default() {
+            "file" => {
+                file_name = clean_file_name(field.content_disposition().and_then(|d| d.get_filename()));
+                let mut buf = Vec::new();
+                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                    if buf.len() + chunk.len() > max {
+                        return Err(too_large(max));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                bytes = Some(buf);
+            }
+            "digitization" => {
+                let mut buf = Vec::new();
+                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+                    buf.extend_from_slice(&chunk);
+                    if buf.len() > 64 {
+                        return Err(ApiError::invalid_field("digitization", "not a digitization status"));
+                    }
+                }
+                let text = String::from_utf8_lossy(&buf).trim().to_string();
+                let d = serde_plain::from_str::<Digitization>(&text)
+                    .map_err(|_| ApiError::invalid_field("digitization", "not a digitization status"))?;
+                digitization = Some(d);
+            }
+            other => return Err(ApiError::invalid_field(other, "unknown form field; send `file` and `digitization`")),
+        }
+    }
+    let bytes = bytes.ok_or_else(|| ApiError::invalid_field("file", "a `file` part is required"))?;
+    Ok(Upload { bytes, file_name, digitization })
+}
+
+/// Upload a document for a component: applicants add electronic originals
+/// while the dossier is with them; clerks digitize paper documents.
+#[utoipa::path(post, path = "/api/v1/dossiers/{id}/components/{component}/files", tag = "dossiers",
+    params(("id" = String, Path), ("component" = String, Path, description = "Component id")),
+    request_body(content = UploadForm, content_type = "multipart/form-data"), security(("bearer" = [])),
+    responses((status = 201, body = super::DossierView), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)))]
+pub async fn upload(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let (id, component) = path.into_inner();
+    let upload = read_upload(form, state.settings.files.max_bytes).await?;
+    let kind = DocumentKind::sniff(&upload.bytes).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_file_type",
+            "Only PDF, JPEG and PNG documents are accepted (recognised by content, not by name).",
+        )
+    })?;
+    let (p, dossier, files) = (principal.clone(), id.clone(), state.files.clone());
+    state
+        .db
+        .write(move |conn| {
+            let (row, access) = load_visible(conn, &p, &dossier)?;
+            let status = row.status();
+            let digitization = match access {
+                Access::Applicant => match upload.digitization {
+                    None | Some(Digitization::ElectronicOriginal) => Digitization::ElectronicOriginal,
+                    Some(_) => {
+                        return Err(ApiError::invalid_field("digitization", "applicants upload electronic originals"));
+                    }
+                },
+                Access::Acting if p.has(Role::Clerk) => match upload.digitization {
+                    None => Digitization::Scanned,
+                    Some(Digitization::Reused | Digitization::NotDigitized) => {
+                        return Err(ApiError::invalid_field("digitization", "not a status set by an upload"));
+                    }
+                    Some(d) => d,
+                },
+                _ => return Err(ApiError::forbidden("Only the applicant or a clerk of the unit uploads documents.")),
+            };
+            let editable = match access {
+                Access::Applicant => {
+                    matches!(status, Status::Submitted | Status::SupplementRequested | Status::AwaitingApplicant)
+                }
+                _ => !status.is_terminal(),
+            };
+            if !editable {
+                return Err(ApiError::conflict(
+                    "dossier_locked",
+                    format!("Documents cannot be added while the dossier is {status}."),
+                ));
+            }
+            let (name, e_copy_accepted): (String, bool) = dossier_components::table
+                .filter(dossier_components::id.eq(&component).and(dossier_components::dossier_id.eq(&dossier)))
+                .select((dossier_components::name, dossier_components::e_copy_accepted))
+                .first(conn)
+                .optional()?
+                .ok_or_else(ApiError::not_found)?;
+            if digitization == Digitization::ECopyCertified && !e_copy_accepted {
+                return Err(ApiError::invalid_field("digitization", "this component does not accept certified copies"));
+            }
+            let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
+            let now = crate::time::now();
+            diesel::insert_into(dossier_files::table)
+                .values((
+                    dossier_files::id.eq(uuid::Uuid::now_v7().to_string()),
+                    dossier_files::dossier_id.eq(&dossier),
+                    dossier_files::component_id.eq(&component),
+                    dossier_files::sha256.eq(&sha256),
+                    dossier_files::size_bytes.eq(upload.bytes.len() as i64),
+                    dossier_files::content_type.eq(kind.content_type()),
+                    dossier_files::file_name.eq(&upload.file_name),
+                    dossier_files::uploaded_by.eq(&p.user_id),
+                    dossier_files::created_at.eq(now),
+                ))
+                .execute(conn)?;
+            diesel::update(dossier_components::table.find(&component))
+                .set(dossier_components::digitization.eq(digitization.as_str()))
+                .execute(conn)?;
+            diesel::update(dossiers::table.find(&dossier))
+                .set((dossiers::version.eq(dossiers::version + 1), dossiers::updated_at.eq(now)))
+                .execute(conn)?;
+            NewEvent {
+                dossier_id: &dossier,
+                actor: Some(&p),
+                role: if access == Access::Applicant { Role::Citizen.as_str() } else { Role::Clerk.as_str() },
+                unit_id: Some(&row.unit_id),
+                action: "upload",
+                from: Some(status),
+                to: status,
+                summary: format!("{name}: {} ({})", upload.file_name, digitization.as_str()),
+                payload: serde_json::json!({
+                    "component_id": component, "sha256": sha256, "digitization": digitization.as_str()
+                }),
+            }
+            .insert(conn)?;
+            Ok(())
+        })
+        .await?;
+    super::routes::respond(&state, principal, id, StatusCode::CREATED).await
+}
+
+/// Download a document of a dossier the caller may see.
+#[utoipa::path(get, path = "/api/v1/dossiers/{id}/files/{file}", tag = "dossiers",
+    params(("id" = String, Path), ("file" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, description = "The document", content_type = "application/octet-stream"),
+        (status = 404, body = Problem)))]
+pub async fn download(
+    state: web::Data<AppState>,
+    principal: Principal,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, file) = path.into_inner();
+    let files = state.files.clone();
+    let (name, content_type, sha256, bytes) = state
+        .db
+        .run(move |conn| {
+            load_visible(conn, &principal, &id)?;
+            let (name, content_type, sha256): (String, String, String) = dossier_files::table
+                .filter(dossier_files::id.eq(&file).and(dossier_files::dossier_id.eq(&id)))
+                .select((dossier_files::file_name, dossier_files::content_type, dossier_files::sha256))
+                .first(conn)
+                .optional()?
+                .ok_or_else(ApiError::not_found)?;
+            let bytes = files.get(&sha256).map_err(ApiError::internal)?;
+            Ok((name, content_type, sha256, bytes))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(name)],
+        })
+        .insert_header((header::ETAG, format!("\"{sha256}\"")))
+        .body(bytes))
+}

@@ -1,0 +1,395 @@
+//! Filing: a citizen submits online; a clerk registers a counter or postal
+//! dossier, received at once. Both get a gap-free code.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use super::{Applicant, DossierRow, NewEvent};
+use crate::auth::Principal;
+use crate::auth::users::UserRow;
+use crate::db::DbConnection;
+use crate::db::schema::{dossier_components, dossier_sequences, dossier_units, dossiers, idempotency_keys, users};
+use crate::domain::dossier_code::DossierCode;
+use crate::domain::identity::{Email, NationalId, normalize_phone};
+use crate::domain::roles::Role;
+use crate::domain::text::fold;
+use crate::domain::workflow::Status;
+use crate::error::{ApiError, Validator};
+use crate::procedures::ProcedureView;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Online,
+    Counter,
+    Postal,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Counter => "counter",
+            Self::Postal => "postal",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicantKind {
+    Citizen,
+    Business,
+    Representative,
+}
+
+impl ApplicantKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Citizen => "citizen",
+            Self::Business => "business",
+            Self::Representative => "representative",
+        }
+    }
+}
+
+/// Who applies. Online, a citizen's own details come from the account and
+/// only the address (and, for a business or a representative, the rest) is
+/// given here.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplicantInput {
+    pub kind: ApplicantKind,
+    pub name: Option<String>,
+    pub national_id: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileDossier {
+    pub procedure_code: String,
+    /// The receiving unit; its level must perform the procedure.
+    pub unit_id: String,
+    /// `online` for citizens (the default); `counter` or `postal` for clerks.
+    pub channel: Option<Channel>,
+    pub applicant: Option<ApplicantInput>,
+    /// Declared form fields.
+    #[schema(value_type = Object)]
+    pub form: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl FileDossier {
+    /// What makes two requests with one `Idempotency-Key` the same.
+    pub fn fingerprint(&self) -> String {
+        let canonical = serde_json::to_vec(self).expect("serialisable");
+        hex::encode(Sha256::digest(canonical))
+    }
+}
+
+fn check_applicant(a: &ApplicantInput, v: &mut Validator) -> Result<Applicant, ApiError> {
+    let name = a.name.as_deref().map(str::trim).unwrap_or_default().to_string();
+    v.text("applicant.name", &name, 200);
+    let national_id = match (&a.national_id, a.kind) {
+        (Some(id), _) => v.parsed("applicant.national_id", NationalId::parse(id)).map(|n| n.to_string()),
+        (None, ApplicantKind::Citizen | ApplicantKind::Representative) => {
+            v.push("applicant.national_id", "a person applies with their national ID");
+            None
+        }
+        (None, ApplicantKind::Business) => None,
+    };
+    let email = a.email.as_deref().and_then(|e| v.parsed("applicant.email", Email::parse(e))).map(Email::into_string);
+    let phone = a.phone.as_deref().and_then(|p| v.parsed("applicant.phone", normalize_phone(p)));
+    let address = a.address.as_deref().map(str::trim).map(str::to_string);
+    if let Some(addr) = &address {
+        v.text("applicant.address", addr, 500);
+    }
+    Ok(Applicant { kind: a.kind.as_str().into(), name, national_id, email, phone, address })
+}
+
+/// The applicant of an online dossier: the account's identity, with the
+/// address and, for a business or a representative, the given details.
+fn online_applicant(
+    account: &UserRow,
+    input: Option<&ApplicantInput>,
+    v: &mut Validator,
+) -> Result<Applicant, ApiError> {
+    match input {
+        Some(a) if a.kind != ApplicantKind::Citizen => check_applicant(a, v),
+        _ => {
+            let address = input.and_then(|a| a.address.as_deref()).map(str::trim).map(str::to_string);
+            if let Some(addr) = &address {
+                v.text("applicant.address", addr, 500);
+            }
+            Ok(Applicant {
+                kind: ApplicantKind::Citizen.as_str().into(),
+                name: account.full_name.clone(),
+                national_id: account.national_id.clone(),
+                email: Some(account.email.clone()),
+                phone: account.phone.clone(),
+                address,
+            })
+        }
+    }
+}
+
+/// Reserves the next number of the (unit, day) sequence inside the caller's
+/// transaction: the row lock (PostgreSQL) or the single writer (SQLite)
+/// serialises concurrent filings, and a rolled-back filing gives its number
+/// back, so codes have no gaps.
+fn next_sequence(conn: &mut DbConnection, unit_id: &str, day: &str) -> QueryResult<i32> {
+    let bump = |conn: &mut DbConnection| {
+        diesel::update(dossier_sequences::table.find((unit_id, day)))
+            .set(dossier_sequences::last_value.eq(dossier_sequences::last_value + 1))
+            .returning(dossier_sequences::last_value)
+            .get_result::<i32>(conn)
+            .optional()
+    };
+    if let Some(n) = bump(conn)? {
+        return Ok(n);
+    }
+    // First dossier of the day: create the counter. On PostgreSQL a
+    // concurrent first filing may create it too; a savepoint keeps our
+    // transaction alive through that unique violation.
+    let created = conn.transaction(|c| {
+        diesel::insert_into(dossier_sequences::table)
+            .values((
+                dossier_sequences::unit_id.eq(unit_id),
+                dossier_sequences::day.eq(day),
+                dossier_sequences::last_value.eq(1),
+            ))
+            .execute(c)
+    });
+    match created {
+        Ok(_) => Ok(1),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            bump(conn)?.ok_or(diesel::result::Error::NotFound)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Everything needed to create a dossier, decided before the transaction.
+pub struct Filing {
+    pub request: FileDossier,
+    pub idempotency_key: Option<String>,
+}
+
+/// Files or registers a dossier in one transaction; returns its id, and
+/// whether it already existed under the same idempotency key.
+pub fn file(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    filing: Filing,
+    day_end_hour: u32,
+) -> Result<(String, bool), ApiError> {
+    let Filing { request, idempotency_key } = filing;
+    let fingerprint = request.fingerprint();
+    if let Some(key) = &idempotency_key {
+        let earlier: Option<(String, String)> = idempotency_keys::table
+            .find((&principal.user_id, key))
+            .select((idempotency_keys::request_hash, idempotency_keys::dossier_id))
+            .first(conn)
+            .optional()?;
+        if let Some((hash, dossier_id)) = earlier {
+            return if hash == fingerprint {
+                Ok((dossier_id, true))
+            } else {
+                Err(ApiError::new(
+                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with a different request.",
+                ))
+            };
+        }
+    }
+
+    let channel = request.channel.unwrap_or(Channel::Online);
+    let registering = channel != Channel::Online;
+    if registering {
+        principal.require_any(&[Role::Clerk])?;
+    } else if !principal.has(Role::Citizen) {
+        return Err(ApiError::forbidden(
+            "Online dossiers are filed by citizens; clerks register counter or postal ones.",
+        ));
+    }
+
+    let mut v = Validator::default();
+    let procedure = crate::procedures::find_by_code(conn, &request.procedure_code)?.filter(|p| p.active);
+    if procedure.is_none() {
+        v.push("procedure_code", "no active procedure with this code");
+    }
+    let unit = crate::units::find(conn, &request.unit_id)?.filter(|u| u.active);
+    match (&unit, &procedure) {
+        (None, _) => v.push("unit_id", "no active unit with this id"),
+        (Some(u), Some(p)) if !p.spec.levels.contains(&u.level()) => {
+            v.push("unit_id", format!("a {} does not perform this procedure", u.level()))
+        }
+        _ => {}
+    }
+    if let (true, Some(u)) = (registering, &unit) {
+        let scope = principal.scope_path(conn)?;
+        if !u.path.starts_with(&scope) {
+            v.push("unit_id", "clerks register dossiers at a unit of their scope");
+        }
+    }
+    let applicant = if registering {
+        match &request.applicant {
+            Some(a) => check_applicant(a, &mut v)?,
+            None => {
+                v.push("applicant", "a counter or postal dossier names its applicant");
+                Applicant {
+                    kind: String::new(),
+                    name: String::new(),
+                    national_id: None,
+                    email: None,
+                    phone: None,
+                    address: None,
+                }
+            }
+        }
+    } else {
+        let account: UserRow = users::table.find(&principal.user_id).select(UserRow::as_select()).first(conn)?;
+        online_applicant(&account, request.applicant.as_ref(), &mut v)?
+    };
+    let form = request.form.clone().unwrap_or_default();
+    v.check(form.len() <= 200, "form", "at most 200 fields");
+    v.finish()?;
+    let (procedure, unit) = (procedure.expect("validated"), unit.expect("validated"));
+
+    // A registered dossier belongs to the citizen account with the same
+    // national ID, so that they can follow it online.
+    let owner = if registering {
+        match &applicant.national_id {
+            Some(nid) => users::table
+                .filter(users::national_id.eq(nid).and(users::roles.eq(Role::Citizen.as_str())))
+                .select(users::id)
+                .first::<String>(conn)
+                .optional()?,
+            None => None,
+        }
+    } else {
+        Some(principal.user_id.clone())
+    };
+
+    let now = crate::time::now();
+    let local_now = super::local(now);
+    let day = DossierCode::day_key(local_now.date());
+    let seq = next_sequence(conn, &unit.id, &day)?;
+    let code = DossierCode::new(&unit.code, local_now.date(), seq as u32).to_string();
+    let (status, received_at, due_at) = if registering {
+        let due = due_date(conn, &procedure, now, day_end_hour)?;
+        (Status::Received, Some(now), Some(due))
+    } else {
+        (Status::Submitted, None, None)
+    };
+    let row = DossierRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        search_text: fold(&format!("{code} {}", applicant.name)),
+        code,
+        procedure_id: procedure.id.clone(),
+        unit_id: unit.id.clone(),
+        receiving_unit_id: unit.id.clone(),
+        applicant_user_id: owner,
+        applicant_kind: applicant.kind.clone(),
+        applicant_name: applicant.name.clone(),
+        applicant_national_id: applicant.national_id.clone(),
+        applicant_email: applicant.email.clone(),
+        applicant_phone: applicant.phone.clone(),
+        applicant_address: applicant.address.clone(),
+        form_data: serde_json::Value::Object(form).to_string(),
+        channel: channel.as_str().into(),
+        status: status.as_str().into(),
+        assignee_id: None,
+        submitted_at: now,
+        received_at,
+        due_at,
+        original_due_at: due_at,
+        paused_at: None,
+        result_at: None,
+        finished_at: None,
+        supplement_requests: 0,
+        fee_vnd: procedure.spec.fee_vnd,
+        version: 1,
+        queue_at: due_at.unwrap_or(now),
+        created_at: now,
+        updated_at: now,
+    };
+    diesel::insert_into(dossiers::table).values(&row).execute(conn)?;
+    diesel::insert_into(dossier_units::table)
+        .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&unit.id)))
+        .execute(conn)?;
+    for (i, c) in procedure.spec.components.iter().enumerate() {
+        diesel::insert_into(dossier_components::table)
+            .values((
+                dossier_components::id.eq(uuid::Uuid::now_v7().to_string()),
+                dossier_components::dossier_id.eq(&row.id),
+                dossier_components::position.eq(i as i32),
+                dossier_components::name.eq(&c.name),
+                dossier_components::mandatory.eq(c.mandatory),
+                dossier_components::e_copy_accepted.eq(c.e_copy_accepted),
+                dossier_components::digitization.eq(super::Digitization::NotDigitized.as_str()),
+            ))
+            .execute(conn)?;
+    }
+    let summary = match due_at {
+        Some(due) => {
+            format!("registered at the {} desk; due {}", channel.as_str(), super::local(due).format("%Y-%m-%d %H:%M"))
+        }
+        None => "submitted online".to_string(),
+    };
+    NewEvent {
+        dossier_id: &row.id,
+        actor: Some(principal),
+        role: if registering { Role::Clerk.as_str() } else { Role::Citizen.as_str() },
+        unit_id: Some(&unit.id),
+        action: if registering { "register" } else { "submit" },
+        from: None,
+        to: status,
+        summary,
+        payload: serde_json::json!({"channel": channel.as_str(), "procedure_code": procedure.spec.code}),
+    }
+    .insert(conn)?;
+    if let Some(key) = idempotency_key {
+        // Keys are kept two days (at least the promised 24 hours).
+        let expired = now - chrono::Duration::hours(48);
+        diesel::delete(
+            idempotency_keys::table
+                .filter(idempotency_keys::user_id.eq(&principal.user_id).and(idempotency_keys::created_at.lt(expired))),
+        )
+        .execute(conn)?;
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::user_id.eq(&principal.user_id),
+                idempotency_keys::idempotency_key.eq(key),
+                idempotency_keys::request_hash.eq(fingerprint),
+                idempotency_keys::dossier_id.eq(&row.id),
+                idempotency_keys::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok((row.id, false))
+}
+
+/// The appointment date of a dossier of `procedure` received at `received`.
+pub fn due_date(
+    conn: &mut DbConnection,
+    procedure: &ProcedureView,
+    received: NaiveDateTime,
+    day_end_hour: u32,
+) -> QueryResult<NaiveDateTime> {
+    let calendar = super::calendar_from(conn, received)?;
+    let day_end = chrono::NaiveTime::from_hms_opt(day_end_hour, 0, 0).expect("validated hour");
+    let due = calendar.due_at(
+        super::local(received),
+        procedure.spec.processing_days as u32,
+        procedure.spec.cutoff_hour as u32,
+        day_end,
+    );
+    Ok(super::stored(due))
+}

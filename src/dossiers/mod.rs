@@ -1,0 +1,480 @@
+//! Dossiers (hồ sơ): filing, the state machine's actions, events, documents.
+//! The rules live in `domain::workflow` and `domain::calendar`; this module
+//! stores and shows.
+
+pub mod actions;
+pub mod files;
+pub mod filing;
+pub mod routes;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Principal;
+use crate::db::DbConnection;
+use crate::db::schema::{
+    dossier_components, dossier_events, dossier_files, dossier_units, dossiers, procedures, units,
+};
+use crate::domain::calendar::{Calendar, from_local, to_local};
+use crate::domain::roles::Role;
+use crate::domain::workflow::{Action, Actor, Situation, Status, allowed_actions};
+use crate::error::ApiError;
+use crate::time::utc;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = dossiers)]
+pub struct DossierRow {
+    pub id: String,
+    pub code: String,
+    pub procedure_id: String,
+    pub unit_id: String,
+    pub receiving_unit_id: String,
+    pub applicant_user_id: Option<String>,
+    pub applicant_kind: String,
+    pub applicant_name: String,
+    pub applicant_national_id: Option<String>,
+    pub applicant_email: Option<String>,
+    pub applicant_phone: Option<String>,
+    pub applicant_address: Option<String>,
+    pub form_data: String,
+    pub channel: String,
+    pub status: String,
+    pub assignee_id: Option<String>,
+    pub submitted_at: NaiveDateTime,
+    pub received_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+    pub original_due_at: Option<NaiveDateTime>,
+    pub paused_at: Option<NaiveDateTime>,
+    pub result_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    pub supplement_requests: i32,
+    pub fee_vnd: i64,
+    pub version: i32,
+    pub queue_at: NaiveDateTime,
+    pub search_text: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Statuses in which the clock does not run against the desk.
+fn clock_stopped(status: Status) -> bool {
+    matches!(status, Status::Submitted | Status::SupplementRequested | Status::AwaitingApplicant | Status::ResultReady)
+        || status.is_terminal()
+}
+
+impl DossierRow {
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status).expect("statuses are written by the state machine")
+    }
+
+    /// Past its appointment date without a result (and not waiting for the applicant).
+    pub fn overdue(&self, now: NaiveDateTime) -> bool {
+        !clock_stopped(self.status()) && self.due_at.is_some_and(|due| now > due)
+    }
+
+    pub fn situation(&self, now: NaiveDateTime) -> Situation {
+        Situation { status: self.status(), assigned: self.assignee_id.is_some(), overdue: self.overdue(now) }
+    }
+
+    pub fn etag(&self) -> String {
+        format!("\"{}\"", self.version)
+    }
+}
+
+/// How the caller relates to a dossier they may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// The dossier's applicant.
+    Applicant,
+    /// Staff whose scope holds the dossier's current unit: may act.
+    Acting,
+    /// Staff of a unit that held the dossier before a transfer: may read.
+    Former,
+}
+
+/// Who the caller is for the state machine.
+pub fn actor<'a>(principal: &'a Principal, access: Access, row: &DossierRow) -> Actor<'a> {
+    let staff = access == Access::Acting;
+    Actor {
+        roles: if staff { &principal.roles } else { &[] },
+        is_applicant: access == Access::Applicant,
+        is_assignee: staff && row.assignee_id.as_deref() == Some(principal.user_id.as_str()),
+    }
+}
+
+/// The dossier `id` if the caller may see it, with how; 404 otherwise.
+pub fn load_visible(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    id: &str,
+) -> Result<(DossierRow, Access), ApiError> {
+    let row: DossierRow = dossiers::table
+        .find(id)
+        .select(DossierRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or_else(ApiError::not_found)?;
+    if row.applicant_user_id.as_deref() == Some(principal.user_id.as_str()) && principal.has(Role::Citizen) {
+        return Ok((row, Access::Applicant));
+    }
+    if principal.unit_id.is_none() {
+        return Err(ApiError::not_found());
+    }
+    let scope = principal.scope_path(conn)?;
+    let current: String = units::table.find(&row.unit_id).select(units::path).first(conn)?;
+    if current.starts_with(&scope) {
+        return Ok((row, Access::Acting));
+    }
+    let held: bool = diesel::select(diesel::dsl::exists(
+        dossier_units::table
+            .inner_join(units::table)
+            .filter(dossier_units::dossier_id.eq(id).and(units::path.like(format!("{scope}%")))),
+    ))
+    .get_result(conn)?;
+    if held { Ok((row, Access::Former)) } else { Err(ApiError::not_found()) }
+}
+
+/// The working-day calendar for `[from, from + 2 years)`, long enough for any
+/// processing time.
+pub fn calendar_from(conn: &mut DbConnection, from: NaiveDateTime) -> QueryResult<Calendar> {
+    let start = to_local(utc(from)).date();
+    let end = start.checked_add_months(chrono::Months::new(24)).unwrap_or(start);
+    let days = crate::holidays::in_range(conn, start, end)?;
+    let (working, holidays): (Vec<_>, Vec<_>) =
+        days.into_iter().partition(|h| h.kind == crate::holidays::DayKind::WorkingDay);
+    Ok(Calendar::new(holidays.into_iter().map(|h| h.date), working.into_iter().map(|h| h.date)))
+}
+
+/// A local date-time from the calendar as the stored UTC timestamp.
+pub fn stored(local: NaiveDateTime) -> NaiveDateTime {
+    from_local(local).naive_utc()
+}
+
+/// A stored UTC timestamp as local time.
+pub fn local(t: NaiveDateTime) -> NaiveDateTime {
+    to_local(utc(t))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Digitization {
+    NotDigitized,
+    /// A clerk scanned the paper document.
+    Scanned,
+    /// Certified electronic copy of a paper original.
+    ECopyCertified,
+    /// Filed electronically by the applicant.
+    ElectronicOriginal,
+    /// Taken from the applicant's document repository.
+    Reused,
+}
+
+impl Digitization {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotDigitized => "not_digitized",
+            Self::Scanned => "scanned",
+            Self::ECopyCertified => "e_copy_certified",
+            Self::ElectronicOriginal => "electronic_original",
+            Self::Reused => "reused",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        [Self::Scanned, Self::ECopyCertified, Self::ElectronicOriginal, Self::Reused]
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .unwrap_or(Self::NotDigitized)
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileView {
+    pub id: String,
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub uploaded_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ComponentView {
+    pub id: String,
+    pub position: i32,
+    pub name: String,
+    pub mandatory: bool,
+    pub e_copy_accepted: bool,
+    pub digitization: Digitization,
+    pub files: Vec<FileView>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, PartialEq, Eq)]
+pub struct Applicant {
+    /// `citizen`, `business` or `representative`.
+    pub kind: String,
+    pub name: String,
+    pub national_id: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitRef {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedureRef {
+    pub code: String,
+    pub name: String,
+}
+
+/// A dossier as its applicant and the staff in scope see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DossierView {
+    pub id: String,
+    pub code: String,
+    pub procedure: ProcedureRef,
+    /// The unit holding the dossier now.
+    pub unit: UnitRef,
+    pub channel: String,
+    pub status: Status,
+    /// Status code of the national public-service portal (1–10).
+    pub national_status: u8,
+    pub applicant: Applicant,
+    #[schema(value_type = Object)]
+    pub form: serde_json::Value,
+    pub assignee_id: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub received_at: Option<DateTime<Utc>>,
+    /// Appointment date (ngày hẹn trả).
+    pub due_at: Option<DateTime<Utc>>,
+    /// The appointment date before any apology (pauses included).
+    pub original_due_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+    pub result_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub supplement_requests: i32,
+    /// A second supplement request counts against on-time processing.
+    pub repeated_supplement_request: bool,
+    pub fee_vnd: i64,
+    /// Every mandatory component has an electronic form.
+    pub digitized: bool,
+    pub components: Vec<ComponentView>,
+    /// What the caller may do now.
+    pub allowed_actions: Vec<Action>,
+    /// Sent as `ETag`; give it back as `If-Match` with actions.
+    pub version: i32,
+}
+
+/// A line of a dossier list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DossierSummary {
+    pub id: String,
+    pub code: String,
+    pub procedure_code: String,
+    pub procedure_name: String,
+    pub unit_code: String,
+    pub channel: String,
+    pub status: Status,
+    pub national_status: u8,
+    pub applicant_name: String,
+    pub assignee_id: Option<String>,
+    pub submitted_at: DateTime<Utc>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub due_at: Option<DateTime<Utc>>,
+    pub overdue: bool,
+}
+
+/// Rows of a list with their procedure and unit, in one query.
+pub type ListRow = (DossierRow, (String, String), String);
+
+/// The select of a dossier list (one query for rows, procedures and units),
+/// shared by `GET /dossiers` and `GET /queue`. A macro because the boxed
+/// query's type is not worth spelling out.
+#[macro_export]
+macro_rules! dossier_listing {
+    () => {{
+        use $crate::db::schema::{dossiers, procedures, units};
+        dossiers::table
+            .inner_join(procedures::table)
+            .inner_join(units::table.on(units::id.eq(dossiers::unit_id)))
+            .select(($crate::dossiers::DossierRow::as_select(), (procedures::code, procedures::name), units::code))
+    }};
+}
+
+pub fn summary((row, (procedure_code, procedure_name), unit_code): ListRow, now: NaiveDateTime) -> DossierSummary {
+    DossierSummary {
+        overdue: row.overdue(now),
+        status: row.status(),
+        national_status: row.status().national_code(),
+        id: row.id,
+        code: row.code,
+        procedure_code,
+        procedure_name,
+        unit_code,
+        channel: row.channel,
+        applicant_name: row.applicant_name,
+        assignee_id: row.assignee_id,
+        submitted_at: utc(row.submitted_at),
+        received_at: row.received_at.map(utc),
+        due_at: row.due_at.map(utc),
+    }
+}
+
+/// The full representation: the row, its procedure, unit, components and
+/// files (four queries whatever the size).
+pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Result<DossierView, ApiError> {
+    let now = crate::time::now();
+    let procedure: (String, String) =
+        procedures::table.find(&row.procedure_id).select((procedures::code, procedures::name)).first(conn)?;
+    let unit: (String, String, String) =
+        units::table.find(&row.unit_id).select((units::id, units::code, units::name)).first(conn)?;
+    let comps: Vec<(String, i32, String, bool, bool, String)> = dossier_components::table
+        .filter(dossier_components::dossier_id.eq(&row.id))
+        .order(dossier_components::position)
+        .select((
+            dossier_components::id,
+            dossier_components::position,
+            dossier_components::name,
+            dossier_components::mandatory,
+            dossier_components::e_copy_accepted,
+            dossier_components::digitization,
+        ))
+        .load(conn)?;
+    let mut files: HashMap<String, Vec<FileView>> = HashMap::new();
+    for (component, f) in dossier_files::table
+        .filter(dossier_files::dossier_id.eq(&row.id))
+        .order(dossier_files::id)
+        .select((
+            dossier_files::component_id,
+            (
+                dossier_files::id,
+                dossier_files::file_name,
+                dossier_files::content_type,
+                dossier_files::size_bytes,
+                dossier_files::sha256,
+                dossier_files::created_at,
+            ),
+        ))
+        .load::<(String, (String, String, String, i64, String, NaiveDateTime))>(conn)?
+    {
+        let (id, file_name, content_type, size_bytes, sha256, at) = f;
+        files.entry(component).or_default().push(FileView {
+            id,
+            file_name,
+            content_type,
+            size_bytes,
+            sha256,
+            uploaded_at: utc(at),
+        });
+    }
+    let components: Vec<ComponentView> = comps
+        .into_iter()
+        .map(|(id, position, name, mandatory, e_copy_accepted, digitization)| ComponentView {
+            files: files.remove(&id).unwrap_or_default(),
+            id,
+            position,
+            name,
+            mandatory,
+            e_copy_accepted,
+            digitization: Digitization::parse(&digitization),
+        })
+        .collect();
+    let digitized = components.iter().all(|c| !c.mandatory || c.digitization != Digitization::NotDigitized);
+    let situation = row.situation(now);
+    Ok(DossierView {
+        id: row.id.clone(),
+        code: row.code.clone(),
+        procedure: ProcedureRef { code: procedure.0, name: procedure.1 },
+        unit: UnitRef { id: unit.0, code: unit.1, name: unit.2 },
+        channel: row.channel.clone(),
+        status: situation.status,
+        national_status: situation.status.national_code(),
+        applicant: Applicant {
+            kind: row.applicant_kind.clone(),
+            name: row.applicant_name.clone(),
+            national_id: row.applicant_national_id.clone(),
+            email: row.applicant_email.clone(),
+            phone: row.applicant_phone.clone(),
+            address: row.applicant_address.clone(),
+        },
+        form: serde_json::from_str(&row.form_data).unwrap_or(serde_json::Value::Null),
+        assignee_id: row.assignee_id.clone(),
+        submitted_at: utc(row.submitted_at),
+        received_at: row.received_at.map(utc),
+        due_at: row.due_at.map(utc),
+        original_due_at: row.original_due_at.map(utc),
+        overdue: situation.overdue,
+        result_at: row.result_at.map(utc),
+        finished_at: row.finished_at.map(utc),
+        supplement_requests: row.supplement_requests,
+        repeated_supplement_request: row.supplement_requests > 1,
+        fee_vnd: row.fee_vnd,
+        digitized,
+        components,
+        allowed_actions: allowed_actions(situation, actor),
+        version: row.version,
+    })
+}
+
+/// One line of the processing-control slip.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventView {
+    pub id: String,
+    pub at: DateTime<Utc>,
+    /// `submit`, `register`, `upload` or a state-machine action.
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    /// The role in which the actor acted.
+    pub actor_role: String,
+    pub unit_code: Option<String>,
+    pub summary: String,
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+}
+
+/// An event to record in the same transaction as the change it describes.
+pub struct NewEvent<'a> {
+    pub dossier_id: &'a str,
+    pub actor: Option<&'a Principal>,
+    pub role: &'a str,
+    pub unit_id: Option<&'a str>,
+    pub action: &'a str,
+    pub from: Option<Status>,
+    pub to: Status,
+    pub summary: String,
+    pub payload: serde_json::Value,
+}
+
+impl NewEvent<'_> {
+    pub fn insert(self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::insert_into(dossier_events::table)
+            .values((
+                dossier_events::id.eq(uuid::Uuid::now_v7().to_string()),
+                dossier_events::dossier_id.eq(self.dossier_id),
+                dossier_events::at.eq(crate::time::now()),
+                dossier_events::actor_id.eq(self.actor.map(|p| p.user_id.as_str())),
+                dossier_events::actor_role.eq(self.role),
+                dossier_events::unit_id.eq(self.unit_id),
+                dossier_events::action.eq(self.action),
+                dossier_events::from_status.eq(self.from.map(Status::as_str)),
+                dossier_events::to_status.eq(self.to.as_str()),
+                dossier_events::summary.eq(self.summary),
+                dossier_events::payload.eq(self.payload.to_string()),
+            ))
+            .execute(conn)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,175 @@
+//! `/api/v1/queue`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::db::DbConnection;
+use crate::db::schema::{dossiers, procedures, scope_units, units};
+use crate::domain::roles::Role;
+use crate::domain::workflow::Status;
+use crate::dossiers::actions::{self, ActionRequest};
+use crate::dossiers::routes::{CLOCK_RUNNING, respond};
+use crate::dossiers::{DossierSummary, ListRow, summary};
+use crate::error::{ApiError, Problem};
+use crate::pagination::{Keyset, Page};
+
+/// Ids of the units in the subtree at `scope` (a subquery).
+macro_rules! in_subtree {
+    ($scope:expr) => {
+        scope_units
+            .select(scope_units.field(units::id))
+            .filter(scope_units.field(units::path).like(format!("{}%", $scope)))
+    };
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/queue").route(web::get().to(queue)))
+        .service(web::resource("/queue/claim").route(web::post().to(claim)));
+}
+
+/// The statuses that wait for each role.
+fn waiting_for(roles: &[Role]) -> Vec<&'static str> {
+    let mut statuses: Vec<Status> = Vec::new();
+    for role in roles {
+        statuses.extend(match role {
+            Role::Clerk => [Status::Submitted, Status::ResultReady].as_slice(),
+            Role::Specialist => [Status::Received, Status::InProgress].as_slice(),
+            Role::Approver => [Status::PendingApproval].as_slice(),
+            _ => [].as_slice(),
+        });
+    }
+    statuses.sort_by_key(|s| s.as_str());
+    statuses.dedup();
+    statuses.into_iter().map(Status::as_str).collect()
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    pub status: Option<Status>,
+    /// Procedure code.
+    pub procedure: Option<String>,
+    pub overdue: Option<bool>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+/// What waits for the caller, earliest appointment first: clerks the
+/// dossiers to receive and to return, specialists the unassigned received
+/// ones and their own in progress, approvers those pending approval.
+#[utoipa::path(get, path = "/api/v1/queue", tag = "queue", params(QueueQuery), security(("bearer" = [])),
+    responses((status = 200, body = Page<DossierSummary>), (status = 403, body = Problem)))]
+pub async fn queue(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<QueueQuery>,
+) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Clerk, Role::Specialist, Role::Approver])?;
+    let q = query.into_inner();
+    let keyset = Keyset::parse(q.cursor.as_deref(), q.limit)?;
+    let after = match &keyset.after {
+        Some(c) => Some(
+            c.split_once('|')
+                .and_then(|(t, id)| NaiveDateTime::parse_from_str(t, CURSOR_TIME).ok().map(|t| (t, id.to_string())))
+                .ok_or_else(|| ApiError::invalid_field("cursor", "not a cursor returned by this API"))?,
+        ),
+        None => None,
+    };
+    let fetch = keyset.fetch();
+    let now = crate::time::now();
+    let rows = state
+        .db
+        .run(move |conn| {
+            let scope = principal.scope_path(conn)?;
+            let mut sql = crate::dossier_listing!()
+                .filter(dossiers::unit_id.eq_any(in_subtree!(&scope)))
+                .filter(dossiers::status.eq_any(waiting_for(&principal.roles)))
+                // In-progress dossiers wait only for their assignee.
+                .filter(
+                    dossiers::status
+                        .ne(Status::InProgress.as_str())
+                        .or(dossiers::assignee_id.eq(principal.user_id.clone())),
+                )
+                .order((dossiers::queue_at.asc(), dossiers::id.asc()))
+                .limit(fetch)
+                .into_boxed();
+            if let Some(s) = q.status {
+                sql = sql.filter(dossiers::status.eq(s.as_str()));
+            }
+            if let Some(code) = q.procedure {
+                sql = sql.filter(procedures::code.eq(code));
+            }
+            match q.overdue {
+                Some(true) => sql = sql.filter(dossiers::status.eq_any(CLOCK_RUNNING).and(dossiers::due_at.lt(now))),
+                Some(false) => {
+                    sql = sql.filter(
+                        dossiers::status
+                            .ne_all(CLOCK_RUNNING)
+                            .or(dossiers::due_at.ge(now))
+                            .or(dossiers::due_at.is_null()),
+                    )
+                }
+                None => {}
+            }
+            if let Some((t, id)) = after {
+                sql = sql.filter(dossiers::queue_at.gt(t).or(dossiers::queue_at.eq(t).and(dossiers::id.gt(id))));
+            }
+            Ok(sql.load::<ListRow>(conn)?)
+        })
+        .await?;
+    let page = keyset.page(rows, |(row, _, _)| format!("{}|{}", row.queue_at.format(CURSOR_TIME), row.id));
+    let items = page.items.into_iter().map(|r| summary(r, now)).collect();
+    Ok(HttpResponse::Ok().json(Page { items, next_cursor: page.next_cursor }))
+}
+
+/// The next unassigned received dossier of the caller's subtree, locked for
+/// this transaction. PostgreSQL skips rows other claimers hold (`FOR UPDATE
+/// SKIP LOCKED`), so concurrent claims — from any instance — get different
+/// dossiers; SQLite's single writer serialises claims.
+fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<String>> {
+    macro_rules! candidate {
+        () => {
+            dossiers::table
+                .filter(dossiers::unit_id.eq_any(in_subtree!(scope)))
+                .filter(dossiers::status.eq(Status::Received.as_str()).and(dossiers::assignee_id.is_null()))
+                .order((dossiers::queue_at.asc(), dossiers::id.asc()))
+                .select(dossiers::id)
+                .limit(1)
+        };
+    }
+    match conn {
+        DbConnection::Pg(pg) => candidate!().for_update().skip_locked().first(pg).optional(),
+        DbConnection::Sqlite(sqlite) => candidate!().first(sqlite).optional(),
+    }
+}
+
+/// Claim the next unassigned received dossier (specialists). 204 when the
+/// queue is empty.
+#[utoipa::path(post, path = "/api/v1/queue/claim", tag = "queue", security(("bearer" = [])),
+    responses((status = 200, body = crate::dossiers::DossierView), (status = 204, description = "Nothing to claim"),
+        (status = 403, body = Problem)))]
+pub async fn claim(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
+    principal.require_any(&[Role::Specialist])?;
+    let (p, day_end) = (principal.clone(), state.settings.dossiers.day_end_hour);
+    let claimed = state
+        .db
+        .write(move |conn| {
+            let scope = p.scope_path(conn)?;
+            let Some(id) = next_claimable(conn, &scope)? else { return Ok(None) };
+            actions::apply(conn, &p, &id, &ActionRequest::Claim, None, day_end)?;
+            Ok(Some(id))
+        })
+        .await?;
+    match claimed {
+        Some(id) => respond(&state, principal, id, StatusCode::OK).await,
+        None => Ok(HttpResponse::NoContent().finish()),
+    }
+}
