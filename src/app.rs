@@ -14,6 +14,8 @@ use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{self, ApiError};
 use crate::ops::Metrics;
+use crate::payments::Providers;
+use crate::results::keys::Signer;
 use crate::storage::{FileStore, LocalDir};
 
 /// What every handler can reach.
@@ -27,6 +29,10 @@ pub struct AppState {
     pub openapi: String,
     /// Where dossier documents are stored.
     pub files: Arc<dyn FileStore>,
+    /// Signs electronic results.
+    pub signer: Signer,
+    /// Online payment providers, by name.
+    pub payments: Providers,
 }
 
 pub struct Application {
@@ -45,6 +51,11 @@ impl Application {
             crate::seed::demo(&db).await?;
         }
         let files: Arc<dyn FileStore> = Arc::new(LocalDir::new(settings.files.dir.clone())?);
+        let signer = Signer::load(&settings.results, settings.profile)?;
+        let (key_id, public_key) = (signer.key_id.clone(), signer.public_key_b64());
+        db.write(move |conn| Ok(crate::results::publish_key(conn, &key_id, &public_key)?))
+            .await
+            .map_err(|e| anyhow::anyhow!("publishing the signing key: {e}"))?;
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
@@ -53,6 +64,8 @@ impl Application {
             metrics: Metrics::new(),
             openapi: crate::openapi::document(),
             files,
+            signer,
+            payments: crate::payments::providers(&settings.payments),
             db,
             settings,
         });
@@ -101,7 +114,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::staff::routes::configure)
             .configure(crate::dossiers::routes::configure)
             .configure(crate::dossiers::files::configure)
-            .configure(crate::queue::routes::configure),
+            .configure(crate::queue::routes::configure)
+            .configure(crate::results::routes::configure)
+            .configure(crate::repository::routes::configure)
+            .configure(crate::payments::routes::configure),
     );
 }
 

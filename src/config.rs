@@ -44,6 +44,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub dossiers: DossierSettings,
     pub files: FileSettings,
+    pub results: ResultSettings,
+    pub payments: PaymentSettings,
     pub seed: SeedSettings,
     pub log: LogSettings,
 }
@@ -94,6 +96,29 @@ pub struct FileSettings {
     pub dir: PathBuf,
     pub max_bytes: usize,
 }
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultSettings {
+    pub signing_key: Option<SecretString>,
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    pub providers: std::collections::BTreeMap<String, ProviderSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    pub secret: SecretString,
+    pub checkout_url: String,
+}
+
+/// The demo payment provider's shipped secret; production refuses it.
+pub const DEFAULT_PROVIDER_SECRET: &str = "insecure-demo-provider-secret";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +192,14 @@ impl Settings {
             if self.seed.demo {
                 bail!("the production profile never seeds demo data: unset MOTCUA__SEED__DEMO");
             }
+            if self.results.signing_key.is_none() {
+                bail!("the production profile needs a result signing key: set MOTCUA__RESULTS__SIGNING_KEY");
+            }
+            if let Some((name, _)) =
+                self.payments.providers.iter().find(|(_, p)| p.secret.expose_secret() == DEFAULT_PROVIDER_SECRET)
+            {
+                bail!("payment provider `{name}` still has the shipped demo secret: set its secret");
+            }
         }
         if !(1..=23).contains(&self.dossiers.day_end_hour) {
             bail!("dossiers.day_end_hour is an hour between 1 and 23");
@@ -222,10 +255,17 @@ mod tests {
         let secret = "0123456789abcdef0123456789abcdef";
         let err = load(Profile::Production, &[("MOTCUA__AUTH__JWT_SECRET", secret)]).unwrap_err();
         assert!(err.to_string().contains("DATABASE_URL"), "{err}");
-        let ok =
-            load(Profile::Production, &[("MOTCUA__AUTH__JWT_SECRET", secret), ("DATABASE_URL", "postgres://x@h/db")])
-                .unwrap();
+        let env = [("MOTCUA__AUTH__JWT_SECRET", secret), ("DATABASE_URL", "postgres://x@h/db")];
+        let err = load(Profile::Production, &env).unwrap_err();
+        assert!(err.to_string().contains("signing key"), "{err}");
+        let key = ("MOTCUA__RESULTS__SIGNING_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        let ok = load(Profile::Production, &[env[0], env[1], key]).unwrap();
         assert!(!ok.seed.demo);
+        assert!(ok.payments.providers.is_empty(), "production ships no demo provider");
+        let demo_secret = ("MOTCUA__PAYMENTS__PROVIDERS__BANK__SECRET", DEFAULT_PROVIDER_SECRET);
+        let url = ("MOTCUA__PAYMENTS__PROVIDERS__BANK__CHECKOUT_URL", "https://pay.example/{payment_id}");
+        let err = load(Profile::Production, &[env[0], env[1], key, demo_secret, url]).unwrap_err();
+        assert!(err.to_string().contains("payment provider `bank`"), "{err}");
     }
 
     #[test]

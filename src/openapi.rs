@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
+use crate::{auth, dossiers, holidays, ops, payments, procedures, queue, repository, results, staff, units};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,6 +18,9 @@ use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
         dossiers::routes::create, dossiers::routes::list, dossiers::routes::get, dossiers::routes::events,
         dossiers::routes::act, dossiers::routes::lookup, dossiers::files::upload, dossiers::files::download,
         queue::routes::queue, queue::routes::claim,
+        results::routes::keys, results::routes::verify_number, results::routes::verify_file,
+        results::routes::draft, results::routes::download, results::routes::revoke, results::routes::replace,
+        repository::routes::list, payments::routes::create, payments::routes::callback,
     ),
     modifiers(&Conventions),
     tags(
@@ -29,6 +32,9 @@ use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
         (name = "staff", description = "Staff accounts"),
         (name = "dossiers", description = "Dossiers: filing, actions, events, documents, public lookup"),
         (name = "queue", description = "Work queues and claims"),
+        (name = "results", description = "Signed electronic results, public verification, keys"),
+        (name = "repository", description = "The applicant's document repository"),
+        (name = "payments", description = "Fees and payments"),
     )
 )]
 struct ApiDoc;

@@ -117,13 +117,16 @@ fn production_refuses_default_secrets_and_implicit_databases() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("explicit DATABASE_URL"), "{}", text(&out.stderr));
 
-    let out = motcua(
-        &["seed", "--demo"],
-        &[("MOTCUA_ENV", "production"), secret, ("DATABASE_URL", "sqlite:///nonexistent/x")],
-        None,
-    );
+    let db = ("DATABASE_URL", "sqlite:///nonexistent/x");
+    let out = motcua(&["serve"], &[("MOTCUA_ENV", "production"), secret, db], None);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("result signing key"), "{}", text(&out.stderr));
+
+    let key = ("MOTCUA__RESULTS__SIGNING_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+    let out = motcua(&["seed", "--demo"], &[("MOTCUA_ENV", "production"), secret, key, db], None);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("never seeds demo data"), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains(key.1));
     // The secret itself never appears in what the program prints.
     assert!(!text(&out.stderr).contains(secret.1));
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use chrono::Timelike;
+use common::flow::*;
 use common::{Backend, TestApp, assert_problem};
 use diesel::prelude::*;
 use motcua::db::schema::dossiers;
@@ -29,79 +30,6 @@ on_both_backends!(
     due_date_before_tet_is_hand_computed,
     filing_is_validated,
 );
-
-const BIRTH: &str = "1.001193"; // commune level, 1 working day
-const HOUSEHOLD_BUSINESS: &str = "1.001612"; // district level, 3 working days
-const CONSTRUCTION: &str = "1.013225"; // district level, 15 working days
-
-async fn json_ok(res: reqwest::Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    body
-}
-
-/// Files online as `token` for `procedure` at the unit with `unit_code`.
-async fn file(app: &TestApp, token: &str, procedure: &str, unit_code: &str) -> Value {
-    let unit = app.unit_id(unit_code).await;
-    let body = json!({"procedure_code": procedure, "unit_id": unit, "form": {"ho_ten_tre": "Nguyễn Văn Bé"}});
-    json_ok(app.post("/api/v1/dossiers", Some(token), body).await, StatusCode::CREATED).await
-}
-
-/// Registers a counter dossier as the demo clerk for the demo citizen.
-async fn register(app: &TestApp, clerk: &str, procedure: &str, unit_code: &str) -> Value {
-    let unit = app.unit_id(unit_code).await;
-    let body = json!({
-        "procedure_code": procedure, "unit_id": unit, "channel": "counter",
-        "applicant": {"kind": "citizen", "name": "Nguyễn Văn An", "national_id": "022095001234",
-                      "phone": "0912345678", "address": "Tổ 5, phường Hồng Gai"},
-    });
-    json_ok(app.post("/api/v1/dossiers", Some(clerk), body).await, StatusCode::CREATED).await
-}
-
-async fn act(app: &TestApp, token: &str, dossier: &Value, body: Value) -> reqwest::Response {
-    app.post(&format!("/api/v1/dossiers/{}/actions", dossier["id"].as_str().unwrap()), Some(token), body).await
-}
-
-async fn act_ok(app: &TestApp, token: &str, dossier: &Value, body: Value) -> Value {
-    json_ok(act(app, token, dossier, body).await, StatusCode::OK).await
-}
-
-async fn events(app: &TestApp, token: &str, dossier: &Value) -> Vec<Value> {
-    let path = format!("/api/v1/dossiers/{}/events", dossier["id"].as_str().unwrap());
-    json_ok(app.get(&path, Some(token)).await, StatusCode::OK).await.as_array().unwrap().clone()
-}
-
-fn steps(events: &[Value]) -> Vec<(String, String, String)> {
-    events
-        .iter()
-        .map(|e| {
-            (
-                e["action"].as_str().unwrap().to_string(),
-                e["from_status"].as_str().unwrap_or("-").to_string(),
-                e["to_status"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn s(a: &str, f: &str, t: &str) -> (String, String, String) {
-    (a.into(), f.into(), t.into())
-}
-
-async fn get(app: &TestApp, token: &str, dossier: &Value) -> Value {
-    let path = format!("/api/v1/dossiers/{}", dossier["id"].as_str().unwrap());
-    json_ok(app.get(&path, Some(token)).await, StatusCode::OK).await
-}
-
-/// Runs a statement against the test's database (to move time, not behaviour).
-async fn db_exec(app: &TestApp, f: impl FnOnce(&mut motcua::db::DbConnection) -> QueryResult<usize> + Send + 'static) {
-    app.state.db.run(move |conn| Ok(f(conn)?)).await.unwrap();
-}
-
-fn ts(v: &Value) -> chrono::DateTime<chrono::Utc> {
-    v.as_str().unwrap().parse().unwrap()
-}
 
 async fn online_happy_path_with_its_events(b: Backend) {
     let app = TestApp::spawn(b).await;
@@ -198,6 +126,14 @@ async fn counter_registration_reaches_the_citizen(b: Backend) {
     assert_eq!(assigned["assignee_id"], specialist_id);
     act_ok(&app, &specialist, &d, json!({"action": "submit_for_approval"})).await;
     act_ok(&app, &approver, &d, json!({"action": "approve"})).await;
+    let paid = app
+        .post(
+            &format!("/api/v1/dossiers/{}/payments", d["id"].as_str().unwrap()),
+            Some(&clerk),
+            json!({"channel": "counter"}),
+        )
+        .await;
+    json_ok(paid, StatusCode::CREATED).await;
     act_ok(&app, &clerk, &d, json!({"action": "return_result"})).await;
     assert_eq!(
         steps(&events(&app, &clerk, &d).await),
@@ -206,6 +142,7 @@ async fn counter_registration_reaches_the_citizen(b: Backend) {
             s("assign", "received", "in_progress"),
             s("submit_for_approval", "in_progress", "pending_approval"),
             s("approve", "pending_approval", "result_ready"),
+            s("payment", "result_ready", "result_ready"),
             s("return_result", "result_ready", "returned"),
         ]
     );
@@ -242,6 +179,15 @@ async fn supplements_at_intake_and_during_processing(b: Backend) {
     let (citizen, clerk, specialist) =
         (app.token("citizen").await, app.token("clerk").await, app.token("specialist").await);
     let d = file(&app, &citizen, CONSTRUCTION, "193").await;
+    assert_eq!(d["national_status"], 6, "a fee is due");
+    let paid = app
+        .post(
+            &format!("/api/v1/dossiers/{}/payments", d["id"].as_str().unwrap()),
+            Some(&clerk),
+            json!({"channel": "counter"}),
+        )
+        .await;
+    json_ok(paid, StatusCode::CREATED).await;
 
     let missing = json!({"action": "request_supplement", "reason": "Thiếu bản vẽ", "items": ["Bản vẽ mặt bằng"]});
     let asked = act_ok(&app, &clerk, &d, missing.clone()).await;
@@ -291,6 +237,7 @@ async fn supplements_at_intake_and_during_processing(b: Backend) {
         steps(&events(&app, &specialist, &d).await),
         [
             s("submit", "-", "submitted"),
+            s("payment", "submitted", "submitted"),
             s("request_supplement", "submitted", "supplement_requested"),
             s("supplement", "supplement_requested", "submitted"),
             s("receive", "submitted", "received"),
@@ -683,29 +630,6 @@ async fn visibility_and_public_lookup(b: Backend) {
         assert_problem(app.get(&format!("/api/v1/lookup?{bad}"), None).await, StatusCode::NOT_FOUND, "not_found").await;
     }
     assert_problem(app.get("/api/v1/lookup?code=x", None).await, StatusCode::BAD_REQUEST, "invalid_query").await;
-}
-
-fn pdf() -> Vec<u8> {
-    b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n".to_vec()
-}
-
-async fn upload(
-    app: &TestApp,
-    token: &str,
-    dossier: &Value,
-    component: usize,
-    bytes: Vec<u8>,
-    name: &str,
-    digitization: Option<&str>,
-) -> reqwest::Response {
-    let cid = dossier["components"][component]["id"].as_str().unwrap();
-    let path = format!("/api/v1/dossiers/{}/components/{cid}/files", dossier["id"].as_str().unwrap());
-    let mut form = reqwest::multipart::Form::new()
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
-    if let Some(d) = digitization {
-        form = form.text("digitization", d.to_string());
-    }
-    app.client.post(app.url(&path)).bearer_auth(token).multipart(form).send().await.unwrap()
 }
 
 async fn documents_and_digitization(b: Backend) {

@@ -210,6 +210,39 @@ impl Db {
     }
 }
 
+/// Takes the next number of sequence `name` in `period` (1, 2, 3 …) inside
+/// the caller's transaction. The row lock (PostgreSQL) or the single writer
+/// (SQLite) serialises concurrent callers, and a rolled-back transaction gives
+/// its number back: numbers are unique and gap-free.
+pub fn next_in_sequence(conn: &mut DbConnection, name: &str, period: &str) -> QueryResult<i32> {
+    use schema::sequences;
+    let bump = |conn: &mut DbConnection| {
+        diesel::update(sequences::table.find((name, period)))
+            .set(sequences::last_value.eq(sequences::last_value + 1))
+            .returning(sequences::last_value)
+            .get_result::<i32>(conn)
+            .optional()
+    };
+    if let Some(n) = bump(conn)? {
+        return Ok(n);
+    }
+    // The period's first number: create the row. On PostgreSQL a concurrent
+    // first caller may create it too; a savepoint keeps our transaction alive
+    // through that unique violation, and we then take the next number.
+    let created = conn.transaction(|c| {
+        diesel::insert_into(sequences::table)
+            .values((sequences::name.eq(name), sequences::period.eq(period), sequences::last_value.eq(1)))
+            .execute(c)
+    });
+    match created {
+        Ok(_) => Ok(1),
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
+            bump(conn)?.ok_or(diesel::result::Error::NotFound)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Resolves the target, creates the database when missing and applies the
 /// pending migrations, whose names it returns.
 pub fn setup(settings: &DatabaseSettings) -> anyhow::Result<(Target, Vec<String>)> {

@@ -119,6 +119,8 @@ diesel::table! {
         search_text -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        paid_at -> Nullable<Timestamp>,
+        payment_channel -> Nullable<Text>,
     }
 }
 
@@ -138,6 +140,7 @@ diesel::table! {
         mandatory -> Bool,
         e_copy_accepted -> Bool,
         digitization -> Text,
+        reused_document_id -> Nullable<Text>,
     }
 }
 
@@ -172,9 +175,9 @@ diesel::table! {
 }
 
 diesel::table! {
-    dossier_sequences (unit_id, day) {
-        unit_id -> Text,
-        day -> Text,
+    sequences (name, period) {
+        name -> Text,
+        period -> Text,
         last_value -> Integer,
     }
 }
@@ -189,25 +192,111 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    signing_keys (id) {
+        id -> Text,
+        public_key -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    result_drafts (dossier_id) {
+        dossier_id -> Text,
+        title -> Text,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        file_name -> Text,
+        uploaded_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    results (id) {
+        id -> Text,
+        number -> Text,
+        dossier_id -> Text,
+        title -> Text,
+        issuing_unit_id -> Text,
+        issuing_unit_code -> Text,
+        issuing_unit_name -> Text,
+        signer_id -> Text,
+        signer_name -> Text,
+        issued_at -> Timestamp,
+        sha256 -> Text,
+        size_bytes -> BigInt,
+        file_name -> Text,
+        key_id -> Text,
+        signature -> Text,
+        status -> Text,
+        status_reason -> Nullable<Text>,
+        status_changed_at -> Nullable<Timestamp>,
+        replaces_id -> Nullable<Text>,
+        replaced_by_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    repository_documents (id) {
+        id -> Text,
+        owner_user_id -> Nullable<Text>,
+        owner_national_id -> Nullable<Text>,
+        source -> Text,
+        document_type -> Text,
+        digitization -> Nullable<Text>,
+        sha256 -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        file_name -> Text,
+        source_dossier_id -> Text,
+        result_id -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Text,
+        dossier_id -> Text,
+        channel -> Text,
+        provider -> Nullable<Text>,
+        provider_ref -> Nullable<Text>,
+        amount_vnd -> BigInt,
+        status -> Text,
+        checkout_url -> Nullable<Text>,
+        recorded_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        paid_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(dossiers -> procedures (procedure_id));
 diesel::joinable!(dossier_units -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> units (unit_id));
 diesel::joinable!(dossier_components -> dossiers (dossier_id));
 diesel::joinable!(dossier_files -> dossier_components (component_id));
 diesel::joinable!(dossier_events -> dossiers (dossier_id));
+diesel::joinable!(payments -> dossiers (dossier_id));
+diesel::joinable!(result_drafts -> dossiers (dossier_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     dossier_components,
     dossier_events,
     dossier_files,
-    dossier_sequences,
     dossier_units,
     dossiers,
     holidays,
     idempotency_keys,
+    payments,
     procedure_components,
     procedures,
     refresh_tokens,
+    repository_documents,
+    result_drafts,
+    results,
+    sequences,
+    signing_keys,
     units,
     users,
 );

@@ -3,6 +3,7 @@
 pub mod calendar;
 pub mod dossier_code;
 pub mod identity;
+pub mod result_form;
 pub mod roles;
 pub mod text;
 pub mod units;

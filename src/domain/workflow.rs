@@ -164,6 +164,8 @@ pub struct Situation {
     pub assigned: bool,
     /// Past its appointment date without a result.
     pub overdue: bool,
+    /// A fee is still to be paid: the result cannot be returned.
+    pub fee_due: bool,
 }
 
 /// Who asks, relative to the dossier.
@@ -194,7 +196,7 @@ pub fn target(s: Situation, action: Action) -> Option<Status> {
         (Action::SubmitForApproval, InProgress) => Some(PendingApproval),
         (Action::ReturnForRework, PendingApproval) => Some(InProgress),
         (Action::Approve, PendingApproval) => Some(ResultReady),
-        (Action::ReturnResult, ResultReady) => Some(Returned),
+        (Action::ReturnResult, ResultReady) if !s.fee_due => Some(Returned),
         (
             Action::Withdraw,
             Submitted | SupplementRequested | Received | InProgress | AwaitingApplicant | PendingApproval,
@@ -258,7 +260,7 @@ mod tests {
     const EVERYONE: [Role; 5] = [Role::Clerk, Role::Specialist, Role::Approver, Role::Auditor, Role::Admin];
 
     fn sit(status: Status) -> Situation {
-        Situation { status, assigned: status == S::InProgress, overdue: false }
+        Situation { status, assigned: status == S::InProgress, overdue: false, fee_due: false }
     }
 
     fn all_powerful() -> Actor<'static> {
@@ -313,7 +315,7 @@ mod tests {
 
     #[test]
     fn claims_take_only_unassigned_received_dossiers() {
-        let received = Situation { status: S::Received, assigned: false, overdue: false };
+        let received = Situation { status: S::Received, assigned: false, overdue: false, fee_due: false };
         assert_eq!(target(received, A::Claim), Some(S::InProgress));
         assert_eq!(target(Situation { assigned: true, ..received }, A::Claim), None);
         for status in S::ALL.into_iter().filter(|s| *s != S::Received) {
@@ -324,7 +326,7 @@ mod tests {
     #[test]
     fn apologies_only_for_overdue_unfinished_dossiers_and_keep_the_status() {
         for status in S::ALL {
-            let overdue = Situation { status, assigned: false, overdue: true };
+            let overdue = Situation { status, assigned: false, overdue: true, fee_due: false };
             let expected = (!status.is_terminal() && status != S::ResultReady).then_some(status);
             assert_eq!(target(overdue, A::Apologize), expected, "{status}");
             assert_eq!(target(sit(status), A::Apologize), None, "{status} not overdue");
@@ -334,7 +336,7 @@ mod tests {
     #[test]
     fn terminal_statuses_allow_nothing() {
         for status in S::ALL.into_iter().filter(|s| s.is_terminal()) {
-            let s = Situation { status, assigned: false, overdue: true };
+            let s = Situation { status, assigned: false, overdue: true, fee_due: true };
             assert!(allowed_actions(s, all_powerful()).is_empty(), "{status}");
         }
     }
@@ -351,7 +353,7 @@ mod tests {
         assert_eq!(allowed_actions(sit(S::Submitted), clerk), [A::Receive, A::RequestSupplement, A::Reject]);
         assert_eq!(allowed_actions(sit(S::Submitted), applicant), [A::Withdraw]);
         assert_eq!(transition(sit(S::Submitted), A::Receive, applicant), Err(Refusal::NotYours));
-        let received = Situation { status: S::Received, assigned: false, overdue: false };
+        let received = Situation { status: S::Received, assigned: false, overdue: false, fee_due: false };
         assert_eq!(allowed_actions(received, specialist), [A::Claim, A::Transfer]);
         assert_eq!(allowed_actions(received, clerk), [A::Assign, A::Transfer]);
         assert_eq!(allowed_actions(sit(S::InProgress), specialist), Vec::<Action>::new());
@@ -365,7 +367,7 @@ mod tests {
         assert_eq!(allowed_actions(sit(S::ResultReady), clerk), [A::ReturnResult]);
         assert_eq!(allowed_actions(sit(S::ResultReady), applicant), Vec::<Action>::new());
         for status in S::ALL {
-            let s = Situation { status, assigned: true, overdue: true };
+            let s = Situation { status, assigned: true, overdue: true, fee_due: false };
             assert!(allowed_actions(s, auditor).is_empty(), "auditors only read");
         }
     }
@@ -377,6 +379,19 @@ mod tests {
             transition(sit(S::Submitted), A::Approve, clerk),
             Err(Refusal::NotNow { allowed: vec![A::Receive, A::RequestSupplement, A::Reject] })
         );
+    }
+
+    #[test]
+    fn an_unpaid_fee_blocks_returning_the_result_and_nothing_else() {
+        let unpaid = Situation { status: S::ResultReady, assigned: false, overdue: false, fee_due: true };
+        assert_eq!(target(unpaid, A::ReturnResult), None);
+        assert_eq!(target(Situation { fee_due: false, ..unpaid }, A::ReturnResult), Some(S::Returned));
+        for status in S::ALL.into_iter().filter(|s| *s != S::ResultReady) {
+            for action in A::ALL {
+                let due = Situation { status, assigned: false, overdue: false, fee_due: true };
+                assert_eq!(target(due, action), target(Situation { fee_due: false, ..due }, action));
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{DossierRow, NewEvent, actor, load_visible};
+use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::schema::{dossier_units, dossiers, units, users};
@@ -193,11 +194,11 @@ pub fn check_if_match(if_match: Option<&str>, row: &DossierRow) -> Result<(), Ap
 /// Applies `request` to dossier `id`, with its event.
 pub fn apply(
     conn: &mut DbConnection,
+    state: &AppState,
     principal: &Principal,
     id: &str,
     request: &ActionRequest,
     if_match: Option<&str>,
-    day_end_hour: u32,
 ) -> Result<(), ApiError> {
     let (row, access) = load_visible(conn, principal, id)?;
     check_if_match(if_match, &row)?;
@@ -205,6 +206,9 @@ pub fn apply(
     let situation = row.situation(now);
     let who = actor(principal, access, &row);
     let action = request.action();
+    if action == Action::ReturnResult && situation.status == Status::ResultReady && situation.fee_due {
+        return Err(ApiError::conflict("fee_unpaid", "The fee must be paid before the result is returned."));
+    }
     let to = transition(situation, action, who).map_err(|refusal| match refusal {
         Refusal::NotNow { allowed } => ApiError::illegal_action(action, situation.status, allowed),
         Refusal::NotYours => {
@@ -217,7 +221,7 @@ pub fn apply(
     match request {
         ActionRequest::Receive { .. } => {
             let procedure = procedure_of(conn, &row)?;
-            let due = super::filing::due_date(conn, &procedure, now, day_end_hour)?;
+            let due = super::filing::due_date(conn, &procedure, now, state.settings.dossiers.day_end_hour)?;
             change.received_at = Some(now);
             change.due_at = Some(due);
             change.original_due_at = Some(due);
@@ -258,7 +262,10 @@ pub fn apply(
                     .execute(conn)?;
             }
         }
-        ActionRequest::Approve { .. } => change.result_at = Some(now),
+        ActionRequest::Approve { .. } => {
+            change.result_at = Some(now);
+            crate::results::issue_from_draft(conn, &state.signer, &row, principal)?;
+        }
         ActionRequest::Reject { .. }
         | ActionRequest::Withdraw { .. }
         | ActionRequest::Stop { .. }
@@ -293,6 +300,34 @@ pub fn apply(
         to,
         summary: request.summary(),
         payload: request.payload(),
+    }
+    .insert(conn)?;
+    Ok(())
+}
+
+/// The applicant's first download of a ready e-result returns the dossier,
+/// once its fee is settled (DESIGN.md §4: `return_result`).
+pub fn return_on_download(conn: &mut DbConnection, principal: &Principal, row: &DossierRow) -> Result<(), ApiError> {
+    let now = crate::time::now();
+    let situation = row.situation(now);
+    if situation.status != Status::ResultReady
+        || crate::domain::workflow::target(situation, Action::ReturnResult).is_none()
+    {
+        return Ok(());
+    }
+    let mut change = Change::new(row, Status::Returned, now);
+    change.finished_at = Some(now);
+    change.save(conn, row)?;
+    NewEvent {
+        dossier_id: &row.id,
+        actor: Some(principal),
+        role: Role::Citizen.as_str(),
+        unit_id: Some(&row.unit_id),
+        action: Action::ReturnResult.as_str(),
+        from: Some(Status::ResultReady),
+        to: Status::Returned,
+        summary: "e-result downloaded by the applicant".into(),
+        payload: serde_json::json!({}),
     }
     .insert(conn)?;
     Ok(())

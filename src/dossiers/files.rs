@@ -1,11 +1,10 @@
 //! Documents of a dossier's components: upload (multipart) and download.
 
-use actix_multipart::{Multipart, MultipartError};
+use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
-use futures_util::TryStreamExt;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -16,7 +15,6 @@ use crate::db::schema::{dossier_components, dossier_files, dossiers};
 use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
 use crate::error::{ApiError, Problem};
-use crate::storage::DocumentKind;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/dossiers/{id}/components/{component}/files").route(web::post().to(upload)))
@@ -36,70 +34,6 @@ pub struct UploadForm {
     digitization: Option<Digitization>,
 }
 
-struct Upload {
-    bytes: Vec<u8>,
-    file_name: String,
-    digitization: Option<Digitization>,
-}
-
-fn multipart_error(e: MultipartError) -> ApiError {
-    match e {
-        MultipartError::ContentTypeMissing | MultipartError::ContentTypeIncompatible => ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "Upload files as multipart/form-data.",
-        ),
-        other => ApiError::bad_request("malformed_multipart", format!("The multipart body is invalid: {other}")),
-    }
-}
-
-fn too_large(max: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("A file is at most {max} bytes."))
-}
-
-/// Keeps what is safe to show of a client's file name.
-fn clean_file_name(name: Option<&str>) -> String {
-    let base = name.unwrap_or_default().rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
-    if clean.trim().is_empty() { "document".into() } else { clean.trim().to_string() }
-}
-
-/// Reads the form, holding at most `max` bytes of file in memory.
-async fn read_upload(mut form: Multipart, max: usize) -> Result<Upload, ApiError> {
-    let (mut bytes, mut file_name, mut digitization) = (None, String::new(), None);
-    while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {
-        match field.name().unwrap_or_default() {
-            "file" => {
-                file_name = clean_file_name(field.content_disposition().and_then(|d| d.get_filename()));
-                let mut buf = Vec::new();
-                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-                    if buf.len() + chunk.len() > max {
-                        return Err(too_large(max));
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                bytes = Some(buf);
-            }
-            "digitization" => {
-                let mut buf = Vec::new();
-                while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
-                    buf.extend_from_slice(&chunk);
-                    if buf.len() > 64 {
-                        return Err(ApiError::invalid_field("digitization", "not a digitization status"));
-                    }
-                }
-                let text = String::from_utf8_lossy(&buf).trim().to_string();
-                let d = serde_plain::from_str::<Digitization>(&text)
-                    .map_err(|_| ApiError::invalid_field("digitization", "not a digitization status"))?;
-                digitization = Some(d);
-            }
-            other => return Err(ApiError::invalid_field(other, "unknown form field; send `file` and `digitization`")),
-        }
-    }
-    let bytes = bytes.ok_or_else(|| ApiError::invalid_field("file", "a `file` part is required"))?;
-    Ok(Upload { bytes, file_name, digitization })
-}
-
 /// Upload a document for a component: applicants add electronic originals
 /// while the dossier is with them; clerks digitize paper documents.
 #[utoipa::path(post, path = "/api/v1/dossiers/{id}/components/{component}/files", tag = "dossiers",
@@ -114,14 +48,15 @@ pub async fn upload(
     form: Multipart,
 ) -> Result<HttpResponse, ApiError> {
     let (id, component) = path.into_inner();
-    let upload = read_upload(form, state.settings.files.max_bytes).await?;
-    let kind = DocumentKind::sniff(&upload.bytes).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_file_type",
-            "Only PDF, JPEG and PNG documents are accepted (recognised by content, not by name).",
-        )
-    })?;
+    let upload = crate::upload::read(form, state.settings.files.max_bytes, &["digitization"]).await?;
+    let kind = upload.kind()?;
+    let requested = match upload.fields.get("digitization") {
+        Some(text) => Some(
+            serde_plain::from_str::<Digitization>(text)
+                .map_err(|_| ApiError::invalid_field("digitization", "not a digitization status"))?,
+        ),
+        None => None,
+    };
     let (p, dossier, files) = (principal.clone(), id.clone(), state.files.clone());
     state
         .db
@@ -129,13 +64,13 @@ pub async fn upload(
             let (row, access) = load_visible(conn, &p, &dossier)?;
             let status = row.status();
             let digitization = match access {
-                Access::Applicant => match upload.digitization {
+                Access::Applicant => match requested {
                     None | Some(Digitization::ElectronicOriginal) => Digitization::ElectronicOriginal,
                     Some(_) => {
                         return Err(ApiError::invalid_field("digitization", "applicants upload electronic originals"));
                     }
                 },
-                Access::Acting if p.has(Role::Clerk) => match upload.digitization {
+                Access::Acting if p.has(Role::Clerk) => match requested {
                     None => Digitization::Scanned,
                     Some(Digitization::Reused | Digitization::NotDigitized) => {
                         return Err(ApiError::invalid_field("digitization", "not a status set by an upload"));
@@ -180,6 +115,18 @@ pub async fn upload(
                     dossier_files::created_at.eq(now),
                 ))
                 .execute(conn)?;
+            crate::repository::add_component(
+                conn,
+                &row,
+                crate::repository::ComponentFile {
+                    document_type: &name,
+                    digitization: digitization.as_str(),
+                    sha256: &sha256,
+                    content_type: kind.content_type(),
+                    size_bytes: upload.bytes.len() as i64,
+                    file_name: &upload.file_name,
+                },
+            )?;
             diesel::update(dossier_components::table.find(&component))
                 .set(dossier_components::digitization.eq(digitization.as_str()))
                 .execute(conn)?;

@@ -11,7 +11,7 @@ use super::{Applicant, DossierRow, NewEvent};
 use crate::auth::Principal;
 use crate::auth::users::UserRow;
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_components, dossier_sequences, dossier_units, dossiers, idempotency_keys, users};
+use crate::db::schema::{dossier_components, dossier_files, dossier_units, dossiers, idempotency_keys, users};
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::identity::{Email, NationalId, normalize_phone};
 use crate::domain::roles::Role;
@@ -82,6 +82,18 @@ pub struct FileDossier {
     /// Declared form fields.
     #[schema(value_type = Object)]
     pub form: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Components taken from the applicant's document repository instead of
+    /// uploaded (status `reused`; no file is copied).
+    pub reuse: Option<Vec<Reuse>>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reuse {
+    /// The component's position in the procedure (0-based).
+    pub component: i32,
+    /// A document of `GET /me/documents`.
+    pub document_id: String,
 }
 
 impl FileDossier {
@@ -135,42 +147,6 @@ fn online_applicant(
                 address,
             })
         }
-    }
-}
-
-/// Reserves the next number of the (unit, day) sequence inside the caller's
-/// transaction: the row lock (PostgreSQL) or the single writer (SQLite)
-/// serialises concurrent filings, and a rolled-back filing gives its number
-/// back, so codes have no gaps.
-fn next_sequence(conn: &mut DbConnection, unit_id: &str, day: &str) -> QueryResult<i32> {
-    let bump = |conn: &mut DbConnection| {
-        diesel::update(dossier_sequences::table.find((unit_id, day)))
-            .set(dossier_sequences::last_value.eq(dossier_sequences::last_value + 1))
-            .returning(dossier_sequences::last_value)
-            .get_result::<i32>(conn)
-            .optional()
-    };
-    if let Some(n) = bump(conn)? {
-        return Ok(n);
-    }
-    // First dossier of the day: create the counter. On PostgreSQL a
-    // concurrent first filing may create it too; a savepoint keeps our
-    // transaction alive through that unique violation.
-    let created = conn.transaction(|c| {
-        diesel::insert_into(dossier_sequences::table)
-            .values((
-                dossier_sequences::unit_id.eq(unit_id),
-                dossier_sequences::day.eq(day),
-                dossier_sequences::last_value.eq(1),
-            ))
-            .execute(c)
-    });
-    match created {
-        Ok(_) => Ok(1),
-        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) => {
-            bump(conn)?.ok_or(diesel::result::Error::NotFound)
-        }
-        Err(e) => Err(e),
     }
 }
 
@@ -259,6 +235,7 @@ pub fn file(
     };
     let form = request.form.clone().unwrap_or_default();
     v.check(form.len() <= 200, "form", "at most 200 fields");
+    v.check(request.reuse.as_ref().is_none_or(|r| r.len() <= 50), "reuse", "at most 50 documents");
     v.finish()?;
     let (procedure, unit) = (procedure.expect("validated"), unit.expect("validated"));
 
@@ -280,7 +257,7 @@ pub fn file(
     let now = crate::time::now();
     let local_now = super::local(now);
     let day = DossierCode::day_key(local_now.date());
-    let seq = next_sequence(conn, &unit.id, &day)?;
+    let seq = crate::db::next_in_sequence(conn, &format!("dossier:{}", unit.id), &day)?;
     let code = DossierCode::new(&unit.code, local_now.date(), seq as u32).to_string();
     let (status, received_at, due_at) = if registering {
         let due = due_date(conn, &procedure, now, day_end_hour)?;
@@ -317,6 +294,8 @@ pub fn file(
         fee_vnd: procedure.spec.fee_vnd,
         version: 1,
         queue_at: due_at.unwrap_or(now),
+        paid_at: None,
+        payment_channel: None,
         created_at: now,
         updated_at: now,
     };
@@ -337,6 +316,7 @@ pub fn file(
             ))
             .execute(conn)?;
     }
+    reuse_documents(conn, principal, &row, request.reuse.as_deref().unwrap_or_default(), now)?;
     let summary = match due_at {
         Some(due) => {
             format!("registered at the {} desk; due {}", channel.as_str(), super::local(due).format("%Y-%m-%d %H:%M"))
@@ -374,6 +354,58 @@ pub fn file(
             .execute(conn)?;
     }
     Ok((row.id, false))
+}
+
+/// Points components at repository documents of the applicant: the
+/// component becomes `reused` and lists the document's file, stored once.
+fn reuse_documents(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    row: &DossierRow,
+    reuse: &[Reuse],
+    now: NaiveDateTime,
+) -> Result<(), ApiError> {
+    for (i, r) in reuse.iter().enumerate() {
+        let component: Option<String> = dossier_components::table
+            .filter(dossier_components::dossier_id.eq(&row.id).and(dossier_components::position.eq(r.component)))
+            .select(dossier_components::id)
+            .first(conn)
+            .optional()?;
+        let component =
+            component.ok_or_else(|| ApiError::invalid_field(&format!("reuse[{i}].component"), "no such component"))?;
+        let doc = crate::repository::find_usable(
+            conn,
+            &r.document_id,
+            row.applicant_user_id.as_deref(),
+            row.applicant_national_id.as_deref(),
+        )?
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                &format!("reuse[{i}].document_id"),
+                "no valid document of the applicant's repository",
+            )
+        })?;
+        diesel::update(dossier_components::table.find(&component))
+            .set((
+                dossier_components::digitization.eq(super::Digitization::Reused.as_str()),
+                dossier_components::reused_document_id.eq(&doc.id),
+            ))
+            .execute(conn)?;
+        diesel::insert_into(dossier_files::table)
+            .values((
+                dossier_files::id.eq(uuid::Uuid::now_v7().to_string()),
+                dossier_files::dossier_id.eq(&row.id),
+                dossier_files::component_id.eq(&component),
+                dossier_files::sha256.eq(&doc.sha256),
+                dossier_files::size_bytes.eq(doc.size_bytes),
+                dossier_files::content_type.eq(&doc.content_type),
+                dossier_files::file_name.eq(&doc.file_name),
+                dossier_files::uploaded_by.eq(&principal.user_id),
+                dossier_files::created_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// The appointment date of a dossier of `procedure` received at `received`.

@@ -58,6 +58,8 @@ pub struct DossierRow {
     pub search_text: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub paid_at: Option<NaiveDateTime>,
+    pub payment_channel: Option<String>,
 }
 
 /// Statuses in which the clock does not run against the desk.
@@ -77,7 +79,24 @@ impl DossierRow {
     }
 
     pub fn situation(&self, now: NaiveDateTime) -> Situation {
-        Situation { status: self.status(), assigned: self.assignee_id.is_some(), overdue: self.overdue(now) }
+        Situation {
+            status: self.status(),
+            assigned: self.assignee_id.is_some(),
+            overdue: self.overdue(now),
+            fee_due: self.fee_due(),
+        }
+    }
+
+    /// A fee is to be paid and has not been.
+    pub fn fee_due(&self) -> bool {
+        self.fee_vnd > 0 && self.paid_at.is_none()
+    }
+
+    /// The national portal's status code: 6 (awaiting payment) while a fee
+    /// is due on an unfinished dossier, else the status's own code.
+    pub fn national_status(&self) -> u8 {
+        let status = self.status();
+        if self.fee_due() && !status.is_terminal() { 6 } else { status.national_code() }
     }
 
     pub fn etag(&self) -> String {
@@ -247,7 +266,7 @@ pub struct DossierView {
     pub unit: UnitRef,
     pub channel: String,
     pub status: Status,
-    /// Status code of the national public-service portal (1–10).
+    /// Status code of the national public-service portal (1–10; 6 while a fee is due).
     pub national_status: u8,
     pub applicant: Applicant,
     #[schema(value_type = Object)]
@@ -266,6 +285,10 @@ pub struct DossierView {
     /// A second supplement request counts against on-time processing.
     pub repeated_supplement_request: bool,
     pub fee_vnd: i64,
+    /// When the fee was settled (absent: unpaid, or no fee).
+    pub paid_at: Option<DateTime<Utc>>,
+    /// `online` or `counter`.
+    pub payment_channel: Option<String>,
     /// Every mandatory component has an electronic form.
     pub digitized: bool,
     pub components: Vec<ComponentView>,
@@ -315,7 +338,7 @@ pub fn summary((row, (procedure_code, procedure_name), unit_code): ListRow, now:
     DossierSummary {
         overdue: row.overdue(now),
         status: row.status(),
-        national_status: row.status().national_code(),
+        national_status: row.national_status(),
         id: row.id,
         code: row.code,
         procedure_code,
@@ -398,7 +421,7 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         unit: UnitRef { id: unit.0, code: unit.1, name: unit.2 },
         channel: row.channel.clone(),
         status: situation.status,
-        national_status: situation.status.national_code(),
+        national_status: row.national_status(),
         applicant: Applicant {
             kind: row.applicant_kind.clone(),
             name: row.applicant_name.clone(),
@@ -419,6 +442,8 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         supplement_requests: row.supplement_requests,
         repeated_supplement_request: row.supplement_requests > 1,
         fee_vnd: row.fee_vnd,
+        paid_at: row.paid_at.map(utc),
+        payment_channel: row.payment_channel.clone(),
         digitized,
         components,
         allowed_actions: allowed_actions(situation, actor),

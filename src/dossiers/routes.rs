@@ -112,10 +112,9 @@ pub async fn act(
     let request = body.into_inner();
     request.validate()?;
     let if_match = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("\"invalid\"").to_string());
-    let (id, p) = (id.into_inner(), principal.clone());
-    let day_end = state.settings.dossiers.day_end_hour;
+    let (id, p, st) = (id.into_inner(), principal.clone(), state.clone());
     let dossier = id.clone();
-    state.db.write(move |conn| actions::apply(conn, &p, &dossier, &request, if_match.as_deref(), day_end)).await?;
+    state.db.write(move |conn| actions::apply(conn, &st, &p, &dossier, &request, if_match.as_deref())).await?;
     respond(&state, principal, id, actix_web::http::StatusCode::OK).await
 }
 
@@ -342,11 +341,10 @@ pub async fn lookup(state: web::Data<AppState>, query: web::Query<LookupQuery>) 
                 .ok_or_else(ApiError::not_found)
         })
         .await?;
-    let status = row.status();
     Ok(HttpResponse::Ok().json(LookupResult {
+        national_status: row.national_status(),
+        status: row.status(),
         code: row.code,
-        status,
-        national_status: status.national_code(),
         due_at: row.due_at.map(utc),
     }))
 }

@@ -158,13 +158,13 @@ fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<St
         (status = 403, body = Problem)))]
 pub async fn claim(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Specialist])?;
-    let (p, day_end) = (principal.clone(), state.settings.dossiers.day_end_hour);
+    let (p, st) = (principal.clone(), state.clone());
     let claimed = state
         .db
         .write(move |conn| {
             let scope = p.scope_path(conn)?;
             let Some(id) = next_claimable(conn, &scope)? else { return Ok(None) };
-            actions::apply(conn, &p, &id, &ActionRequest::Claim, None, day_end)?;
+            actions::apply(conn, &st, &p, &id, &ActionRequest::Claim, None)?;
             Ok(Some(id))
         })
         .await?;

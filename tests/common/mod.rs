@@ -3,6 +3,8 @@
 //! the server named by `TEST_DATABASE_URL` — and talks to it over HTTP.
 #![allow(dead_code)]
 
+pub mod flow;
+
 use std::path::Path;
 
 use actix_web::web;
@@ -121,6 +123,7 @@ impl TestApp {
         settings.database.url = Some(SecretString::from(url.clone()));
         let files = tempfile::tempdir().expect("temp dir");
         settings.files.dir = files.path().join("files");
+        settings.results.key_file = files.path().join("signing-key");
         tweak(&mut settings);
         let app = Application::build(settings).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());

@@ -1,5 +1,5 @@
 DROP TABLE idempotency_keys;
-DROP TABLE dossier_sequences;
+DROP TABLE sequences;
 DROP TABLE dossier_events;
 DROP TABLE dossier_files;
 DROP TABLE dossier_components;

@@ -97,12 +97,13 @@ CREATE TABLE dossier_events (
 );
 CREATE INDEX dossier_events_dossier_idx ON dossier_events (dossier_id, id);
 
--- Gap-free code sequences per receiving unit and local day (YYMMDD).
-CREATE TABLE dossier_sequences (
-    unit_id TEXT NOT NULL REFERENCES units (id),
-    day TEXT NOT NULL,
+-- Gap-free numbering: the last number given in each (name, period), e.g.
+-- ('dossier:{unit id}', '260213') or ('result:{unit id}', '2026').
+CREATE TABLE sequences (
+    name TEXT NOT NULL,
+    period TEXT NOT NULL,
     last_value INTEGER NOT NULL,
-    PRIMARY KEY (unit_id, day)
+    PRIMARY KEY (name, period)
 );
 
 CREATE TABLE idempotency_keys (

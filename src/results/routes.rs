@@ -1,0 +1,383 @@
+//! `/api/v1/dossiers/{id}/result…`, `/api/v1/verify…` and `/api/v1/keys`.
+
+use actix_multipart::Multipart;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ResultFile, ResultRow, Verification, verification};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::db::schema::{result_drafts, results, signing_keys};
+use crate::domain::roles::Role;
+use crate::domain::workflow::Status;
+use crate::dossiers::{Access, NewEvent, load_visible};
+use crate::error::{ApiError, Problem, Validator};
+use crate::time::utc;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/keys").route(web::get().to(keys)))
+        .service(web::resource("/verify").route(web::post().to(verify_file)))
+        .service(web::resource("/verify/{number}").route(web::get().to(verify_number)))
+        .service(web::resource("/dossiers/{id}/result").route(web::get().to(download)).route(web::post().to(draft)))
+        .service(web::resource("/dossiers/{id}/result/revoke").route(web::post().to(revoke)))
+        .service(web::resource("/dossiers/{id}/result/replace").route(web::post().to(replace)));
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PublicKey {
+    pub id: String,
+    /// Always `Ed25519`.
+    pub algorithm: &'static str,
+    /// The raw 32-byte public key, base64.
+    pub public_key: String,
+    pub created_at: DateTime<Utc>,
+    /// The key that signs new results.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyList {
+    pub keys: Vec<PublicKey>,
+}
+
+/// Every key that has signed results, the current one included.
+#[utoipa::path(get, path = "/api/v1/keys", tag = "results", responses((status = 200, body = KeyList)))]
+pub async fn keys(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let rows: Vec<(String, String, chrono::NaiveDateTime)> = state
+        .db
+        .run(|conn| {
+            Ok(signing_keys::table
+                .order(signing_keys::created_at.asc())
+                .select((signing_keys::id, signing_keys::public_key, signing_keys::created_at))
+                .load(conn)?)
+        })
+        .await?;
+    let keys = rows
+        .into_iter()
+        .map(|(id, public_key, at)| PublicKey {
+            current: id == state.signer.key_id,
+            id,
+            algorithm: "Ed25519",
+            public_key,
+            created_at: utc(at),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(KeyList { keys }))
+}
+
+/// Whether a result number names a valid, revoked or replaced result.
+#[utoipa::path(get, path = "/api/v1/verify/{number}", tag = "results", params(("number" = String, Path)),
+    responses((status = 200, body = Verification), (status = 404, body = Problem)))]
+pub async fn verify_number(state: web::Data<AppState>, number: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let number = number.into_inner();
+    let v = state
+        .db
+        .run(move |conn| {
+            let row: ResultRow = results::table
+                .filter(results::number.eq(&number))
+                .select(ResultRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or_else(ApiError::not_found)?;
+            Ok(verification(conn, row)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FileVerification {
+    /// The file is exactly an issued result (same SHA-256).
+    pub matched: bool,
+    pub sha256: String,
+    /// The result it is, when matched.
+    pub result: Option<Verification>,
+}
+
+/// A PDF to check (multipart, one `file` part).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct FileForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// Whether an uploaded file is an unaltered issued result.
+#[utoipa::path(post, path = "/api/v1/verify", tag = "results",
+    request_body(content = FileForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = FileVerification), (status = 413, body = Problem)))]
+pub async fn verify_file(state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
+    let upload = crate::upload::read(form, state.settings.files.max_bytes, &[]).await?;
+    let sha256 = crate::storage::sha256_hex(&upload.bytes);
+    let lookup = sha256.clone();
+    let result = state
+        .db
+        .run(move |conn| {
+            let row: Option<ResultRow> = results::table
+                .filter(results::sha256.eq(&lookup))
+                .order(results::id.desc())
+                .select(ResultRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(match row {
+                Some(row) => Some(verification(conn, row)?),
+                None => None,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(FileVerification { matched: result.is_some(), sha256, result }))
+}
+
+/// A result document to sign (multipart: `file`, a PDF; `title`, default the procedure's name).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct DraftForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    title: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Draft {
+    pub title: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+    pub file_name: String,
+}
+
+fn title_of(fields: &std::collections::HashMap<String, String>, default: String) -> Result<String, ApiError> {
+    let title = fields.get("title").cloned().unwrap_or(default);
+    let mut v = Validator::default();
+    v.text("title", &title, 500);
+    v.finish()?;
+    Ok(title)
+}
+
+/// Prepare the result document (the assigned specialist or an approver,
+/// while the dossier is in progress or pending approval). `approve` signs it.
+#[utoipa::path(post, path = "/api/v1/dossiers/{id}/result", tag = "results", params(("id" = String, Path)),
+    request_body(content = DraftForm, content_type = "multipart/form-data"), security(("bearer" = [])),
+    responses((status = 201, body = Draft), (status = 403, body = Problem), (status = 409, body = Problem),
+        (status = 415, body = Problem)))]
+pub async fn draft(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let upload = crate::upload::read(form, state.settings.files.max_bytes, &["title"]).await?;
+    upload.pdf()?;
+    let (id, files) = (id.into_inner(), state.files.clone());
+    let draft = state
+        .db
+        .write(move |conn| {
+            let (row, access) = load_visible(conn, &principal, &id)?;
+            let assignee = row.assignee_id.as_deref() == Some(principal.user_id.as_str());
+            let may = access == Access::Acting && (principal.has(Role::Approver) || assignee);
+            if !may {
+                return Err(ApiError::forbidden("The assigned specialist or an approver prepares the result."));
+            }
+            if !matches!(row.status(), Status::InProgress | Status::PendingApproval) {
+                return Err(ApiError::conflict(
+                    "dossier_locked",
+                    format!("A result is prepared while in progress or pending approval, not {}.", row.status()),
+                ));
+            }
+            let procedure: String = crate::db::schema::procedures::table
+                .find(&row.procedure_id)
+                .select(crate::db::schema::procedures::name)
+                .first(conn)?;
+            let title = title_of(&upload.fields, procedure)?;
+            let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
+            let draft = Draft { title, sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
+            diesel::delete(result_drafts::table.find(&id)).execute(conn)?;
+            diesel::insert_into(result_drafts::table)
+                .values((
+                    result_drafts::dossier_id.eq(&id),
+                    result_drafts::title.eq(&draft.title),
+                    result_drafts::sha256.eq(&draft.sha256),
+                    result_drafts::size_bytes.eq(draft.size_bytes),
+                    result_drafts::file_name.eq(&draft.file_name),
+                    result_drafts::uploaded_by.eq(&principal.user_id),
+                    result_drafts::created_at.eq(crate::time::now()),
+                ))
+                .execute(conn)?;
+            Ok(draft)
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(draft))
+}
+
+/// Download the dossier's e-result. The applicant's first download of a
+/// ready result, once the fee is settled, returns the dossier.
+#[utoipa::path(get, path = "/api/v1/dossiers/{id}/result", tag = "results", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The signed result (PDF)", content_type = "application/pdf"),
+        (status = 404, body = Problem)))]
+pub async fn download(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, files) = (id.into_inner(), state.files.clone());
+    let (result, bytes) = state
+        .db
+        .write(move |conn| {
+            let (row, access) = load_visible(conn, &principal, &id)?;
+            let result = super::current(conn, &id)?.ok_or_else(ApiError::not_found)?;
+            let bytes = files.get(&result.sha256).map_err(ApiError::internal)?;
+            if access == Access::Applicant {
+                crate::dossiers::actions::return_on_download(conn, &principal, &row)?;
+            }
+            Ok((result, bytes))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/pdf")
+        .insert_header(ContentDisposition {
+            disposition: DispositionType::Attachment,
+            parameters: vec![DispositionParam::Filename(format!("{}.pdf", result.number))],
+        })
+        .insert_header((header::ETAG, format!("\"{}\"", result.sha256)))
+        .insert_header(("x-result-number", result.number))
+        .body(bytes))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    pub reason: String,
+}
+
+/// The approver acting on the dossier's current result, or 403/404.
+fn current_for_approver(
+    conn: &mut crate::db::DbConnection,
+    principal: &Principal,
+    id: &str,
+) -> Result<(crate::dossiers::DossierRow, ResultRow), ApiError> {
+    let (row, access) = load_visible(conn, principal, id)?;
+    if access != Access::Acting || !principal.has(Role::Approver) {
+        return Err(ApiError::forbidden("An approver of the issuing unit revokes or replaces results."));
+    }
+    let result = super::current(conn, id)?.ok_or_else(ApiError::not_found)?;
+    if result.status != "valid" {
+        return Err(ApiError::conflict("result_not_valid", format!("The result is already {}.", result.status)));
+    }
+    Ok((row, result))
+}
+
+/// Marks `result` revoked or replaced, with the dossier event saying why.
+fn retire(
+    conn: &mut crate::db::DbConnection,
+    principal: &Principal,
+    dossier: &crate::dossiers::DossierRow,
+    result: &ResultRow,
+    status: &str,
+    reason: &str,
+    replaced_by: Option<&ResultRow>,
+) -> Result<(), ApiError> {
+    diesel::update(results::table.find(&result.id))
+        .set((
+            results::status.eq(status),
+            results::status_reason.eq(reason),
+            results::status_changed_at.eq(crate::time::now()),
+            results::replaced_by_id.eq(replaced_by.map(|r| r.id.clone())),
+        ))
+        .execute(conn)?;
+    let summary = match replaced_by {
+        Some(r) => format!("{} replaced by {}: {reason}", result.number, r.number),
+        None => format!("{} revoked: {reason}", result.number),
+    };
+    NewEvent {
+        dossier_id: &dossier.id,
+        actor: Some(principal),
+        role: Role::Approver.as_str(),
+        unit_id: Some(&dossier.unit_id),
+        action: if replaced_by.is_some() { "replace_result" } else { "revoke_result" },
+        from: Some(dossier.status()),
+        to: dossier.status(),
+        summary,
+        payload: serde_json::json!({"number": result.number, "reason": reason,
+                                    "replaced_by": replaced_by.map(|r| r.number.clone())}),
+    }
+    .insert(conn)?;
+    Ok(())
+}
+
+fn check_reason(reason: &str) -> Result<(), ApiError> {
+    let mut v = Validator::default();
+    v.text("reason", reason, 2000);
+    v.finish()
+}
+
+/// Revoke the dossier's current result (approver), with a reason.
+#[utoipa::path(post, path = "/api/v1/dossiers/{id}/result/revoke", tag = "results", params(("id" = String, Path)),
+    request_body = RevokeRequest, security(("bearer" = [])),
+    responses((status = 200, body = Verification), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem)))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    body: web::Json<RevokeRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let reason = body.into_inner().reason.trim().to_string();
+    check_reason(&reason)?;
+    let id = id.into_inner();
+    let v = state
+        .db
+        .write(move |conn| {
+            let (dossier, result) = current_for_approver(conn, &principal, &id)?;
+            retire(conn, &principal, &dossier, &result, "revoked", &reason, None)?;
+            let row = results::table.find(&result.id).select(ResultRow::as_select()).first(conn)?;
+            Ok(verification(conn, row)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(v))
+}
+
+/// A replacement result (multipart: `file`, a PDF; `reason`; `title`, default the replaced one's).
+#[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ReplaceForm {
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    reason: String,
+    title: Option<String>,
+}
+
+/// Replace the dossier's current result with a newly signed one (approver).
+#[utoipa::path(post, path = "/api/v1/dossiers/{id}/result/replace", tag = "results", params(("id" = String, Path)),
+    request_body(content = ReplaceForm, content_type = "multipart/form-data"), security(("bearer" = [])),
+    responses((status = 201, body = Verification), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 415, body = Problem)))]
+pub async fn replace(
+    state: web::Data<AppState>,
+    principal: Principal,
+    id: web::Path<String>,
+    form: Multipart,
+) -> Result<HttpResponse, ApiError> {
+    let upload = crate::upload::read(form, state.settings.files.max_bytes, &["reason", "title"]).await?;
+    upload.pdf()?;
+    let reason = upload.fields.get("reason").cloned().unwrap_or_default();
+    check_reason(&reason)?;
+    let (id, st) = (id.into_inner(), state.clone());
+    let v = state
+        .db
+        .write(move |conn| {
+            let (dossier, old) = current_for_approver(conn, &principal, &id)?;
+            let title = title_of(&upload.fields, old.title.clone())?;
+            let sha256 = st.files.put(&upload.bytes).map_err(ApiError::internal)?;
+            let file = ResultFile { sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
+            let new = super::issue(conn, &st.signer, &dossier, &principal, &title, file, Some(&old))?;
+            retire(conn, &principal, &dossier, &old, "replaced", &reason, Some(&new))?;
+            Ok(verification(conn, new)?)
+        })
+        .await?;
+    Ok(HttpResponse::build(StatusCode::CREATED).json(v))
+}
