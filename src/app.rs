@@ -117,7 +117,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::queue::routes::configure)
             .configure(crate::results::routes::configure)
             .configure(crate::repository::routes::configure)
-            .configure(crate::payments::routes::configure),
+            .configure(crate::payments::routes::configure)
+            .configure(crate::ratings::routes::configure)
+            .configure(crate::stats::routes::configure)
+            .configure(crate::stats::exports::configure),
     );
 }
 

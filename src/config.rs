@@ -46,6 +46,8 @@ pub struct Settings {
     pub files: FileSettings,
     pub results: ResultSettings,
     pub payments: PaymentSettings,
+    /// The service-quality scorecard's formula (`config/scorecard.toml`).
+    pub scorecard: crate::domain::scorecard::ScorecardConfig,
     pub seed: SeedSettings,
     pub log: LogSettings,
 }
@@ -156,6 +158,7 @@ impl Settings {
         let file = |name: &str| config::File::from(dir.join(name)).required(true);
         let mut builder = config::Config::builder()
             .add_source(file("default.toml"))
+            .add_source(file("scorecard.toml"))
             .add_source(file(&format!("{}.toml", profile.as_str())))
             .add_source(
                 config::Environment::with_prefix("MOTCUA")
@@ -204,6 +207,7 @@ impl Settings {
         if !(1..=23).contains(&self.dossiers.day_end_hour) {
             bail!("dossiers.day_end_hour is an hour between 1 and 23");
         }
+        self.scorecard.validate().map_err(|e| anyhow::anyhow!("config/scorecard.toml: {e}"))?;
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, dossiers, holidays, ops, payments, procedures, queue, repository, results, staff, units};
+use crate::{
+    auth, dossiers, holidays, ops, payments, procedures, queue, ratings, repository, results, staff, stats, units,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +23,8 @@ use crate::{auth, dossiers, holidays, ops, payments, procedures, queue, reposito
         results::routes::keys, results::routes::verify_number, results::routes::verify_file,
         results::routes::draft, results::routes::download, results::routes::revoke, results::routes::replace,
         repository::routes::list, payments::routes::create, payments::routes::callback,
+        ratings::routes::rate, ratings::routes::list, stats::routes::stats, stats::routes::scorecard,
+        stats::exports::export_stats, stats::exports::export_dossiers,
     ),
     modifiers(&Conventions),
     tags(
@@ -35,6 +39,8 @@ use crate::{auth, dossiers, holidays, ops, payments, procedures, queue, reposito
         (name = "results", description = "Signed electronic results, public verification, keys"),
         (name = "repository", description = "The applicant's document repository"),
         (name = "payments", description = "Fees and payments"),
+        (name = "ratings", description = "Satisfaction ratings"),
+        (name = "statistics", description = "Statistics, the service-quality scorecard and exports"),
     )
 )]
 struct ApiDoc;

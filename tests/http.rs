@@ -165,6 +165,12 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/api/v1/me/documents"),
     ("post", "/api/v1/dossiers/{id}/payments"),
     ("post", "/api/v1/payments/callback/{provider}"),
+    ("post", "/api/v1/dossiers/{id}/rating"),
+    ("get", "/api/v1/ratings"),
+    ("get", "/api/v1/stats"),
+    ("get", "/api/v1/stats/scorecard"),
+    ("get", "/api/v1/exports/stats.{format}"),
+    ("get", "/api/v1/exports/dossiers.{format}"),
 ];
 
 async fn openapi_lists_every_endpoint(b: Backend) {

@@ -125,6 +125,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    dossier_facts (dossier_id) {
+        dossier_id -> Text,
+        digitized -> Bool,
+        reused -> Bool,
+        e_result -> Bool,
+        apologized -> Bool,
+        working_days_taken -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    ratings (dossier_id) {
+        dossier_id -> Text,
+        rated_by -> Text,
+        reception -> Text,
+        processing_time -> Text,
+        staff_conduct -> Text,
+        result -> Text,
+        comment -> Nullable<Text>,
+        satisfied -> Bool,
+        flagged -> Bool,
+        rated_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     dossier_units (dossier_id, unit_id) {
         dossier_id -> Text,
         unit_id -> Text,
@@ -278,11 +305,14 @@ diesel::joinable!(dossier_components -> dossiers (dossier_id));
 diesel::joinable!(dossier_files -> dossier_components (component_id));
 diesel::joinable!(dossier_events -> dossiers (dossier_id));
 diesel::joinable!(payments -> dossiers (dossier_id));
+diesel::joinable!(ratings -> dossiers (dossier_id));
+diesel::joinable!(dossier_facts -> dossiers (dossier_id));
 diesel::joinable!(result_drafts -> dossiers (dossier_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     dossier_components,
     dossier_events,
+    dossier_facts,
     dossier_files,
     dossier_units,
     dossiers,
@@ -291,6 +321,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     procedure_components,
     procedures,
+    ratings,
     refresh_tokens,
     repository_documents,
     result_drafts,

@@ -5,6 +5,8 @@ pub mod dossier_code;
 pub mod identity;
 pub mod result_form;
 pub mod roles;
+pub mod scorecard;
+pub mod stats;
 pub mod text;
 pub mod units;
 pub mod workflow;

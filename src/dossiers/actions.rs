@@ -10,7 +10,7 @@ use super::{DossierRow, NewEvent, actor, load_visible};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_units, dossiers, units, users};
+use crate::db::schema::{dossier_facts, dossier_units, dossiers, units, users};
 use crate::domain::roles::{self, Role};
 use crate::domain::workflow::{Action, Actor, Refusal, Situation, Status, permitted, transition};
 use crate::error::{ApiError, Validator};
@@ -264,7 +264,17 @@ pub fn apply(
         }
         ActionRequest::Approve { .. } => {
             change.result_at = Some(now);
-            crate::results::issue_from_draft(conn, &state.signer, &row, principal)?;
+            let e_result = crate::results::issue_from_draft(conn, &state.signer, &row, principal)?.is_some();
+            let taken = match row.received_at {
+                Some(received) => {
+                    let calendar = super::calendar_from(conn, received)?;
+                    Some(calendar.working_days_between(super::local(received).date(), super::local(now).date()) as i32)
+                }
+                None => None,
+            };
+            diesel::update(dossier_facts::table.find(&row.id))
+                .set((dossier_facts::e_result.eq(e_result), dossier_facts::working_days_taken.eq(taken)))
+                .execute(conn)?;
         }
         ActionRequest::Reject { .. }
         | ActionRequest::Withdraw { .. }
@@ -280,6 +290,7 @@ pub fn apply(
                 ));
             }
             change.due_at = Some(new_due);
+            diesel::update(dossier_facts::table.find(&row.id)).set(dossier_facts::apologized.eq(true)).execute(conn)?;
         }
         ActionRequest::SubmitForApproval { .. } | ActionRequest::ReturnForRework { .. } => {}
     }

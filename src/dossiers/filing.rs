@@ -11,7 +11,9 @@ use super::{Applicant, DossierRow, NewEvent};
 use crate::auth::Principal;
 use crate::auth::users::UserRow;
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_components, dossier_files, dossier_units, dossiers, idempotency_keys, users};
+use crate::db::schema::{
+    dossier_components, dossier_facts, dossier_files, dossier_units, dossiers, idempotency_keys, users,
+};
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::identity::{Email, NationalId, normalize_phone};
 use crate::domain::roles::Role;
@@ -316,7 +318,12 @@ pub fn file(
             ))
             .execute(conn)?;
     }
-    reuse_documents(conn, principal, &row, request.reuse.as_deref().unwrap_or_default(), now)?;
+    let reuse = request.reuse.as_deref().unwrap_or_default();
+    reuse_documents(conn, principal, &row, reuse, now)?;
+    diesel::insert_into(dossier_facts::table)
+        .values((dossier_facts::dossier_id.eq(&row.id), dossier_facts::reused.eq(!reuse.is_empty())))
+        .execute(conn)?;
+    super::refresh_digitized(conn, &row.id)?;
     let summary = match due_at {
         Some(due) => {
             format!("registered at the {} desk; due {}", channel.as_str(), super::local(due).format("%Y-%m-%d %H:%M"))

@@ -451,6 +451,22 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
     })
 }
 
+/// Recomputes whether every mandatory component has an electronic form.
+pub fn refresh_digitized(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<()> {
+    use crate::db::schema::dossier_facts;
+    let missing: bool = diesel::select(diesel::dsl::exists(
+        dossier_components::table.filter(
+            dossier_components::dossier_id
+                .eq(dossier_id)
+                .and(dossier_components::mandatory.eq(true))
+                .and(dossier_components::digitization.eq(Digitization::NotDigitized.as_str())),
+        ),
+    ))
+    .get_result(conn)?;
+    diesel::update(dossier_facts::table.find(dossier_id)).set(dossier_facts::digitized.eq(!missing)).execute(conn)?;
+    Ok(())
+}
+
 /// One line of the processing-control slip.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {

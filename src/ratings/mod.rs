@@ -1,0 +1,3 @@
+//! Satisfaction ratings (đánh giá mức độ hài lòng).
+
+pub mod routes;

@@ -1,0 +1,441 @@
+//! `/api/v1/exports/stats.{csv,xlsx,json}` and `/api/v1/exports/dossiers.{csv,xlsx}`.
+//!
+//! CSV is UTF-8 with a byte-order mark (spreadsheet programs then show
+//! Vietnamese correctly). Dossier exports stream: rows are read and written a
+//! page at a time, so a million rows are never held in memory; XLSX goes
+//! through a constant-memory worksheet in a temporary file.
+
+use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
+use actix_web::{HttpResponse, web};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use futures_util::StreamExt;
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+
+use super::routes::StatsQuery;
+use super::{GroupBy, Row};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::db::DbConnection;
+use crate::db::schema::{dossier_facts, dossiers, procedures, ratings, scope_units, units};
+use crate::domain::workflow::Status;
+use crate::dossiers::routes::local_midnight;
+use crate::error::{ApiError, Problem};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/exports/stats.{format}").route(web::get().to(export_stats)))
+        .service(web::resource("/exports/dossiers.{format}").route(web::get().to(export_dossiers)));
+}
+
+/// A typed spreadsheet cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    Number(Option<f64>),
+    Bool(Option<bool>),
+    Time(Option<NaiveDateTime>),
+}
+
+impl Cell {
+    fn csv(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Int(i) => i.to_string(),
+            Cell::Number(n) => n.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            Cell::Bool(b) => b.map(|v| if v { "1" } else { "0" }.to_string()).unwrap_or_default(),
+            Cell::Time(t) => t.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+        }
+    }
+
+    fn xlsx(&self, sheet: &mut Worksheet, row: u32, col: u16, time: &Format) -> Result<(), XlsxError> {
+        match self {
+            Cell::Text(s) => sheet.write_string(row, col, s).map(drop),
+            Cell::Int(i) => sheet.write_number(row, col, *i as f64).map(drop),
+            Cell::Number(Some(v)) => sheet.write_number(row, col, *v).map(drop),
+            Cell::Bool(Some(b)) => sheet.write_boolean(row, col, *b).map(drop),
+            Cell::Time(Some(t)) => sheet.write_datetime_with_format(row, col, t, time).map(drop),
+            Cell::Number(None) | Cell::Bool(None) | Cell::Time(None) => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExportFormat {
+    Csv,
+    Xlsx,
+    Json,
+}
+
+fn format_of(s: &str, allowed: &[ExportFormat]) -> Result<ExportFormat, ApiError> {
+    let f = match s {
+        "csv" => ExportFormat::Csv,
+        "xlsx" => ExportFormat::Xlsx,
+        "json" => ExportFormat::Json,
+        _ => return Err(ApiError::not_found()),
+    };
+    if allowed.contains(&f) { Ok(f) } else { Err(ApiError::not_found()) }
+}
+
+fn csv_line(cells: impl IntoIterator<Item = String>) -> Vec<u8> {
+    let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
+    w.write_record(cells).expect("writing to memory");
+    w.into_inner().expect("flushing to memory")
+}
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fn attachment(name: &str) -> ContentDisposition {
+    ContentDisposition {
+        disposition: DispositionType::Attachment,
+        parameters: vec![DispositionParam::Filename(name.into())],
+    }
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+// ---- statistics -------------------------------------------------------------
+
+const RATES: [&str; 9] = [
+    "online_rate",
+    "on_time_rate",
+    "average_processing_days",
+    "digitization_rate",
+    "e_result_rate",
+    "reuse_rate",
+    "online_payment_rate",
+    "satisfaction_rate",
+    "apology_rate",
+];
+
+fn stats_header() -> Vec<String> {
+    let mut h: Vec<String> =
+        ["row", "key", "label", "received", "received_online", "received_counter", "received_postal"]
+            .map(String::from)
+            .into();
+    for r in RATES {
+        h.extend([format!("{r}_numerator"), format!("{r}_denominator"), r.to_string()]);
+    }
+    h.push("satisfaction_points".into());
+    h
+}
+
+fn stats_cells(kind: &str, row: &Row) -> Vec<Cell> {
+    let f = &row.figures;
+    let mut cells = vec![
+        Cell::Text(kind.into()),
+        Cell::Text(row.key.clone()),
+        Cell::Text(row.label.clone()),
+        Cell::Int(f.received),
+        Cell::Int(f.received_online),
+        Cell::Int(f.received_counter),
+        Cell::Int(f.received_postal),
+    ];
+    for figure in [
+        &f.online_rate,
+        &f.on_time_rate,
+        &f.average_processing_days,
+        &f.digitization_rate,
+        &f.e_result_rate,
+        &f.reuse_rate,
+        &f.online_payment_rate,
+        &f.satisfaction_rate,
+        &f.apology_rate,
+    ] {
+        cells.extend([Cell::Int(figure.numerator), Cell::Int(figure.denominator), Cell::Number(figure.value)]);
+    }
+    cells.push(Cell::Number(f.satisfaction_points));
+    cells
+}
+
+/// The statistics table (total, level subtotals, then rows) as CSV, XLSX or JSON.
+#[utoipa::path(get, path = "/api/v1/exports/stats.{format}", tag = "statistics",
+    params(("format" = String, Path, description = "csv, xlsx or json"), StatsQuery), security(("bearer" = [])),
+    responses((status = 200, description = "The statistics table"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn export_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    format: web::Path<String>,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = format_of(&format, &[ExportFormat::Csv, ExportFormat::Xlsx, ExportFormat::Json])?;
+    let q = query.into_inner();
+    let stats = state
+        .db
+        .run(move |conn| {
+            let (unit, from, to) = q.resolve(conn, &principal)?;
+            Ok(super::compute(conn, &unit, from, to, q.group_by.unwrap_or(GroupBy::Unit))?)
+        })
+        .await?;
+    let name = format!("thong-ke-{}-{}-{}", stats.unit_code, stats.from, stats.to);
+    let mut rows = vec![stats_cells("total", &stats.total)];
+    rows.extend(stats.levels.iter().map(|r| stats_cells("level", r)));
+    rows.extend(stats.rows.iter().map(|r| stats_cells("row", r)));
+    match format {
+        ExportFormat::Json => Ok(HttpResponse::Ok().insert_header(attachment(&format!("{name}.json"))).json(stats)),
+        ExportFormat::Csv => {
+            let mut body = BOM.to_vec();
+            body.extend(csv_line(stats_header()));
+            for cells in &rows {
+                body.extend(csv_line(cells.iter().map(Cell::csv)));
+            }
+            Ok(HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .insert_header(attachment(&format!("{name}.csv")))
+                .body(body))
+        }
+        ExportFormat::Xlsx => {
+            let bytes = web::block(move || -> Result<Vec<u8>, XlsxError> {
+                let mut book = Workbook::new();
+                let sheet = book.add_worksheet();
+                sheet.set_name("Thong ke")?;
+                write_sheet(sheet, &stats_header(), rows.iter())?;
+                book.save_to_buffer()
+            })
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
+            Ok(HttpResponse::Ok().content_type(XLSX).insert_header(attachment(&format!("{name}.xlsx"))).body(bytes))
+        }
+    }
+}
+
+fn write_sheet<'a>(
+    sheet: &mut Worksheet,
+    header: &[String],
+    rows: impl Iterator<Item = &'a Vec<Cell>>,
+) -> Result<(), XlsxError> {
+    let bold = Format::new().set_bold();
+    let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, h, &bold)?;
+    }
+    for (r, cells) in rows.enumerate() {
+        for (c, cell) in cells.iter().enumerate() {
+            cell.xlsx(sheet, r as u32 + 1, c as u16, &time)?;
+        }
+    }
+    Ok(())
+}
+
+// ---- dossiers ---------------------------------------------------------------
+
+const DOSSIER_HEADER: [&str; 24] = [
+    "code",
+    "procedure_code",
+    "procedure_name",
+    "receiving_unit",
+    "unit",
+    "channel",
+    "status",
+    "national_status",
+    "applicant_kind",
+    "submitted_at",
+    "received_at",
+    "due_at",
+    "original_due_at",
+    "result_at",
+    "finished_at",
+    "on_time",
+    "digitized",
+    "reused",
+    "e_result",
+    "fee_vnd",
+    "payment_channel",
+    "paid_at",
+    "satisfied",
+    "supplement_requests",
+];
+
+type ExportRow = (
+    crate::dossiers::DossierRow,
+    String,
+    String,
+    String,
+    String,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+    Option<bool>,
+);
+
+const PAGE: i64 = 2000;
+
+/// One page of the export, after dossier id `after`.
+fn page(
+    conn: &mut DbConnection,
+    scope: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    after: &str,
+) -> QueryResult<Vec<ExportRow>> {
+    dossiers::table
+        .inner_join(procedures::table)
+        .inner_join(units::table.on(units::id.eq(dossiers::unit_id)))
+        .inner_join(scope_units.on(scope_units.field(units::id).eq(dossiers::receiving_unit_id)))
+        .left_join(dossier_facts::table)
+        .left_join(ratings::table)
+        .filter(scope_units.field(units::path).like(format!("{scope}%")))
+        .filter(dossiers::submitted_at.ge(from).and(dossiers::submitted_at.lt(to)))
+        .filter(dossiers::id.gt(after))
+        .order(dossiers::id.asc())
+        .limit(PAGE)
+        .select((
+            crate::dossiers::DossierRow::as_select(),
+            procedures::code,
+            procedures::name,
+            scope_units.field(units::code),
+            units::code,
+            dossier_facts::digitized.nullable(),
+            dossier_facts::reused.nullable(),
+            dossier_facts::e_result.nullable(),
+            ratings::satisfied.nullable(),
+        ))
+        .load(conn)
+}
+
+fn dossier_cells(r: &ExportRow, now: NaiveDateTime) -> Vec<Cell> {
+    let (d, procedure_code, procedure_name, receiving, unit, digitized, reused, e_result, satisfied) = r;
+    let local = |t: Option<NaiveDateTime>| Cell::Time(t.map(crate::dossiers::local));
+    let status = d.status();
+    let on_time = match (d.result_at, d.original_due_at) {
+        (Some(result), Some(due)) => Some(result <= due && d.supplement_requests <= 1),
+        (None, Some(due)) if status.is_in_processing() => Some(now <= due && d.supplement_requests <= 1),
+        _ => None,
+    };
+    vec![
+        Cell::Text(d.code.clone()),
+        Cell::Text(procedure_code.clone()),
+        Cell::Text(procedure_name.clone()),
+        Cell::Text(receiving.clone()),
+        Cell::Text(unit.clone()),
+        Cell::Text(d.channel.clone()),
+        Cell::Text(d.status.clone()),
+        Cell::Int(i64::from(d.national_status())),
+        Cell::Text(d.applicant_kind.clone()),
+        local(Some(d.submitted_at)),
+        local(d.received_at),
+        local(d.due_at),
+        local(d.original_due_at),
+        local(d.result_at),
+        local(d.finished_at),
+        Cell::Bool(on_time),
+        Cell::Bool(*digitized),
+        Cell::Bool(*reused),
+        Cell::Bool(e_result.filter(|_| d.result_at.is_some() || status == Status::ResultReady)),
+        Cell::Int(d.fee_vnd),
+        Cell::Text(d.payment_channel.clone().unwrap_or_default()),
+        local(d.paid_at),
+        Cell::Bool(*satisfied),
+        Cell::Int(i64::from(d.supplement_requests)),
+    ]
+}
+
+/// One row per dossier submitted in the period in the subtree: key dates,
+/// status, on-time flag, digitization, payment and rating. Streams.
+#[utoipa::path(get, path = "/api/v1/exports/dossiers.{format}", tag = "statistics",
+    params(("format" = String, Path, description = "csv or xlsx"), StatsQuery), security(("bearer" = [])),
+    responses((status = 200, description = "One row per dossier"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn export_dossiers(
+    state: web::Data<AppState>,
+    principal: Principal,
+    format: web::Path<String>,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let format = format_of(&format, &[ExportFormat::Csv, ExportFormat::Xlsx])?;
+    let q = query.into_inner();
+    let (unit, from, to) = state.db.run(move |conn| q.resolve(conn, &principal)).await?;
+    let name = format!("ho-so-{}-{from}-{to}", unit.code);
+    let (start, end) = (local_midnight(from), local_midnight(to));
+    let now = crate::time::now();
+    match format {
+        ExportFormat::Csv => {
+            let header = futures_util::stream::once(async move {
+                let mut first = BOM.to_vec();
+                first.extend(csv_line(DOSSIER_HEADER.map(String::from)));
+                Ok::<_, ApiError>(web::Bytes::from(first))
+            });
+            let db = state.db.clone();
+            let pages = futures_util::stream::unfold(Some(String::new()), move |after| {
+                let (db, scope) = (db.clone(), unit.path.clone());
+                async move {
+                    let after = after?;
+                    let rows = db.run(move |conn| Ok(page(conn, &scope, start, end, &after)?)).await;
+                    match rows {
+                        Ok(rows) if rows.is_empty() => None,
+                        Ok(rows) => {
+                            let next =
+                                (rows.len() as i64 == PAGE).then(|| rows.last().expect("non-empty").0.id.clone());
+                            let mut chunk = Vec::new();
+                            for r in &rows {
+                                chunk.extend(csv_line(dossier_cells(r, now).iter().map(Cell::csv)));
+                            }
+                            Some((Ok(web::Bytes::from(chunk)), next))
+                        }
+                        Err(e) => Some((Err(e), None)),
+                    }
+                }
+            });
+            Ok(HttpResponse::Ok()
+                .content_type("text/csv; charset=utf-8")
+                .insert_header(attachment(&format!("{name}.csv")))
+                .streaming(header.chain(pages)))
+        }
+        _ => {
+            let scope = unit.path.clone();
+            let file = state
+                .db
+                .run(move |conn| {
+                    let file = tempfile::NamedTempFile::new().map_err(ApiError::internal)?;
+                    dossier_workbook(conn, &scope, start, end, now, file.path()).map_err(|e| match e {
+                        WorkbookError::Db(e) => ApiError::from(e),
+                        WorkbookError::Xlsx(e) => ApiError::internal(e),
+                    })?;
+                    Ok(file)
+                })
+                .await?;
+            let bytes = web::block(move || std::fs::read(file.path()))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?;
+            Ok(HttpResponse::Ok().content_type(XLSX).insert_header(attachment(&format!("{name}.xlsx"))).body(bytes))
+        }
+    }
+}
+
+enum WorkbookError {
+    Db(diesel::result::Error),
+    Xlsx(XlsxError),
+}
+
+/// Writes the dossiers a page at a time into a constant-memory worksheet.
+fn dossier_workbook(
+    conn: &mut DbConnection,
+    scope: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    now: NaiveDateTime,
+    path: &std::path::Path,
+) -> Result<(), WorkbookError> {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet_with_constant_memory().map_err(WorkbookError::Xlsx)?;
+    sheet.set_name("Ho so").map_err(WorkbookError::Xlsx)?;
+    let header = DOSSIER_HEADER.map(String::from);
+    write_sheet(sheet, &header, std::iter::empty()).map_err(WorkbookError::Xlsx)?;
+    let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let (mut after, mut row) = (String::new(), 1u32);
+    loop {
+        let rows = page(conn, scope, from, to, &after).map_err(WorkbookError::Db)?;
+        for r in &rows {
+            for (c, cell) in dossier_cells(r, now).iter().enumerate() {
+                cell.xlsx(sheet, row, c as u16, &time).map_err(WorkbookError::Xlsx)?;
+            }
+            row += 1;
+        }
+        match rows.last() {
+            Some(last) if rows.len() as i64 == PAGE => after = last.0.id.clone(),
+            _ => break,
+        }
+    }
+    book.save(path).map_err(WorkbookError::Xlsx)
+}

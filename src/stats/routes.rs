@@ -1,0 +1,113 @@
+//! `/api/v1/stats` and `/api/v1/stats/scorecard`.
+
+use actix_web::{HttpResponse, web};
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{GroupBy, Statistics};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::db::DbConnection;
+use crate::domain::roles::Role;
+use crate::domain::scorecard::{Scorecard, score};
+use crate::error::{ApiError, Problem};
+use crate::units::UnitRow;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/stats").route(web::get().to(stats)))
+        .service(web::resource("/stats/scorecard").route(web::get().to(scorecard)));
+}
+
+/// The period and subtree of a statistics request.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StatsQuery {
+    /// Root of the subtree (unit id); default the caller's unit.
+    pub unit: Option<String>,
+    /// First local date, inclusive; default 1 January of this year.
+    pub from: Option<NaiveDate>,
+    /// Last local date, exclusive; default tomorrow.
+    pub to: Option<NaiveDate>,
+    /// `unit` (default), `level`, `procedure` or `month`.
+    pub group_by: Option<GroupBy>,
+}
+
+impl StatsQuery {
+    /// The caller's right to statistics, the unit (in scope, else 404) and the period.
+    pub fn resolve(
+        &self,
+        conn: &mut DbConnection,
+        principal: &Principal,
+    ) -> Result<(UnitRow, NaiveDate, NaiveDate), ApiError> {
+        principal.require_any(&[Role::Auditor, Role::Approver, Role::Admin])?;
+        let scope = principal.scope_path(conn)?;
+        let id = self.unit.clone().or_else(|| principal.unit_id.clone()).unwrap_or_default();
+        let unit = crate::units::find_in_scope(conn, &id, &scope)?.ok_or_else(ApiError::not_found)?;
+        let today = crate::dossiers::local(crate::time::now()).date();
+        let from = self.from.unwrap_or_else(|| NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("1 January"));
+        let to = self.to.unwrap_or_else(|| today.succ_opt().expect("in range"));
+        if to <= from || (to - from).num_days() > 5 * 366 {
+            return Err(ApiError::invalid_field("to", "`to` is after `from`, at most five years later"));
+        }
+        Ok((unit, from, to))
+    }
+}
+
+/// Every figure of DESIGN.md §6 with numerator and denominator, for the
+/// subtree of a unit and a period, grouped by unit, level, procedure or
+/// month, with the total and level subtotals (auditors, approvers, admins).
+#[utoipa::path(get, path = "/api/v1/stats", tag = "statistics", params(StatsQuery), security(("bearer" = [])),
+    responses((status = 200, body = Statistics), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let stats = state
+        .db
+        .run(move |conn| {
+            let (unit, from, to) = q.resolve(conn, &principal)?;
+            Ok(super::compute(conn, &unit, from, to, q.group_by.unwrap_or(GroupBy::Unit))?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(stats))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScorecardResponse {
+    pub unit_id: String,
+    pub unit_code: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    #[serde(flatten)]
+    pub scorecard: Scorecard,
+}
+
+/// The service-quality scorecard (0–100) of a subtree and period, each
+/// sub-indicator with its value, threshold, weight and points.
+#[utoipa::path(get, path = "/api/v1/stats/scorecard", tag = "statistics", params(StatsQuery), security(("bearer" = [])),
+    responses((status = 200, body = ScorecardResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn scorecard(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let stats = state
+        .db
+        .run(move |conn| {
+            let (unit, from, to) = q.resolve(conn, &principal)?;
+            Ok(super::compute(conn, &unit, from, to, GroupBy::Level)?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(ScorecardResponse {
+        scorecard: score(&state.settings.scorecard, &stats.total.figures),
+        unit_id: stats.unit_id,
+        unit_code: stats.unit_code,
+        from: stats.from,
+        to: stats.to,
+    }))
+}
