@@ -79,6 +79,8 @@ impl Application {
                 .app_data(web::PayloadConfig::new(http.body_limit_bytes))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
+                // Innermost, inside TracingLogger: sees the request id and the handler's own status.
+                .wrap(from_fn(crate::audit::record))
                 .wrap(from_fn(crate::http::envelope))
                 .wrap(from_fn(crate::ops::record))
                 .wrap(TracingLogger::default())
@@ -117,7 +119,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::queue::routes::configure)
             .configure(crate::results::routes::configure)
             .configure(crate::repository::routes::configure)
-            .configure(crate::payments::routes::configure),
+            .configure(crate::payments::routes::configure)
+            .configure(crate::audit::routes::configure),
     );
 }
 

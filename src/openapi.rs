@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, dossiers, holidays, ops, payments, procedures, queue, repository, results, staff, units};
+use crate::{audit, auth, dossiers, holidays, ops, payments, procedures, queue, repository, results, staff, units};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ use crate::{auth, dossiers, holidays, ops, payments, procedures, queue, reposito
         results::routes::keys, results::routes::verify_number, results::routes::verify_file,
         results::routes::draft, results::routes::download, results::routes::revoke, results::routes::replace,
         repository::routes::list, payments::routes::create, payments::routes::callback,
+        audit::routes::list, audit::routes::verify,
     ),
     modifiers(&Conventions),
     tags(
@@ -35,6 +36,7 @@ use crate::{auth, dossiers, holidays, ops, payments, procedures, queue, reposito
         (name = "results", description = "Signed electronic results, public verification, keys"),
         (name = "repository", description = "The applicant's document repository"),
         (name = "payments", description = "Fees and payments"),
+        (name = "audit", description = "The hash-chained audit log and its verification"),
     )
 )]
 struct ApiDoc;

@@ -165,6 +165,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/api/v1/me/documents"),
     ("post", "/api/v1/dossiers/{id}/payments"),
     ("post", "/api/v1/payments/callback/{provider}"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/verify"),
 ];
 
 async fn openapi_lists_every_endpoint(b: Backend) {
