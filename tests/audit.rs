@@ -11,10 +11,12 @@ use motcua::db::schema::audit_log;
 use motcua::seed::DEMO_PASSWORD;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 on_both_backends!(
     state_changes_are_recorded_with_who_what_and_where,
     reads_failures_and_secrets_stay_out,
+    payment_callbacks_are_recorded_as_the_provider,
     auditors_see_their_scope_and_filter_it,
     csv_export_has_the_listed_rows,
     concurrent_writes_keep_a_gap_free_chain,
@@ -213,6 +215,52 @@ async fn reads_failures_and_secrets_stay_out(b: Backend) {
     }
 }
 
+async fn callback(app: &TestApp, body: &Value, secret: &str) -> Response {
+    let raw = serde_json::to_vec(body).unwrap();
+    app.client
+        .post(app.url("/api/v1/payments/callback/demo"))
+        .header("content-type", "application/json")
+        .header("x-signature", motcua::payments::sign(secret, &raw))
+        .body(raw)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn payment_callbacks_are_recorded_as_the_provider(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (citizen_token, auditor) = (app.token("citizen").await, app.token("auditor").await);
+    let d = file(&app, &citizen_token, HOUSEHOLD_BUSINESS, "193").await;
+    let path = format!("/api/v1/dossiers/{}/payments", d["id"].as_str().unwrap());
+    let res = app.post(&path, Some(&citizen_token), json!({"channel": "online", "provider": "demo"})).await;
+    let payment = json_ok(res, StatusCode::CREATED).await;
+    let report = json!({"payment_id": payment["id"], "dossier_code": d["code"], "provider_ref": "VNPAY-1",
+                        "amount_vnd": 100000, "status": "paid"});
+    let before = entries(&app, &auditor, "").await;
+    let res = callback(&app, &report, "forged secret").await;
+    assert_problem(res, StatusCode::UNAUTHORIZED, "invalid_signature").await;
+    assert_eq!(entries(&app, &auditor, "").await, before);
+
+    // The provider signs the raw body, which reaches the handler unchanged.
+    let res = callback(&app, &report, "insecure-demo-provider-secret").await;
+    let id = request_id(&res);
+    assert_eq!(json_ok(res, StatusCode::OK).await["status"], "paid");
+    let all = entries(&app, &auditor, "").await;
+    let e = entry_of(&all, &id);
+    assert_eq!((&e["actor_id"], &e["actor_role"]), (&Value::Null, &json!("provider")));
+    assert_eq!((&e["action"], &e["target"]), (&json!("payments.callback.post"), &json!("demo")));
+    assert_eq!(
+        e["summary"],
+        r#"{"fields":["amount_vnd","dossier_code","payment_id","provider_ref","status"],"values":{"status":"paid"}}"#
+    );
+    let started = all.iter().find(|e| e["action"] == "dossiers.payments.post").unwrap();
+    assert_eq!(started["target"], d["id"]);
+    assert_eq!(
+        started["summary"],
+        r#"{"fields":["channel","provider"],"values":{"channel":"online","provider":"demo"}}"#
+    );
+}
+
 async fn auditors_see_their_scope_and_filter_it(b: Backend) {
     let app = TestApp::spawn(b).await;
     let district_auditor = app.staff_token("auditor.halong@quangninh.gov.vn", &["auditor"], "193").await;
@@ -316,6 +364,22 @@ async fn csv_export_has_the_listed_rows(b: Backend) {
         }
     }
 
+    // Anyone can check the export: each hash is the SHA-256 of the documented
+    // canonical form, rebuilt from the row (an empty cell of a nullable column is null).
+    let nullable = ["actor_id", "unit_id", "unit_path", "target", "client_address"];
+    for row in &rows {
+        let mut fields = vec![json!("motcua-audit-v1")];
+        for (name, cell) in header.iter().zip(row.iter()).take(16) {
+            fields.push(match name.as_str() {
+                "seq" | "status" => json!(cell.parse::<i64>().unwrap()),
+                n if nullable.contains(&n) && cell.is_empty() => Value::Null,
+                _ => json!(cell),
+            });
+        }
+        let canonical = serde_json::to_string(&fields).unwrap();
+        assert_eq!(hex::encode(Sha256::digest(canonical.as_bytes())), row[16]);
+    }
+
     // Filters apply to the export; paging does not.
     let res = app.get("/api/v1/audit?format=csv&action=dossiers.actions.assign", Some(&auditor)).await;
     let text = res.text().await.unwrap();
@@ -332,6 +396,8 @@ async fn csv_export_has_the_listed_rows(b: Backend) {
     assert_problem(app.get("/api/v1/audit?format=xml", Some(&auditor)).await, StatusCode::BAD_REQUEST, "invalid_query")
         .await;
     assert_problem(app.get("/api/v1/audit?format=csv", Some(&clerk)).await, StatusCode::FORBIDDEN, "forbidden").await;
+    let res = app.get("/api/v1/audit?format=csv&limit=5", Some(&clerk)).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
 }
 
 async fn concurrent_writes_keep_a_gap_free_chain(b: Backend) {

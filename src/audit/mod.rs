@@ -20,11 +20,11 @@ use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
-use chrono::{NaiveDate, NaiveDateTime, SecondsFormat};
+use chrono::{NaiveDateTime, SecondsFormat};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use futures_util::{StreamExt, stream};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 use tracing_actix_web::RequestId;
 use utoipa::ToSchema;
 
@@ -33,6 +33,7 @@ use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::schema::{audit_log, units};
 use crate::domain::audit_chain::{self, GENESIS};
+use routes::AuditQuery;
 use summary::{BodySummary, action_name, summarise};
 
 /// The advisory lock that serialises appends on PostgreSQL (migrations use
@@ -135,18 +136,6 @@ pub fn append(conn: &mut DbConnection, mut entry: AuditEntry) -> QueryResult<Aud
     Ok(entry)
 }
 
-/// The filters of a listing or an export.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Filters {
-    pub actor: Option<String>,
-    pub action: Option<String>,
-    pub route: Option<String>,
-    pub target: Option<String>,
-    pub status: Option<i32>,
-    pub from: Option<NaiveDate>,
-    pub to: Option<NaiveDate>,
-}
-
 /// What a caller may see: entries of actors in the subtree at `path`, and
 /// those without a unit (citizens, anonymous callers) when `root`.
 #[derive(Debug, Clone)]
@@ -155,12 +144,12 @@ pub struct Scope {
     pub root: bool,
 }
 
-/// Up to `limit` entries of `scope` matching `filters`, newest first, after
-/// (below) the `seq` of `before`.
+/// Up to `limit` entries of `scope` matching the filters of `q`, newest
+/// first, after (below) the `seq` of `before`.
 pub fn page(
     conn: &mut DbConnection,
     scope: &Scope,
-    filters: &Filters,
+    q: &AuditQuery,
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEntry>> {
@@ -168,7 +157,7 @@ pub fn page(
     let mut sql =
         audit_log::table.select(AuditEntry::as_select()).order(audit_log::seq.desc()).limit(limit).into_boxed();
     sql = if scope.root { sql.filter(in_subtree.or(audit_log::unit_path.is_null())) } else { sql.filter(in_subtree) };
-    let f = filters.clone();
+    let f = q.clone();
     if let Some(actor) = f.actor {
         sql = sql.filter(audit_log::actor_id.eq(actor));
     }
@@ -212,9 +201,10 @@ pub async fn record(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody, Bytes>>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(state), false) = (state, matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS)) else {
-        return Ok(next.call(req).await?.map_into_left_body());
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let state = match req.app_data::<web::Data<AppState>>() {
+        Some(state) if !safe => state.clone(),
+        _ => return Ok(next.call(req).await?.map_into_left_body()),
     };
     let body = capture_body(&mut req, state.settings.http.json_limit_bytes).await;
     let res = next.call(req).await?;
@@ -299,7 +289,7 @@ fn describe(
 ) -> AuditEntry {
     let route = req.match_pattern().unwrap_or_else(|| req.path().to_string());
     let params: Vec<&str> = req.match_info().iter().map(|(_, v)| v).collect();
-    let target = if params.is_empty() { created } else { Some(params.join("/")) };
+    let target = if params.is_empty() { created } else { Some(params.join("/")) }.filter(|t| !t.is_empty());
     let (actor_id, actor_role, unit_id) = match principal {
         Some(p) => {
             let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
@@ -326,5 +316,34 @@ fn describe(
         summary: body.text.clone(),
         prev_hash: String::new(),
         hash: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    /// A request whose body arrives in `chunks`.
+    fn chunked(chunks: &[&'static str]) -> ServiceRequest {
+        let mut req = TestRequest::post().to_srv_request();
+        let items: Vec<Result<Bytes, actix_web::error::PayloadError>> =
+            chunks.iter().map(|c| Ok(Bytes::from_static(c.as_bytes()))).collect();
+        req.set_payload(Payload::Stream { payload: Box::pin(stream::iter(items)) });
+        req
+    }
+
+    #[actix_web::test]
+    async fn json_bodies_are_read_within_the_limit_and_always_put_back_whole() {
+        let body = r#"{"action":"receive","note":"x"}"#;
+        for (limit, read) in [(body.len(), true), (body.len() - 1, false), (5, false), (0, false)] {
+            let mut req = chunked(&[&body[..10], &body[10..20], &body[20..]]);
+            let got = read_json(&mut req, limit).await;
+            assert_eq!(got.is_some(), read, "limit {limit}");
+            assert_eq!(req.extract::<Bytes>().await.unwrap(), body.as_bytes(), "limit {limit}");
+        }
+        let mut empty = chunked(&[]);
+        assert_eq!(read_json(&mut empty, 10).await.as_deref(), Some(&b""[..]));
     }
 }

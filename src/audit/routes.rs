@@ -8,7 +8,7 @@ use futures_util::{StreamExt, stream};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{AuditEntry, Filters, Scope, chain_after, page};
+use super::{AuditEntry, Scope, chain_after, page};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::audit_chain::{Broken, Verifier};
@@ -53,7 +53,7 @@ pub enum Format {
     Csv,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Clone, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only entries of this account (user id).
@@ -71,6 +71,7 @@ pub struct AuditQuery {
     /// Before this local date (YYYY-MM-DD).
     pub to: Option<NaiveDate>,
     /// `json` (default): a page; `csv`: every matching entry, streamed.
+    #[param(inline)]
     pub format: Option<Format>,
     /// JSON only.
     pub cursor: Option<String>,
@@ -100,21 +101,12 @@ pub async fn list(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let filters = Filters {
-        actor: q.actor,
-        action: q.action,
-        route: q.route,
-        target: q.target,
-        status: q.status,
-        from: q.from,
-        to: q.to,
-    };
+    let scope = scope_of(&state, principal).await?;
     if q.format.unwrap_or_default() == Format::Csv {
         if q.cursor.is_some() || q.limit.is_some() {
             return Err(ApiError::bad_request("invalid_query", "A CSV export has every entry: no cursor or limit."));
         }
-        let scope = scope_of(&state, principal).await?;
-        return export(state, scope, filters).await;
+        return export(state, scope, q).await;
     }
     let keyset = Keyset::parse(q.cursor.as_deref(), q.limit)?;
     let before = keyset
@@ -122,9 +114,8 @@ pub async fn list(
         .as_deref()
         .map(|c| c.parse::<i64>().map_err(|_| ApiError::invalid_field("cursor", "not a cursor returned by this API")))
         .transpose()?;
-    let scope = scope_of(&state, principal).await?;
     let fetch = keyset.fetch();
-    let rows = state.db.run(move |conn| Ok(page(conn, &scope, &filters, before, fetch)?)).await?;
+    let rows = state.db.run(move |conn| Ok(page(conn, &scope, &q, before, fetch)?)).await?;
     Ok(HttpResponse::Ok().json(keyset.page(rows, |e| e.seq.to_string())))
 }
 
@@ -132,15 +123,15 @@ pub async fn list(
 /// held in memory. A database failure during the stream cuts it (and is
 /// logged); the scope was read before answering, so an unreachable database
 /// gets a problem answer.
-async fn export(state: web::Data<AppState>, scope: Scope, filters: Filters) -> Result<HttpResponse, ApiError> {
+async fn export(state: web::Data<AppState>, scope: Scope, q: AuditQuery) -> Result<HttpResponse, ApiError> {
     let mut head = "\u{feff}".as_bytes().to_vec();
     head.extend(csv_rows(&[], true)?);
     // The state is the `seq` to read below (None: from the newest); None ends.
     let rows = stream::unfold(Some(None), move |before: Option<Option<i64>>| {
-        let (state, scope, filters) = (state.clone(), scope.clone(), filters.clone());
+        let (state, scope, q) = (state.clone(), scope.clone(), q.clone());
         async move {
             let before = before?;
-            match state.db.run(move |conn| Ok(page(conn, &scope, &filters, before, BATCH)?)).await {
+            match state.db.run(move |conn| Ok(page(conn, &scope, &q, before, BATCH)?)).await {
                 Err(e) => {
                     tracing::error!(error = %e, "the audit export stopped");
                     Some((Err(e), None))
