@@ -79,6 +79,8 @@ impl Application {
                 .app_data(web::PayloadConfig::new(http.body_limit_bytes))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
+                // Innermost, inside TracingLogger: sees the request id and the handler's own status.
+                .wrap(from_fn(crate::audit::record))
                 .wrap(from_fn(crate::http::envelope))
                 .wrap(from_fn(crate::ops::record))
                 .wrap(TracingLogger::default())
@@ -120,7 +122,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::payments::routes::configure)
             .configure(crate::ratings::routes::configure)
             .configure(crate::stats::routes::configure)
-            .configure(crate::stats::exports::configure),
+            .configure(crate::stats::exports::configure)
+            .configure(crate::audit::routes::configure),
     );
 }
 

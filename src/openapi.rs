@@ -4,7 +4,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    auth, dossiers, holidays, ops, payments, procedures, queue, ratings, repository, results, staff, stats, units,
+    audit, auth, dossiers, holidays, ops, payments, procedures, queue, ratings, repository, results, staff, stats,
+    units,
 };
 
 #[derive(OpenApi)]
@@ -25,6 +26,7 @@ use crate::{
         repository::routes::list, payments::routes::create, payments::routes::callback,
         ratings::routes::rate, ratings::routes::list, stats::routes::stats, stats::routes::scorecard,
         stats::exports::export_stats, stats::exports::export_dossiers,
+        audit::routes::list, audit::routes::verify,
     ),
     modifiers(&Conventions),
     tags(
@@ -41,6 +43,7 @@ use crate::{
         (name = "payments", description = "Fees and payments"),
         (name = "ratings", description = "Satisfaction ratings"),
         (name = "statistics", description = "Statistics, the service-quality scorecard and exports"),
+        (name = "audit", description = "The hash-chained audit log and its verification"),
     )
 )]
 struct ApiDoc;

@@ -171,6 +171,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/api/v1/stats/scorecard"),
     ("get", "/api/v1/exports/stats.{format}"),
     ("get", "/api/v1/exports/dossiers.{format}"),
+    ("get", "/api/v1/audit"),
+    ("get", "/api/v1/audit/verify"),
 ];
 
 async fn openapi_lists_every_endpoint(b: Backend) {

@@ -298,6 +298,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_role -> Text,
+        unit_id -> Nullable<Text>,
+        unit_path -> Nullable<Text>,
+        method -> Text,
+        route -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        status -> Integer,
+        request_id -> Text,
+        client_address -> Nullable<Text>,
+        summary -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
 diesel::joinable!(dossiers -> procedures (procedure_id));
 diesel::joinable!(dossier_units -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> units (unit_id));
@@ -310,6 +332,7 @@ diesel::joinable!(dossier_facts -> dossiers (dossier_id));
 diesel::joinable!(result_drafts -> dossiers (dossier_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
     dossier_components,
     dossier_events,
     dossier_facts,
