@@ -33,12 +33,7 @@ on_both_backends!(
 
 async fn online_happy_path_with_its_events(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let (citizen, clerk, specialist, approver) = (
-        app.token("citizen").await,
-        app.token("clerk").await,
-        app.token("specialist").await,
-        app.token("approver").await,
-    );
+    let Cast { citizen, clerk, specialist, approver } = cast(&app).await;
 
     let d = file(&app, &citizen, BIRTH, "06691").await;
     assert_eq!(d["status"], "submitted");
@@ -103,12 +98,7 @@ async fn online_happy_path_with_its_events(b: Backend) {
 
 async fn counter_registration_reaches_the_citizen(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let (citizen, clerk, specialist, approver) = (
-        app.token("citizen").await,
-        app.token("clerk").await,
-        app.token("specialist").await,
-        app.token("approver").await,
-    );
+    let Cast { citizen, clerk, specialist, approver } = cast(&app).await;
     let d = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
     assert_eq!(d["status"], "received");
     assert_eq!(d["channel"], "counter");
@@ -730,12 +720,7 @@ async fn oversized_uploads_are_refused(b: Backend) {
 
 async fn queues_wait_for_each_role(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let (citizen, clerk, specialist, approver) = (
-        app.token("citizen").await,
-        app.token("clerk").await,
-        app.token("specialist").await,
-        app.token("approver").await,
-    );
+    let Cast { citizen, clerk, specialist, approver } = cast(&app).await;
     let construction = register(&app, &clerk, CONSTRUCTION, "193").await; // due in 15 working days
     let business = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await; // due in 3
     let online = file(&app, &citizen, BIRTH, "06691").await;

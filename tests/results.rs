@@ -43,23 +43,9 @@ fn path(d: &Value, rest: &str) -> String {
     format!("/api/v1/dossiers/{}{rest}", d["id"].as_str().unwrap())
 }
 
-struct Staff {
-    clerk: String,
-    specialist: String,
-    approver: String,
-}
-
-async fn staff(app: &TestApp) -> Staff {
-    Staff {
-        clerk: app.token("clerk").await,
-        specialist: app.token("specialist").await,
-        approver: app.token("approver").await,
-    }
-}
-
 /// Registers a household-business dossier, drafts `pdf` as its result and
 /// approves it. Returns the dossier after approval.
-async fn approved(app: &TestApp, s: &Staff, pdf: Vec<u8>) -> Value {
+async fn approved(app: &TestApp, s: &Cast, pdf: Vec<u8>) -> Value {
     let d = register(app, &s.clerk, HOUSEHOLD_BUSINESS, "193").await;
     act_ok(app, &s.specialist, &d, json!({"action": "claim"})).await;
     let res = post_form(
@@ -115,7 +101,7 @@ async fn signature_checks_out(app: &TestApp, v: &Value) -> bool {
 
 async fn approved_results_are_signed_and_verifiable(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let s = staff(&app).await;
+    let s = cast(&app).await;
     let d = approved(&app, &s, result_pdf(1)).await;
     assert_eq!(d["status"], "result_ready");
 
@@ -171,7 +157,7 @@ async fn approved_results_are_signed_and_verifiable(b: Backend) {
 
 async fn revocation_and_replacement(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let s = staff(&app).await;
+    let s = cast(&app).await;
     let d = approved(&app, &s, result_pdf(3)).await;
     let (number, bytes) = download(&app, &s.clerk, &d).await;
 
@@ -232,7 +218,7 @@ async fn revocation_and_replacement(b: Backend) {
 
 async fn results_are_prepared_by_the_right_people(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let s = staff(&app).await;
+    let s = cast(&app).await;
     let d = register(&app, &s.clerk, HOUSEHOLD_BUSINESS, "193").await;
     let draft = |token: String, bytes: Vec<u8>| {
         let app = &app;
@@ -262,8 +248,8 @@ async fn results_are_prepared_by_the_right_people(b: Backend) {
 
 async fn applicants_download_and_the_download_returns_the_dossier(b: Backend) {
     let app = TestApp::spawn(b).await;
-    let s = staff(&app).await;
-    let citizen = app.token("citizen").await;
+    let s = cast(&app).await;
+    let citizen = s.citizen.clone();
     let d = approved(&app, &s, result_pdf(6)).await;
     assert_eq!(d["national_status"], 6, "the fee is still due");
 
@@ -366,7 +352,7 @@ async fn repository_documents_are_reused_without_copies(b: Backend) {
 #[actix_web::test]
 async fn an_outside_tool_verifies_a_result() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let s = staff(&app).await;
+    let s = cast(&app).await;
     let d = approved(&app, &s, result_pdf(7)).await;
     let (number, bytes) = download(&app, &s.clerk, &d).await;
     let dir = tempfile::tempdir().unwrap();

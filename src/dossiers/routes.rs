@@ -141,6 +141,23 @@ pub struct ListQuery {
 /// Statuses in which the clock runs: only these can be overdue.
 pub const CLOCK_RUNNING: [&str; 3] = ["received", "in_progress", "pending_approval"];
 
+/// Narrows a boxed dossier query to overdue (`Some(true)`) or not overdue
+/// (`Some(false)`) dossiers at `now`; shared by `/dossiers` and `/queue`.
+#[macro_export]
+macro_rules! filter_overdue {
+    ($sql:expr, $overdue:expr, $now:expr) => {{
+        use $crate::db::schema::dossiers;
+        use $crate::dossiers::routes::CLOCK_RUNNING;
+        match $overdue {
+            Some(true) => $sql.filter(dossiers::status.eq_any(CLOCK_RUNNING).and(dossiers::due_at.lt($now))),
+            Some(false) => $sql.filter(
+                dossiers::status.ne_all(CLOCK_RUNNING).or(dossiers::due_at.ge($now)).or(dossiers::due_at.is_null()),
+            ),
+            None => $sql,
+        }
+    }};
+}
+
 /// Dossiers the caller may see, newest first: citizens their own, staff those
 /// that are or were in their unit subtree.
 #[utoipa::path(get, path = "/api/v1/dossiers", tag = "dossiers", params(ListQuery), security(("bearer" = [])),
@@ -189,18 +206,7 @@ pub async fn list(
             if let Some(to) = q.to {
                 sql = sql.filter(dossiers::submitted_at.lt(local_midnight(to)));
             }
-            match q.overdue {
-                Some(true) => sql = sql.filter(dossiers::status.eq_any(CLOCK_RUNNING).and(dossiers::due_at.lt(now))),
-                Some(false) => {
-                    sql = sql.filter(
-                        dossiers::status
-                            .ne_all(CLOCK_RUNNING)
-                            .or(dossiers::due_at.ge(now))
-                            .or(dossiers::due_at.is_null()),
-                    )
-                }
-                None => {}
-            }
+            sql = crate::filter_overdue!(sql, q.overdue, now);
             if let Some(text) = q.q {
                 sql = sql.filter(dossiers::search_text.like(contains_pattern(&text)).escape('\\'));
             }

@@ -14,7 +14,7 @@ use crate::db::schema::{dossiers, procedures, scope_units, units};
 use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
 use crate::dossiers::actions::{self, ActionRequest};
-use crate::dossiers::routes::{CLOCK_RUNNING, respond};
+use crate::dossiers::routes::respond;
 use crate::dossiers::{DossierSummary, ListRow, summary};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Keyset, Page};
@@ -107,18 +107,7 @@ pub async fn queue(
             if let Some(code) = q.procedure {
                 sql = sql.filter(procedures::code.eq(code));
             }
-            match q.overdue {
-                Some(true) => sql = sql.filter(dossiers::status.eq_any(CLOCK_RUNNING).and(dossiers::due_at.lt(now))),
-                Some(false) => {
-                    sql = sql.filter(
-                        dossiers::status
-                            .ne_all(CLOCK_RUNNING)
-                            .or(dossiers::due_at.ge(now))
-                            .or(dossiers::due_at.is_null()),
-                    )
-                }
-                None => {}
-            }
+            sql = crate::filter_overdue!(sql, q.overdue, now);
             if let Some((t, id)) = after {
                 sql = sql.filter(dossiers::queue_at.gt(t).or(dossiers::queue_at.eq(t).and(dossiers::id.gt(id))));
             }

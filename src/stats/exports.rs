@@ -12,8 +12,8 @@ use diesel::prelude::*;
 use futures_util::StreamExt;
 use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 
+use super::Row;
 use super::routes::StatsQuery;
-use super::{GroupBy, Row};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::DbConnection;
@@ -159,14 +159,7 @@ pub async fn export_stats(
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let format = format_of(&format, &[ExportFormat::Csv, ExportFormat::Xlsx, ExportFormat::Json])?;
-    let q = query.into_inner();
-    let stats = state
-        .db
-        .run(move |conn| {
-            let (unit, from, to) = q.resolve(conn, &principal)?;
-            Ok(super::compute(conn, &unit, from, to, q.group_by.unwrap_or(GroupBy::Unit))?)
-        })
-        .await?;
+    let stats = query.into_inner().statistics(&state, principal).await?;
     let name = format!("thong-ke-{}-{}-{}", stats.unit_code, stats.from, stats.to);
     let mut rows = vec![stats_cells("total", &stats.total)];
     rows.extend(stats.levels.iter().map(|r| stats_cells("level", r)));

@@ -17,6 +17,23 @@ pub async fn json_ok(res: reqwest::Response, status: StatusCode) -> Value {
     body
 }
 
+/// Access tokens of the demo citizen and the demo staff of Hạ Long (193).
+pub struct Cast {
+    pub citizen: String,
+    pub clerk: String,
+    pub specialist: String,
+    pub approver: String,
+}
+
+pub async fn cast(app: &TestApp) -> Cast {
+    Cast {
+        citizen: app.token("citizen").await,
+        clerk: app.token("clerk").await,
+        specialist: app.token("specialist").await,
+        approver: app.token("approver").await,
+    }
+}
+
 /// Files online as `token` for `procedure` at the unit with `unit_code`.
 pub async fn file(app: &TestApp, token: &str, procedure: &str, unit_code: &str) -> Value {
     let unit = app.unit_id(unit_code).await;
