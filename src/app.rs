@@ -13,6 +13,8 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{self, ApiError};
+use crate::notify::Notifier;
+use crate::notify::worker::Worker;
 use crate::ops::Metrics;
 use crate::storage::{FileStore, LocalDir};
 
@@ -27,6 +29,11 @@ pub struct AppState {
     pub openapi: String,
     /// Where dossier documents are stored.
     pub files: Arc<dyn FileStore>,
+    /// Queues e-mails in the outbox.
+    pub notifier: Notifier,
+    /// Delivers the outbox: in the background when `notifications.worker_enabled`,
+    /// or on demand (`run_pending`).
+    pub mail_worker: Arc<Worker>,
 }
 
 pub struct Application {
@@ -45,6 +52,7 @@ impl Application {
             crate::seed::demo(&db).await?;
         }
         let files: Arc<dyn FileStore> = Arc::new(LocalDir::new(settings.files.dir.clone())?);
+        let mail_worker = Arc::new(Worker::new(&settings, db.clone())?);
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
@@ -53,6 +61,8 @@ impl Application {
             metrics: Metrics::new(),
             openapi: crate::openapi::document(),
             files,
+            notifier: Notifier::new(&settings.notifications),
+            mail_worker,
             db,
             settings,
         });
@@ -84,8 +94,25 @@ impl Application {
         self.port
     }
 
+    /// A handle that stops the server (tests use it to restart the service).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, delivering the outbox in the background when
+    /// `notifications.worker_enabled`; the worker stops with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let worker = self
+            .state
+            .settings
+            .notifications
+            .worker_enabled
+            .then(|| actix_web::rt::spawn(self.state.mail_worker.clone().run()));
+        let stopped = self.server.await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        stopped
     }
 }
 
@@ -101,7 +128,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::staff::routes::configure)
             .configure(crate::dossiers::routes::configure)
             .configure(crate::dossiers::files::configure)
-            .configure(crate::queue::routes::configure),
+            .configure(crate::queue::routes::configure)
+            .configure(crate::notify::routes::configure),
     );
 }
 

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
+use crate::{auth, dossiers, holidays, notify, ops, procedures, queue, staff, units};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -11,6 +11,8 @@ use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         auth::routes::register, auth::routes::login, auth::routes::refresh, auth::routes::logout, auth::routes::me,
+        auth::email::verify_email, auth::email::resend_verification, auth::email::request_reset,
+        auth::email::check_reset, auth::email::reset,
         units::routes::list, units::routes::get, units::routes::create, units::routes::update,
         procedures::routes::list, procedures::routes::get, procedures::routes::create, procedures::routes::update,
         holidays::routes::list, holidays::routes::put, holidays::routes::delete,
@@ -18,6 +20,7 @@ use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
         dossiers::routes::create, dossiers::routes::list, dossiers::routes::get, dossiers::routes::events,
         dossiers::routes::act, dossiers::routes::lookup, dossiers::files::upload, dossiers::files::download,
         queue::routes::queue, queue::routes::claim,
+        notify::routes::list, notify::routes::retry,
     ),
     modifiers(&Conventions),
     tags(
@@ -29,6 +32,7 @@ use crate::{auth, dossiers, holidays, ops, procedures, queue, staff, units};
         (name = "staff", description = "Staff accounts"),
         (name = "dossiers", description = "Dossiers: filing, actions, events, documents, public lookup"),
         (name = "queue", description = "Work queues and claims"),
+        (name = "outbox", description = "E-mail outbox: dead letters and retries"),
     )
 )]
 struct ApiDoc;

@@ -189,14 +189,55 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        dossier_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    account_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    scheduled_runs (job) {
+        job -> Text,
+        last_run_on -> Date,
+    }
+}
+
 diesel::joinable!(dossiers -> procedures (procedure_id));
 diesel::joinable!(dossier_units -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> units (unit_id));
 diesel::joinable!(dossier_components -> dossiers (dossier_id));
 diesel::joinable!(dossier_files -> dossier_components (component_id));
 diesel::joinable!(dossier_events -> dossiers (dossier_id));
+diesel::joinable!(outbox -> dossiers (dossier_id));
+diesel::joinable!(account_tokens -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_tokens,
     dossier_components,
     dossier_events,
     dossier_files,
@@ -205,9 +246,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     dossiers,
     holidays,
     idempotency_keys,
+    outbox,
     procedure_components,
     procedures,
     refresh_tokens,
+    scheduled_runs,
     units,
     users,
 );

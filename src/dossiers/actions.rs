@@ -13,6 +13,7 @@ use crate::db::schema::{dossier_units, dossiers, units, users};
 use crate::domain::roles::{self, Role};
 use crate::domain::workflow::{Action, Actor, Refusal, Situation, Status, permitted, transition};
 use crate::error::{ApiError, Validator};
+use crate::notify::Notifier;
 
 /// An action and its payload: `{"action": "reject", "reason": "…"}`.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -198,6 +199,7 @@ pub fn apply(
     request: &ActionRequest,
     if_match: Option<&str>,
     day_end_hour: u32,
+    notifier: &Notifier,
 ) -> Result<(), ApiError> {
     let (row, access) = load_visible(conn, principal, id)?;
     check_if_match(if_match, &row)?;
@@ -295,7 +297,7 @@ pub fn apply(
         payload: request.payload(),
     }
     .insert(conn)?;
-    Ok(())
+    notifier.after_action(conn, &row.id, request)
 }
 
 fn procedure_of(conn: &mut DbConnection, row: &DossierRow) -> Result<crate::procedures::ProcedureView, ApiError> {

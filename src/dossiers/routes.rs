@@ -70,8 +70,13 @@ pub async fn create(
     };
     let request = body.into_inner();
     let day_end = state.settings.dossiers.day_end_hour;
+    let require_verified_email = state.settings.notifications.require_verified_email_to_file;
     let attempt = |request: FileDossier, key: Option<String>, p: Principal| {
-        state.db.write(move |conn| filing::file(conn, &p, Filing { request, idempotency_key: key }, day_end))
+        let notifier = state.notifier.clone();
+        state.db.write(move |conn| {
+            let filing = Filing { request, idempotency_key: key, require_verified_email };
+            filing::file(conn, &p, filing, day_end, &notifier)
+        })
     };
     let outcome = match attempt(request.clone(), key.clone(), principal.clone()).await {
         // Two requests with one key at once: the loser finds the winner's dossier.
@@ -114,8 +119,11 @@ pub async fn act(
     let if_match = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("\"invalid\"").to_string());
     let (id, p) = (id.into_inner(), principal.clone());
     let day_end = state.settings.dossiers.day_end_hour;
-    let dossier = id.clone();
-    state.db.write(move |conn| actions::apply(conn, &p, &dossier, &request, if_match.as_deref(), day_end)).await?;
+    let (dossier, notifier) = (id.clone(), state.notifier.clone());
+    state
+        .db
+        .write(move |conn| actions::apply(conn, &p, &dossier, &request, if_match.as_deref(), day_end, &notifier))
+        .await?;
     respond(&state, principal, id, actix_web::http::StatusCode::OK).await
 }
 

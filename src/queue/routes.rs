@@ -34,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The statuses that wait for each role.
-fn waiting_for(roles: &[Role]) -> Vec<&'static str> {
+pub fn waiting_for(roles: &[Role]) -> Vec<&'static str> {
     let mut statuses: Vec<Status> = Vec::new();
     for role in roles {
         statuses.extend(match role {
@@ -158,13 +158,13 @@ fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<St
         (status = 403, body = Problem)))]
 pub async fn claim(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Specialist])?;
-    let (p, day_end) = (principal.clone(), state.settings.dossiers.day_end_hour);
+    let (p, day_end, notifier) = (principal.clone(), state.settings.dossiers.day_end_hour, state.notifier.clone());
     let claimed = state
         .db
         .write(move |conn| {
             let scope = p.scope_path(conn)?;
             let Some(id) = next_claimable(conn, &scope)? else { return Ok(None) };
-            actions::apply(conn, &p, &id, &ActionRequest::Claim, None, day_end)?;
+            actions::apply(conn, &p, &id, &ActionRequest::Claim, None, day_end, &notifier)?;
             Ok(Some(id))
         })
         .await?;
