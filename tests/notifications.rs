@@ -27,6 +27,7 @@ on_both_backends!(
     english_applicants_get_english_mail,
     received_mail_goes_out_once_across_a_restart,
     smtp_outage_loses_nothing,
+    an_abandoned_claim_expires,
     dead_letters_after_max_attempts_and_admin_retry,
     concurrent_workers_deliver_each_message_once,
     staff_digest_once_a_day,
@@ -459,6 +460,25 @@ async fn smtp_outage_loses_nothing(b: Backend) {
     let ids: HashSet<String> = sink.mails().into_iter().map(|m| m.message_id).collect();
     assert_eq!(ids.len(), 3);
     assert!(outbox_rows(&app).await.iter().all(|r| r.1 == "sent" && r.2 == 2));
+}
+
+async fn an_abandoned_claim_expires(b: Backend) {
+    let (app, sink) = TestApp::with_mail(b, |_| {}).await;
+    register(&app, citizen(8)).await;
+    // A worker claims the message, then dies before delivering it.
+    let now = motcua::time::now();
+    let lease = now + chrono::Duration::minutes(1);
+    let claimed = app.db(move |c| motcua::notify::outbox::claim_next(c, now, lease)).await;
+    assert!(claimed.is_some());
+    assert_eq!(app.deliver().await, Delivery::default(), "the claim holds until its lease ends");
+    assert!(sink.received().is_empty());
+
+    let past = motcua::time::now() - chrono::Duration::seconds(1);
+    app.db(move |c| diesel::update(outbox::table).set(outbox::lease_until.eq(past)).execute(c)).await;
+    assert_eq!(app.deliver().await, Delivery { sent: 1, ..Default::default() });
+    only_mail_to(&sink, "citizen8@example.vn");
+    let rows = outbox_rows(&app).await;
+    assert_eq!((rows[0].1.as_str(), rows[0].2), ("sent", 2), "the abandoned attempt counts");
 }
 
 async fn dead_letters_after_max_attempts_and_admin_retry(b: Backend) {

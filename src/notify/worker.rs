@@ -36,9 +36,9 @@ pub struct Worker {
     mailer: Mailer,
     notifier: Notifier,
     settings: NotificationSettings,
-    /// How long a claim holds: ample for one delivery, whose every SMTP step
-    /// is bounded by `smtp.timeout_secs`.
-    lease: chrono::Duration,
+    /// How long a claim holds: twice the longest a delivery may take, so
+    /// that no live worker outlasts its claim.
+    lease: Duration,
 }
 
 /// The wait before retry `attempts` + 1: `base × 2^(attempts - 1)`, at most
@@ -57,7 +57,7 @@ impl Worker {
             mailer: Mailer::new(&settings.smtp)?,
             notifier: Notifier::new(&settings.notifications),
             settings: settings.notifications.clone(),
-            lease: chrono::Duration::seconds((6 * settings.smtp.timeout_secs).max(60) as i64),
+            lease: Duration::from_secs((6 * settings.smtp.timeout_secs).max(60)),
             db,
         })
     }
@@ -65,12 +65,15 @@ impl Worker {
     /// Delivers every message due now, one claim at a time, until none is left.
     pub async fn run_pending(&self) -> Result<Delivery, ApiError> {
         let mut report = Delivery::default();
+        let lease = chrono::Duration::from_std(self.lease).expect("a lease of minutes");
         loop {
-            let (now, lease) = (crate::time::now(), self.lease);
+            let now = crate::time::now();
             let Some(row) = self.db.write(move |conn| Ok(outbox::claim_next(conn, now, now + lease)?)).await? else {
                 return Ok(report);
             };
-            let outcome = self.mailer.send(&row).await;
+            let outcome = tokio::time::timeout(self.lease / 2, self.mailer.send(&row)).await.unwrap_or_else(|_| {
+                Err(Failure { permanent: false, message: "the SMTP exchange took too long".into() })
+            });
             self.settle(row, outcome, &mut report).await?;
         }
     }
