@@ -13,6 +13,8 @@ use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::Db;
 use crate::error::{self, ApiError};
+use crate::notify::Notifier;
+use crate::notify::worker::Worker;
 use crate::ops::Metrics;
 use crate::payments::Providers;
 use crate::results::keys::Signer;
@@ -33,6 +35,11 @@ pub struct AppState {
     pub signer: Signer,
     /// Online payment providers, by name.
     pub payments: Providers,
+    /// Queues e-mails in the outbox.
+    pub notifier: Notifier,
+    /// Delivers the outbox: in the background when `notifications.worker_enabled`,
+    /// or on demand (`run_pending`).
+    pub mail_worker: Arc<Worker>,
 }
 
 pub struct Application {
@@ -56,6 +63,7 @@ impl Application {
         db.write(move |conn| Ok(crate::results::publish_key(conn, &key_id, &public_key)?))
             .await
             .map_err(|e| anyhow::anyhow!("publishing the signing key: {e}"))?;
+        let mail_worker = Arc::new(Worker::new(&settings, db.clone())?);
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
@@ -66,6 +74,8 @@ impl Application {
             files,
             signer,
             payments: crate::payments::providers(&settings.payments),
+            notifier: Notifier::new(&settings.notifications),
+            mail_worker,
             db,
             settings,
         });
@@ -99,8 +109,25 @@ impl Application {
         self.port
     }
 
+    /// A handle that stops the server (tests use it to restart the service).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped, delivering the outbox in the background when
+    /// `notifications.worker_enabled`; the worker stops with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let worker = self
+            .state
+            .settings
+            .notifications
+            .worker_enabled
+            .then(|| actix_web::rt::spawn(self.state.mail_worker.clone().run()));
+        let stopped = self.server.await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
+        stopped
     }
 }
 
@@ -123,7 +150,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::ratings::routes::configure)
             .configure(crate::stats::routes::configure)
             .configure(crate::stats::exports::configure)
-            .configure(crate::audit::routes::configure),
+            .configure(crate::audit::routes::configure)
+            .configure(crate::notify::routes::configure),
     );
 }
 

@@ -50,6 +50,8 @@ pub struct Settings {
     pub scorecard: crate::domain::scorecard::ScorecardConfig,
     pub seed: SeedSettings,
     pub log: LogSettings,
+    pub smtp: SmtpSettings,
+    pub notifications: NotificationSettings,
 }
 
 fn default_profile() -> Profile {
@@ -128,6 +130,55 @@ pub struct SeedSettings {
     pub demo: bool,
 }
 
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain SMTP: a local relay or a mail catcher.
+    None,
+    /// Plain connection upgraded with STARTTLS (usually port 587); refused if the server cannot.
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub from_address: String,
+    pub from_name: String,
+    /// Per SMTP operation.
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettings {
+    /// Deliver the outbox from `motcua serve` (else run `motcua worker`).
+    pub worker_enabled: bool,
+    pub poll_interval_ms: u64,
+    /// After this many failed deliveries a message is dead (admins retry it).
+    pub max_attempts: i32,
+    /// Retry `n` waits about `backoff_base_secs × 2^(n-1)`, at most `backoff_max_secs`.
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// Where the links in e-mails point, without a trailing slash.
+    pub public_base_url: String,
+    /// Citizens file dossiers only once their e-mail address is verified.
+    pub require_verified_email_to_file: bool,
+    pub verification_ttl_hours: i64,
+    pub password_reset_ttl_minutes: i64,
+    /// Local hour at which staff get their daily digest.
+    pub digest_hour: u32,
+    /// The digest lists dossiers due within this many working days.
+    pub digest_soon_working_days: u32,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -203,6 +254,9 @@ impl Settings {
             {
                 bail!("payment provider `{name}` still has the shipped demo secret: set its secret");
             }
+            if self.smtp.username.is_some() && self.smtp.security == SmtpSecurity::None {
+                bail!("smtp.security = \"none\" would send the SMTP password in clear: use starttls or tls");
+            }
         }
         if !(1..=23).contains(&self.dossiers.day_end_hour) {
             bail!("dossiers.day_end_hour is an hour between 1 and 23");
@@ -213,6 +267,37 @@ impl Settings {
         }
         if self.auth.access_token_ttl_secs <= 0 || self.auth.refresh_token_ttl_days <= 0 {
             bail!("token lifetimes must be positive");
+        }
+        self.validate_mail()
+    }
+
+    fn validate_mail(&self) -> anyhow::Result<()> {
+        let (smtp, n) = (&self.smtp, &self.notifications);
+        if smtp.host.trim().is_empty() || smtp.port == 0 || smtp.timeout_secs == 0 {
+            bail!("smtp.host, smtp.port and smtp.timeout_secs must be set");
+        }
+        if crate::domain::identity::Email::parse(&smtp.from_address).is_err() {
+            bail!("smtp.from_address is not an e-mail address");
+        }
+        if smtp.username.is_some() != smtp.password.is_some() {
+            bail!("smtp.username and smtp.password go together");
+        }
+        if !(n.public_base_url.starts_with("http://") || n.public_base_url.starts_with("https://"))
+            || n.public_base_url.ends_with('/')
+        {
+            bail!("notifications.public_base_url is an http(s) URL without a trailing slash");
+        }
+        if n.poll_interval_ms < 10 || n.max_attempts < 1 || n.backoff_base_secs == 0 {
+            bail!("notifications: poll_interval_ms ≥ 10, max_attempts ≥ 1 and backoff_base_secs ≥ 1");
+        }
+        if n.backoff_max_secs < n.backoff_base_secs {
+            bail!("notifications.backoff_max_secs must be at least backoff_base_secs");
+        }
+        if n.verification_ttl_hours <= 0 || n.password_reset_ttl_minutes <= 0 {
+            bail!("notifications: token lifetimes must be positive");
+        }
+        if n.digest_hour > 23 {
+            bail!("notifications.digest_hour is an hour between 0 and 23");
         }
         Ok(())
     }
@@ -279,7 +364,49 @@ mod tests {
 
     #[test]
     fn secrets_do_not_appear_in_debug_output() {
+        let s =
+            load(Profile::Local, &[("MOTCUA__SMTP__USERNAME", "mailer"), ("MOTCUA__SMTP__PASSWORD", "smtp-hunter2")])
+                .unwrap();
+        let debug = format!("{s:?}");
+        assert!(!debug.contains(DEFAULT_JWT_SECRET));
+        assert!(!debug.contains("smtp-hunter2"));
+    }
+
+    #[test]
+    fn mail_settings_have_defaults_and_overrides() {
         let s = load(Profile::Local, &[]).unwrap();
-        assert!(!format!("{s:?}").contains(DEFAULT_JWT_SECRET));
+        assert_eq!((s.smtp.host.as_str(), s.smtp.port, s.smtp.security), ("127.0.0.1", 1025, SmtpSecurity::None));
+        assert!(s.notifications.worker_enabled);
+        assert!(!s.notifications.require_verified_email_to_file, "local development files without a mail server");
+        let s = load(
+            Profile::Local,
+            &[
+                ("MOTCUA__SMTP__SECURITY", "starttls"),
+                ("MOTCUA__SMTP__PORT", "587"),
+                ("MOTCUA__SMTP__PASSWORD", "1234"),
+            ],
+        );
+        assert!(s.unwrap_err().to_string().contains("go together"));
+        let s = load(Profile::Local, &[("MOTCUA__SMTP__SECURITY", "ssl")]);
+        assert!(s.is_err());
+        let s = load(Profile::Local, &[("MOTCUA__NOTIFICATIONS__PUBLIC_BASE_URL", "https://dichvucong.example.vn/")]);
+        assert!(s.unwrap_err().to_string().contains("trailing slash"));
+    }
+
+    #[test]
+    fn production_verifies_e_mail_and_never_sends_passwords_in_clear() {
+        let env = [
+            ("MOTCUA__AUTH__JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+            ("DATABASE_URL", "postgres://x@h/db"),
+            ("MOTCUA__RESULTS__SIGNING_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+        ];
+        let s = load(Profile::Production, &env).unwrap();
+        assert!(s.notifications.require_verified_email_to_file);
+        let mut clear = env.to_vec();
+        clear.extend([("MOTCUA__SMTP__USERNAME", "mailer"), ("MOTCUA__SMTP__PASSWORD", "secret")]);
+        let err = load(Profile::Production, &clear).unwrap_err();
+        assert!(err.to_string().contains("in clear"), "{err}");
+        clear.push(("MOTCUA__SMTP__SECURITY", "tls"));
+        assert!(load(Profile::Production, &clear).is_ok());
     }
 }

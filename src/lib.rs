@@ -11,6 +11,7 @@ pub mod dossiers;
 pub mod error;
 pub mod holidays;
 pub mod http;
+pub mod notify;
 pub mod openapi;
 pub mod ops;
 pub mod pagination;

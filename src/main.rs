@@ -1,6 +1,7 @@
-//! The `motcua` command: serve (default), migrate, seed, user.
+//! The `motcua` command: serve (default), worker, migrate, seed, unit, user, openapi.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -22,8 +23,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the HTTP API (the default).
+    /// Serve the HTTP API (the default), delivering e-mail too unless
+    /// `notifications.worker_enabled` is false.
     Serve,
+    /// Deliver the e-mail outbox (and the staff digest) without serving HTTP.
+    Worker,
     /// Apply pending database migrations and exit.
     Migrate,
     /// Seed data into the database.
@@ -94,6 +98,15 @@ async fn main() -> anyhow::Result<()> {
     motcua::telemetry::init(&settings.log);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
+        Command::Worker => {
+            let db_settings = settings.database.clone();
+            let db = tokio::task::spawn_blocking(move || Db::connect(&db_settings)).await??;
+            let worker = Arc::new(motcua::notify::worker::Worker::new(&settings, db)?);
+            tokio::select! {
+                () = worker.run() => {}
+                () = shutdown_signal() => tracing::info!("outbox worker stopping"),
+            }
+        }
         Command::Migrate => {
             let (target, applied) = tokio::task::spawn_blocking(move || db::setup(&settings.database)).await??;
             for name in &applied {
@@ -150,4 +163,26 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (a container stopping).
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }

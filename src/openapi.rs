@@ -4,8 +4,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
-    audit, auth, dossiers, holidays, ops, payments, procedures, queue, ratings, repository, results, staff, stats,
-    units,
+    audit, auth, dossiers, holidays, notify, ops, payments, procedures, queue, ratings, repository, results, staff,
+    stats, units,
 };
 
 #[derive(OpenApi)]
@@ -14,6 +14,8 @@ use crate::{
     paths(
         ops::healthz, ops::readyz, ops::metrics,
         auth::routes::register, auth::routes::login, auth::routes::refresh, auth::routes::logout, auth::routes::me,
+        auth::email::verify_email, auth::email::resend_verification, auth::email::request_reset,
+        auth::email::check_reset, auth::email::reset,
         units::routes::list, units::routes::get, units::routes::create, units::routes::update,
         procedures::routes::list, procedures::routes::get, procedures::routes::create, procedures::routes::update,
         holidays::routes::list, holidays::routes::put, holidays::routes::delete,
@@ -27,6 +29,7 @@ use crate::{
         ratings::routes::rate, ratings::routes::list, stats::routes::stats, stats::routes::scorecard,
         stats::exports::export_stats, stats::exports::export_dossiers,
         audit::routes::list, audit::routes::verify,
+        notify::routes::list, notify::routes::retry,
     ),
     modifiers(&Conventions),
     tags(
@@ -44,6 +47,7 @@ use crate::{
         (name = "ratings", description = "Satisfaction ratings"),
         (name = "statistics", description = "Statistics, the service-quality scorecard and exports"),
         (name = "audit", description = "The hash-chained audit log and its verification"),
+        (name = "outbox", description = "E-mail outbox: dead letters and retries"),
     )
 )]
 struct ApiDoc;

@@ -1,5 +1,5 @@
 //! The `motcua` command: migrations, seeding, staff accounts from the shell,
-//! and start-up refusals.
+//! the e-mail worker, and start-up refusals.
 
 mod common;
 
@@ -10,10 +10,10 @@ use common::{Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_backends!(user_create_makes_an_account_that_logs_in);
+on_both_backends!(user_create_makes_an_account_that_logs_in, worker_command_delivers_the_outbox);
 
-/// Runs the binary from the crate root with a clean motcua environment.
-fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+/// The binary, run from the crate root with a clean motcua environment.
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_motcua"));
     cmd.args(args)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
@@ -24,7 +24,12 @@ fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
         cmd.env_remove(k);
     }
     cmd.env("RUST_LOG", "warn").envs(env.iter().copied());
-    let mut child = cmd.spawn().expect("motcua runs");
+    cmd
+}
+
+/// Runs the binary to completion.
+fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut child = command(args, env).spawn().expect("motcua runs");
     let mut input = child.stdin.take().unwrap();
     if let Some(s) = stdin {
         input.write_all(s.as_bytes()).unwrap();
@@ -69,6 +74,24 @@ async fn user_create_makes_an_account_that_logs_in(b: Backend) {
     assert!(text(&out.stderr).contains("no unit with this code"));
     let res = app.post("/api/v1/auth/login", None, json!({"email": "x@y.vn", "password": "mật khẩu vận hành"})).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn worker_command_delivers_the_outbox(b: Backend) {
+    let (app, sink) = TestApp::with_mail(b, |_| {}).await;
+    let res = app.post("/api/v1/auth/password-reset", None, json!({"email": "citizen@motcua.local"})).await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let port = sink.port().to_string();
+    let env = [
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("MOTCUA__SMTP__PORT", port.as_str()),
+        ("MOTCUA__NOTIFICATIONS__POLL_INTERVAL_MS", "50"),
+    ];
+    let mut worker = command(&["worker"], &env).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    sink.wait_for(1, std::time::Duration::from_secs(30)).await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    let mails = sink.mails_to("citizen@motcua.local");
+    assert_eq!(mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), ["Đặt lại mật khẩu"]);
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Identity and access: registration, login, token refresh and logout, the
-//! authenticated principal and its unit scope.
+//! authenticated principal and its unit scope, and the e-mailed links that
+//! verify addresses and reset passwords.
 
+pub mod email;
 pub mod password;
 pub mod principal;
 pub mod rate_limit;

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use super::password;
 use super::principal::Principal;
-use super::tokens::{hash_refresh_token, new_refresh_token};
+use super::tokens::{hash_secret_token, new_secret_token};
 use super::users::{self, UserRow, UserView};
 use crate::app::AppState;
 use crate::db::DbConnection;
@@ -23,7 +23,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/login").route(web::post().to(login)))
         .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
         .service(web::resource("/auth/logout").route(web::post().to(logout)))
-        .service(web::resource("/me").route(web::get().to(me)));
+        .service(web::resource("/me").route(web::get().to(me)))
+        .configure(super::email::configure);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -99,6 +100,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
         created_at: at,
         updated_at: at,
     };
+    let notifier = state.notifier.clone();
     let view = state
         .db
         .write(move |conn| {
@@ -115,6 +117,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
                 ));
             }
             diesel::insert_into(users_t::table).values(&row).execute(conn)?;
+            super::email::send_verification(conn, &notifier, &row)?;
             Ok(UserView::new(row, None))
         })
         .await?;
@@ -161,7 +164,7 @@ fn issue_tokens(
     user: UserRow,
     family: String,
 ) -> Result<TokenResponse, ApiError> {
-    let refresh = new_refresh_token();
+    let refresh = new_secret_token();
     let at = now();
     let expires_at = at + chrono::Duration::days(state.tokens.refresh_ttl_days);
     diesel::insert_into(refresh_tokens::table)
@@ -169,7 +172,7 @@ fn issue_tokens(
             refresh_tokens::id.eq(uuid::Uuid::now_v7().to_string()),
             refresh_tokens::user_id.eq(&user.id),
             refresh_tokens::family_id.eq(family),
-            refresh_tokens::token_hash.eq(hash_refresh_token(&refresh)),
+            refresh_tokens::token_hash.eq(hash_secret_token(&refresh)),
             refresh_tokens::created_at.eq(at),
             refresh_tokens::expires_at.eq(expires_at),
         ))
@@ -197,7 +200,7 @@ fn invalid_refresh() -> ApiError {
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
 pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
-    let hash = hash_refresh_token(body.refresh_token.trim());
+    let hash = hash_secret_token(body.refresh_token.trim());
     let st = state.clone();
     let response = state
         .db
@@ -251,7 +254,7 @@ fn revoke_family(conn: &mut DbConnection, family: &str) -> QueryResult<usize> {
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "Logged out")))]
 pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
-    let hash = hash_refresh_token(body.refresh_token.trim());
+    let hash = hash_secret_token(body.refresh_token.trim());
     state
         .db
         .write(move |conn| {

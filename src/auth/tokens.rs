@@ -1,4 +1,5 @@
-//! Short-lived JWT access tokens and opaque refresh tokens (stored hashed).
+//! Short-lived JWT access tokens, and the opaque secret tokens (refresh tokens,
+//! e-mailed links) that are stored only hashed.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -66,15 +67,15 @@ impl TokenKeys {
     }
 }
 
-/// A fresh refresh token: 256 random bits, base64url.
-pub fn new_refresh_token() -> String {
+/// A fresh secret token (refresh token, e-mailed link): 256 random bits, base64url.
+pub fn new_secret_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// What the database keeps of a refresh token.
-pub fn hash_refresh_token(token: &str) -> String {
+/// What the database keeps of a secret token: its SHA-256.
+pub fn hash_secret_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -104,10 +105,10 @@ mod tests {
     }
 
     #[test]
-    fn refresh_tokens_are_random_and_hashed() {
-        let (a, b) = (new_refresh_token(), new_refresh_token());
+    fn secret_tokens_are_random_and_hashed() {
+        let (a, b) = (new_secret_token(), new_secret_token());
         assert_ne!(a, b);
-        assert_eq!(hash_refresh_token(&a).len(), 64);
-        assert_ne!(hash_refresh_token(&a), a);
+        assert_eq!(hash_secret_token(&a).len(), 64);
+        assert_ne!(hash_secret_token(&a), a);
     }
 }

@@ -1,6 +1,7 @@
 //! The `users` table: rows, the public view of an account, and queries shared
 //! by authentication and staff administration.
 
+use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -9,6 +10,7 @@ use utoipa::ToSchema;
 use crate::db::DbConnection;
 use crate::db::schema::{units, users};
 use crate::domain::roles::{self, Role};
+use crate::error::ApiError;
 use crate::time::utc;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -84,6 +86,19 @@ pub fn view(conn: &mut DbConnection, id: &str) -> QueryResult<UserView> {
         .select((UserRow::as_select(), units::code.nullable()))
         .first(conn)?;
     Ok(UserView::new(row, code))
+}
+
+/// 403 `email_not_verified` unless the account's e-mail address is verified.
+pub fn require_verified_email(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
+    let verified: Option<NaiveDateTime> = users::table.find(id).select(users::email_verified_at).first(conn)?;
+    match verified {
+        Some(_) => Ok(()),
+        None => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "email_not_verified",
+            "Verify your e-mail address first: follow the link we sent you, or ask for a new one.",
+        )),
+    }
 }
 
 pub fn email_taken(conn: &mut DbConnection, email: &str) -> QueryResult<bool> {

@@ -83,6 +83,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        dossier_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    account_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    scheduled_runs (job) {
+        job -> Text,
+        last_run_on -> Date,
+    }
+}
+
 diesel::joinable!(procedure_components -> procedures (procedure_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(users -> units (unit_id));
@@ -326,12 +364,15 @@ diesel::joinable!(dossier_units -> units (unit_id));
 diesel::joinable!(dossier_components -> dossiers (dossier_id));
 diesel::joinable!(dossier_files -> dossier_components (component_id));
 diesel::joinable!(dossier_events -> dossiers (dossier_id));
+diesel::joinable!(outbox -> dossiers (dossier_id));
+diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(payments -> dossiers (dossier_id));
 diesel::joinable!(ratings -> dossiers (dossier_id));
 diesel::joinable!(dossier_facts -> dossiers (dossier_id));
 diesel::joinable!(result_drafts -> dossiers (dossier_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_tokens,
     audit_log,
     dossier_components,
     dossier_events,
@@ -341,6 +382,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     dossiers,
     holidays,
     idempotency_keys,
+    outbox,
     payments,
     procedure_components,
     procedures,
@@ -349,6 +391,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     repository_documents,
     result_drafts,
     results,
+    scheduled_runs,
     sequences,
     signing_keys,
     units,

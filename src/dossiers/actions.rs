@@ -313,12 +313,17 @@ pub fn apply(
         payload: request.payload(),
     }
     .insert(conn)?;
-    Ok(())
+    state.notifier.after_action(conn, &row.id, request)
 }
 
 /// The applicant's first download of a ready e-result returns the dossier,
 /// once its fee is settled (DESIGN.md §4: `return_result`).
-pub fn return_on_download(conn: &mut DbConnection, principal: &Principal, row: &DossierRow) -> Result<(), ApiError> {
+pub fn return_on_download(
+    conn: &mut DbConnection,
+    state: &AppState,
+    principal: &Principal,
+    row: &DossierRow,
+) -> Result<(), ApiError> {
     let now = crate::time::now();
     let situation = row.situation(now);
     if situation.status != Status::ResultReady
@@ -341,7 +346,7 @@ pub fn return_on_download(conn: &mut DbConnection, principal: &Principal, row: &
         payload: serde_json::json!({}),
     }
     .insert(conn)?;
-    Ok(())
+    state.notifier.after_action(conn, &row.id, &ActionRequest::ReturnResult { note: None })
 }
 
 fn procedure_of(conn: &mut DbConnection, row: &DossierRow) -> Result<crate::procedures::ProcedureView, ApiError> {

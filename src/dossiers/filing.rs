@@ -20,6 +20,7 @@ use crate::domain::roles::Role;
 use crate::domain::text::fold;
 use crate::domain::workflow::Status;
 use crate::error::{ApiError, Validator};
+use crate::notify::Notifier;
 use crate::procedures::ProcedureView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -156,6 +157,8 @@ fn online_applicant(
 pub struct Filing {
     pub request: FileDossier,
     pub idempotency_key: Option<String>,
+    /// Online filing needs a verified e-mail address.
+    pub require_verified_email: bool,
 }
 
 /// Files or registers a dossier in one transaction; returns its id, and
@@ -165,8 +168,9 @@ pub fn file(
     principal: &Principal,
     filing: Filing,
     day_end_hour: u32,
+    notifier: &Notifier,
 ) -> Result<(String, bool), ApiError> {
-    let Filing { request, idempotency_key } = filing;
+    let Filing { request, idempotency_key, require_verified_email } = filing;
     let fingerprint = request.fingerprint();
     if let Some(key) = &idempotency_key {
         let earlier: Option<(String, String)> = idempotency_keys::table
@@ -195,6 +199,9 @@ pub fn file(
         return Err(ApiError::forbidden(
             "Online dossiers are filed by citizens; clerks register counter or postal ones.",
         ));
+    }
+    if !registering && require_verified_email {
+        crate::auth::users::require_verified_email(conn, &principal.user_id)?;
     }
 
     let mut v = Validator::default();
@@ -342,6 +349,9 @@ pub fn file(
         payload: serde_json::json!({"channel": channel.as_str(), "procedure_code": procedure.spec.code}),
     }
     .insert(conn)?;
+    if registering {
+        notifier.dossier_received(conn, &row.id)?;
+    }
     if let Some(key) = idempotency_key {
         // Keys are kept two days (at least the promised 24 hours).
         let expired = now - chrono::Duration::hours(48);

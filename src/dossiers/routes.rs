@@ -70,8 +70,13 @@ pub async fn create(
     };
     let request = body.into_inner();
     let day_end = state.settings.dossiers.day_end_hour;
+    let require_verified_email = state.settings.notifications.require_verified_email_to_file;
     let attempt = |request: FileDossier, key: Option<String>, p: Principal| {
-        state.db.write(move |conn| filing::file(conn, &p, Filing { request, idempotency_key: key }, day_end))
+        let notifier = state.notifier.clone();
+        state.db.write(move |conn| {
+            let filing = Filing { request, idempotency_key: key, require_verified_email };
+            filing::file(conn, &p, filing, day_end, &notifier)
+        })
     };
     let outcome = match attempt(request.clone(), key.clone(), principal.clone()).await {
         // Two requests with one key at once: the loser finds the winner's dossier.

@@ -34,7 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The statuses that wait for each role.
-fn waiting_for(roles: &[Role]) -> Vec<&'static str> {
+pub fn waiting_for(roles: &[Role]) -> Vec<&'static str> {
     let mut statuses: Vec<Status> = Vec::new();
     for role in roles {
         statuses.extend(match role {

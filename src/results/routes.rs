@@ -224,15 +224,15 @@ pub async fn download(
     principal: Principal,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, files) = (id.into_inner(), state.files.clone());
+    let (id, st) = (id.into_inner(), state.clone());
     let (result, bytes) = state
         .db
         .write(move |conn| {
             let (row, access) = load_visible(conn, &principal, &id)?;
             let result = super::current(conn, &id)?.ok_or_else(ApiError::not_found)?;
-            let bytes = files.get(&result.sha256).map_err(ApiError::internal)?;
+            let bytes = st.files.get(&result.sha256).map_err(ApiError::internal)?;
             if access == Access::Applicant {
-                crate::dossiers::actions::return_on_download(conn, &principal, &row)?;
+                crate::dossiers::actions::return_on_download(conn, &st, &principal, &row)?;
             }
             Ok((result, bytes))
         })

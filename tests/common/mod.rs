@@ -4,14 +4,17 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod smtp;
 
 use std::path::Path;
 
+use actix_web::dev::ServerHandle;
 use actix_web::web;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use motcua::app::{AppState, Application};
 use motcua::config::{Profile, Settings};
+use motcua::notify::worker::Delivery;
 use motcua::seed::DEMO_PASSWORD;
 use reqwest::{Method, Response, StatusCode};
 use secrecy::SecretString;
@@ -73,10 +76,17 @@ pub struct TestApp {
     pub backend: Backend,
     /// The URL the application was given, for out-of-band checks.
     pub database_url: String,
+    /// The settings the application runs with.
+    pub settings: Settings,
+    server: ServerHandle,
     db: TestDb,
     /// Uploaded documents, in a directory of the test's own.
     files: tempfile::TempDir,
 }
+
+/// Where links in the test applications' e-mails point; [`TestApp::follow`]
+/// sends them to the application at hand.
+pub const PUBLIC_BASE_URL: &str = "https://dichvucong.motcua.test";
 
 /// Settings for a test: local profile, port 0, demo data, quick timeouts.
 pub fn test_settings() -> Settings {
@@ -89,6 +99,12 @@ pub fn test_settings() -> Settings {
         // Tests log in often from one address; the rate-limit test lowers these.
         ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", "100"),
         ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000"),
+        // E-mail is delivered when a test says so (`deliver`), to the sink it
+        // starts; nothing listens on port 1.
+        ("MOTCUA__NOTIFICATIONS__WORKER_ENABLED", "false"),
+        ("MOTCUA__NOTIFICATIONS__PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+        ("MOTCUA__SMTP__PORT", "1"),
+        ("MOTCUA__SMTP__TIMEOUT_SECS", "5"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -125,12 +141,49 @@ impl TestApp {
         settings.files.dir = files.path().join("files");
         settings.results.key_file = files.path().join("signing-key");
         tweak(&mut settings);
-        let app = Application::build(settings).await.expect("application starts");
+        Self::start(settings, backend, url, db, files).await
+    }
+
+    /// Spawns with e-mail going to a fresh SMTP sink, and settings adjusted by `tweak`.
+    pub async fn with_mail(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> (Self, smtp::SmtpSink) {
+        let sink = smtp::SmtpSink::start();
+        let port = sink.port();
+        let app = Self::spawn_with(backend, |s| {
+            s.smtp.host = "127.0.0.1".into();
+            s.smtp.port = port;
+            tweak(s);
+        })
+        .await;
+        (app, sink)
+    }
+
+    async fn start(settings: Settings, backend: Backend, url: String, db: TestDb, files: tempfile::TempDir) -> Self {
+        let app = Application::build(settings.clone()).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
-        let state = app.state.clone();
+        let (state, server) = (app.state.clone(), app.handle());
         actix_web::rt::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { address, client, state, backend, database_url: url, db, files }
+        Self { address, client, state, backend, database_url: url, settings, server, db, files }
+    }
+
+    /// Stops the service and starts it again on the same database, as an
+    /// operator restarting it would (with `tweak`ed settings).
+    pub async fn restart(self, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let Self { server, mut settings, backend, database_url, db, files, .. } = self;
+        server.stop(false).await;
+        tweak(&mut settings);
+        Self::start(settings, backend, database_url, db, files).await
+    }
+
+    /// Delivers every e-mail due now (the worker's round, on demand).
+    pub async fn deliver(&self) -> Delivery {
+        self.state.mail_worker.run_pending().await.expect("delivery round")
+    }
+
+    /// Follows an e-mailed link (which names [`PUBLIC_BASE_URL`]) to this application.
+    pub async fn follow(&self, link: &str) -> Response {
+        let path = link.strip_prefix(PUBLIC_BASE_URL).unwrap_or_else(|| panic!("{link} is not one of ours"));
+        self.get(path, None).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -186,6 +239,34 @@ impl TestApp {
         let page: Value = self.get(&format!("/api/v1/units?q={code}&limit=200"), None).await.json().await.unwrap();
         let unit = page["items"].as_array().unwrap().iter().find(|u| u["code"] == code).expect("unit exists");
         unit["id"].as_str().unwrap().to_string()
+    }
+
+    /// Files (or, as a clerk, registers) a dossier; asserts 201 and returns it.
+    pub async fn file_dossier(&self, token: &str, body: Value) -> Value {
+        let res = self.post("/api/v1/dossiers", Some(token), body).await;
+        let status = res.status();
+        let dossier: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "{dossier}");
+        dossier
+    }
+
+    /// Takes an action on `dossier`; asserts 200 and returns the dossier.
+    pub async fn act(&self, token: &str, dossier: &Value, body: Value) -> Value {
+        let path = format!("/api/v1/dossiers/{}/actions", dossier["id"].as_str().unwrap());
+        let res = self.post(&path, Some(token), body).await;
+        let status = res.status();
+        let after: Value = res.json().await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{after}");
+        after
+    }
+
+    /// Runs `f` against the test's database (to look behind the API, or to move time).
+    pub async fn db<T, F>(&self, f: F) -> T
+    where
+        F: FnOnce(&mut motcua::db::DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.state.db.run(move |conn| Ok(f(conn)?)).await.expect("database work")
     }
 
     /// Creates a staff account as the demo admin and returns its access token.

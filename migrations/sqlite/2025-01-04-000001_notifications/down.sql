@@ -1,0 +1,3 @@
+DROP TABLE scheduled_runs;
+DROP TABLE account_tokens;
+DROP TABLE outbox;

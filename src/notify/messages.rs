@@ -1,0 +1,241 @@
+//! The [`Notifier`]: one function per message. Each renders its message in
+//! the recipient's language and queues it in the caller's transaction, so
+//! that the message exists exactly when the change that causes it does.
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use minijinja::value::Serde;
+use minijinja::{Value, context};
+use serde::Serialize;
+
+use super::templates::render;
+use super::{Kind, Locale, outbox};
+use crate::auth::users::UserRow;
+use crate::config::NotificationSettings;
+use crate::db::DbConnection;
+use crate::db::schema::{dossiers, procedures, units, users};
+use crate::dossiers::DossierRow;
+use crate::dossiers::actions::ActionRequest;
+use crate::error::ApiError;
+
+/// Queues the messages; cheap to clone.
+#[derive(Clone)]
+pub struct Notifier {
+    settings: Arc<NotificationSettings>,
+}
+
+/// A dossier line of the staff digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct DigestLine {
+    pub code: String,
+    pub procedure: String,
+    /// Local appointment date, `dd/mm/yyyy HH:MM`.
+    pub due_at: String,
+}
+
+/// Local time as the messages show it: `dd/mm/yyyy HH:MM` (Asia/Ho_Chi_Minh).
+pub fn local_time(t: NaiveDateTime) -> String {
+    crate::dossiers::local(t).format("%d/%m/%Y %H:%M").to_string()
+}
+
+/// The public status lookup of a dossier, when its applicant has a national ID.
+pub fn lookup_link(base: &str, row: &DossierRow) -> Option<String> {
+    let national_id = row.applicant_national_id.as_deref()?;
+    Some(format!("{base}/api/v1/lookup?code={}&national_id={national_id}", row.code))
+}
+
+/// Where anyone checks a result: the public verification of its e-result,
+/// or, for a paper result, the dossier's public lookup.
+pub fn result_verification_link(base: &str, row: &DossierRow, number: Option<&str>) -> Option<String> {
+    match number {
+        Some(number) => Some(format!("{base}/api/v1/verify/{number}")),
+        None => lookup_link(base, row),
+    }
+}
+
+/// Where the applicant rates the handling of a dossier (`POST /dossiers/{id}/rating`).
+pub fn rating_link(base: &str, row: &DossierRow) -> String {
+    format!("{base}/api/v1/dossiers/{}/rating", row.id)
+}
+
+/// A dossier's applicant as a recipient, with what every dossier message shows.
+struct DossierMail {
+    row: DossierRow,
+    recipient: String,
+    locale: Locale,
+    procedure: String,
+    unit: String,
+}
+
+impl DossierMail {
+    /// `None` when the applicant gave no e-mail address: nothing to send.
+    fn load(conn: &mut DbConnection, dossier_id: &str) -> Result<Option<Self>, ApiError> {
+        let (row, procedure, unit): (DossierRow, String, String) = dossiers::table
+            .inner_join(procedures::table)
+            .inner_join(units::table.on(units::id.eq(dossiers::unit_id)))
+            .filter(dossiers::id.eq(dossier_id))
+            .select((DossierRow::as_select(), procedures::name, units::name))
+            .first(conn)?;
+        let Some(recipient) = row.applicant_email.clone() else { return Ok(None) };
+        let locale: Option<String> = match &row.applicant_user_id {
+            Some(user) => users::table.find(user).select(users::locale).first(conn).optional()?,
+            None => None,
+        };
+        Ok(Some(Self { row, recipient, locale: Locale::from_account(locale.as_deref()), procedure, unit }))
+    }
+
+    fn context(&self) -> Value {
+        context! {
+            name => &self.row.applicant_name,
+            code => &self.row.code,
+            procedure => &self.procedure,
+            unit => &self.unit,
+        }
+    }
+}
+
+impl Notifier {
+    pub fn new(settings: &NotificationSettings) -> Self {
+        Self { settings: Arc::new(settings.clone()) }
+    }
+
+    pub fn settings(&self) -> &NotificationSettings {
+        &self.settings
+    }
+
+    fn base(&self) -> &str {
+        &self.settings.public_base_url
+    }
+
+    fn queue(
+        &self,
+        conn: &mut DbConnection,
+        kind: Kind,
+        locale: Locale,
+        recipient: &str,
+        dossier_id: Option<&str>,
+        ctx: Value,
+    ) -> Result<(), ApiError> {
+        let message = render(kind, locale, ctx).map_err(ApiError::internal)?;
+        outbox::enqueue(conn, kind, recipient, message, dossier_id)?;
+        Ok(())
+    }
+
+    fn queue_for_dossier(
+        &self,
+        conn: &mut DbConnection,
+        kind: Kind,
+        dossier_id: &str,
+        extra: impl FnOnce(&Self, &DossierMail) -> Value,
+    ) -> Result<(), ApiError> {
+        let Some(mail) = DossierMail::load(conn, dossier_id)? else { return Ok(()) };
+        let ctx = context! { ..extra(self, &mail), ..mail.context() };
+        self.queue(conn, kind, mail.locale, &mail.recipient, Some(dossier_id), ctx)
+    }
+
+    /// The link that verifies `user`'s e-mail address with `token`.
+    pub fn verify_email(&self, conn: &mut DbConnection, user: &UserRow, token: &str) -> Result<(), ApiError> {
+        let ctx = context! {
+            name => &user.full_name,
+            link => format!("{}/api/v1/auth/verify-email?token={token}", self.base()),
+            ttl_hours => self.settings.verification_ttl_hours,
+        };
+        self.queue(conn, Kind::VerifyEmail, Locale::from_account(Some(&user.locale)), &user.email, None, ctx)
+    }
+
+    /// The link that lets `user` choose a new password with `token`.
+    pub fn password_reset(&self, conn: &mut DbConnection, user: &UserRow, token: &str) -> Result<(), ApiError> {
+        let ctx = context! {
+            name => &user.full_name,
+            link => format!("{}/api/v1/auth/password-reset/confirm?token={token}", self.base()),
+            ttl_minutes => self.settings.password_reset_ttl_minutes,
+        };
+        self.queue(conn, Kind::PasswordReset, Locale::from_account(Some(&user.locale)), &user.email, None, ctx)
+    }
+
+    /// The receipt with the code and the appointment date: on `receive`, and
+    /// on counter or postal registration.
+    pub fn dossier_received(&self, conn: &mut DbConnection, dossier_id: &str) -> Result<(), ApiError> {
+        self.queue_for_dossier(conn, Kind::DossierReceived, dossier_id, |n, m| {
+            context! {
+                received_at => m.row.received_at.map(local_time).unwrap_or_default(),
+                due_at => m.row.due_at.map(local_time).unwrap_or_default(),
+                lookup_link => lookup_link(n.base(), &m.row),
+            }
+        })
+    }
+
+    /// The message that a dossier action sends, if any, once the action is applied.
+    pub fn after_action(
+        &self,
+        conn: &mut DbConnection,
+        dossier_id: &str,
+        request: &ActionRequest,
+    ) -> Result<(), ApiError> {
+        match request {
+            ActionRequest::Receive { .. } => self.dossier_received(conn, dossier_id),
+            ActionRequest::RequestSupplement { reason, items } => {
+                self.queue_for_dossier(conn, Kind::SupplementRequested, dossier_id, |_, _| {
+                    context! { reason => reason.trim(), items => items.iter().map(|i| i.trim().to_string()).collect::<Vec<_>>() }
+                })
+            }
+            ActionRequest::Reject { reason } => {
+                self.queue_for_dossier(conn, Kind::DossierRejected, dossier_id, |_, _| {
+                    context! { reason => reason.trim() }
+                })
+            }
+            ActionRequest::Apologize { reason, .. } => {
+                self.queue_for_dossier(conn, Kind::Apology, dossier_id, |_, m| {
+                    context! {
+                        reason => reason.trim(),
+                        original_due_at => m.row.original_due_at.map(local_time).unwrap_or_default(),
+                        new_due_at => m.row.due_at.map(local_time).unwrap_or_default(),
+                    }
+                })
+            }
+            ActionRequest::Approve { .. } => {
+                let number = crate::results::current(conn, dossier_id)?.map(|r| r.number);
+                self.queue_for_dossier(conn, Kind::ResultReady, dossier_id, |n, m| {
+                    context! { verification_link => result_verification_link(n.base(), &m.row, number.as_deref()) }
+                })
+            }
+            ActionRequest::ReturnResult { .. } => {
+                self.queue_for_dossier(conn, Kind::RatingInvitation, dossier_id, |n, m| {
+                    context! { rating_link => rating_link(n.base(), &m.row) }
+                })
+            }
+            ActionRequest::Supplement { .. }
+            | ActionRequest::Assign { .. }
+            | ActionRequest::Claim
+            | ActionRequest::Release { .. }
+            | ActionRequest::Transfer { .. }
+            | ActionRequest::SubmitForApproval { .. }
+            | ActionRequest::ReturnForRework { .. }
+            | ActionRequest::Withdraw { .. }
+            | ActionRequest::Stop { .. } => Ok(()),
+        }
+    }
+
+    /// A staff member's daily digest: `overdue` and `soon` list at most a
+    /// page each of the `*_total` dossiers.
+    pub fn staff_digest(
+        &self,
+        conn: &mut DbConnection,
+        user: &UserRow,
+        day: &str,
+        (overdue, overdue_total): (Vec<DigestLine>, usize),
+        (soon, soon_total): (Vec<DigestLine>, usize),
+    ) -> Result<(), ApiError> {
+        let ctx = context! {
+            name => &user.full_name,
+            day,
+            overdue => Value::from(Serde(&overdue)),
+            overdue_total,
+            soon => Value::from(Serde(&soon)),
+            soon_total,
+        };
+        self.queue(conn, Kind::StaffDigest, Locale::from_account(Some(&user.locale)), &user.email, None, ctx)
+    }
+}

@@ -1,0 +1,174 @@
+//! Outbox delivery. A worker claims one due message at a time with a lease,
+//! sends it over SMTP and settles it: sent; to retry after an exponential
+//! backoff with jitter; or dead after `max_attempts` failures or a permanent
+//! refusal. It runs inside `motcua serve` (unless switched off) and as
+//! `motcua worker`; any number of workers may share a database, and a worker
+//! that dies mid-delivery leaves a lease that expires, so nothing is lost.
+//! Delivery is at least once: a worker that dies between the server's
+//! acceptance and the bookkeeping leaves a message that goes out again, with
+//! the same Message-ID.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Timelike;
+use rand::Rng;
+
+use super::mailer::{Failure, Mailer};
+use super::outbox::{self, OutboxRow};
+use super::{Notifier, digest};
+use crate::config::{NotificationSettings, Settings};
+use crate::db::Db;
+use crate::error::ApiError;
+
+/// What a round of delivery did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    pub sent: usize,
+    /// Failed, to be retried later.
+    pub retrying: usize,
+    /// Failed for good: now dead letters.
+    pub dead: usize,
+}
+
+pub struct Worker {
+    db: Db,
+    mailer: Mailer,
+    notifier: Notifier,
+    settings: NotificationSettings,
+    /// How long a claim holds: twice the longest a delivery may take, so
+    /// that no live worker outlasts its claim.
+    lease: Duration,
+}
+
+/// The wait before retry `attempts` + 1: `base × 2^(attempts - 1)`, at most
+/// `max`, half of it random ("equal jitter") so that retries spread out.
+pub fn backoff(attempts: i32, base_secs: u64, max_secs: u64) -> chrono::Duration {
+    let doublings = attempts.saturating_sub(1).clamp(0, 30) as u32;
+    let ms = base_secs.saturating_mul(1 << doublings).min(max_secs).saturating_mul(1000);
+    let half = ms / 2;
+    let ms = half + rand::rng().random_range(0..=ms - half);
+    chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
+impl Worker {
+    pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
+        Ok(Self {
+            mailer: Mailer::new(&settings.smtp)?,
+            notifier: Notifier::new(&settings.notifications),
+            settings: settings.notifications.clone(),
+            lease: Duration::from_secs((6 * settings.smtp.timeout_secs).max(60)),
+            db,
+        })
+    }
+
+    /// Delivers every message due now, one claim at a time, until none is left.
+    pub async fn run_pending(&self) -> Result<Delivery, ApiError> {
+        let mut report = Delivery::default();
+        let lease = chrono::Duration::from_std(self.lease).expect("a lease of minutes");
+        loop {
+            let now = crate::time::now();
+            let Some(row) = self.db.write(move |conn| Ok(outbox::claim_next(conn, now, now + lease)?)).await? else {
+                return Ok(report);
+            };
+            let outcome = tokio::time::timeout(self.lease / 2, self.mailer.send(&row)).await.unwrap_or_else(|_| {
+                Err(Failure { permanent: false, message: "the SMTP exchange took too long".into() })
+            });
+            self.settle(row, outcome, &mut report).await?;
+        }
+    }
+
+    async fn settle(
+        &self,
+        row: OutboxRow,
+        outcome: Result<(), Failure>,
+        report: &mut Delivery,
+    ) -> Result<(), ApiError> {
+        let now = crate::time::now();
+        let id = row.id.clone();
+        let kept = match outcome {
+            Ok(()) => {
+                report.sent += 1;
+                self.db.write(move |conn| Ok(outbox::mark_sent(conn, &row, now)?)).await?
+            }
+            Err(failure) => {
+                let give_up = failure.permanent || row.attempts >= self.settings.max_attempts;
+                let retry_at = (!give_up).then(|| {
+                    now + backoff(row.attempts, self.settings.backoff_base_secs, self.settings.backoff_max_secs)
+                });
+                if give_up {
+                    report.dead += 1;
+                    tracing::warn!(%id, attempts = row.attempts, error = %failure.message, "e-mail is a dead letter");
+                } else {
+                    report.retrying += 1;
+                    tracing::info!(%id, attempts = row.attempts, error = %failure.message, "e-mail delivery failed; will retry");
+                }
+                self.db.write(move |conn| Ok(outbox::mark_failed(conn, &row, &failure.message, retry_at)?)).await?
+            }
+        };
+        if !kept {
+            tracing::warn!(%id, "the claim on this e-mail expired during delivery; another worker holds it");
+        }
+        Ok(())
+    }
+
+    /// Queues the staff digests once per local day, from `digest_hour` on;
+    /// returns how many were queued, or `None` when it was not time or
+    /// another run (of any instance) already did today's.
+    pub async fn digest_if_due(&self, now: chrono::NaiveDateTime) -> Result<Option<usize>, ApiError> {
+        let local = crate::dossiers::local(now);
+        if local.hour() < self.settings.digest_hour {
+            return Ok(None);
+        }
+        let notifier = self.notifier.clone();
+        self.db
+            .write(move |conn| {
+                if digest::claim_day(conn, local.date())? {
+                    digest::queue_digests(conn, &notifier, now).map(Some)
+                } else {
+                    Ok(None)
+                }
+            })
+            .await
+    }
+
+    /// Polls forever: the digest when due, then the outbox. Errors (the
+    /// database away, say) are logged and retried at the next tick.
+    pub async fn run(self: Arc<Self>) {
+        tracing::info!(poll_interval_ms = self.settings.poll_interval_ms, "outbox worker started");
+        let mut ticks = tokio::time::interval(Duration::from_millis(self.settings.poll_interval_ms));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = self.digest_if_due(crate::time::now()).await {
+                tracing::warn!(error = %e, "staff digest failed; retrying at the next tick");
+            }
+            match self.run_pending().await {
+                Ok(d) if d != Delivery::default() => {
+                    tracing::info!(sent = d.sent, retrying = d.retrying, dead = d.dead, "outbox delivery")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox delivery interrupted; retrying at the next tick"),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        for _ in 0..200 {
+            let first = backoff(1, 30, 3600).num_milliseconds();
+            assert!((15_000..=30_000).contains(&first), "{first}");
+            let third = backoff(3, 30, 3600).num_milliseconds();
+            assert!((60_000..=120_000).contains(&third), "{third}");
+            let late = backoff(40, 30, 3600).num_milliseconds();
+            assert!((1_800_000..=3_600_000).contains(&late), "{late}");
+        }
+        let spread: std::collections::HashSet<i64> = (0..50).map(|_| backoff(2, 30, 3600).num_milliseconds()).collect();
+        assert!(spread.len() > 10, "jitter spreads retries");
+    }
+}
