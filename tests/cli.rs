@@ -57,7 +57,7 @@ async fn user_create_makes_an_account_that_logs_in(b: Backend) {
         "--password-stdin",
     ];
     let out = motcua(&args, &env, Some("mật khẩu vận hành\n"));
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(out.status.success(), "{:?} {}", out.status, text(&out.stderr));
     assert!(text(&out.stdout).starts_with("created ops@quangninh.gov.vn"));
 
     let tokens = app.login("ops@quangninh.gov.vn", "mật khẩu vận hành").await;
