@@ -461,7 +461,7 @@ async fn verification_names_the_altered_or_missing_entry(b: Backend) {
         Backend::Sqlite => sql(&app, "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete").await,
         Backend::Postgres => sql(&app, "DROP TRIGGER audit_log_no_update_or_delete ON audit_log").await,
     }
-    db_exec(&app, set("x".into())).await;
+    app.db(set("x".into())).await;
     let report = verify(&app, &auditor).await;
     assert_eq!(report["valid"], false);
     assert_eq!(report["entries_checked"], 3);
@@ -476,9 +476,9 @@ async fn verification_names_the_altered_or_missing_entry(b: Backend) {
     assert_eq!(report["first_broken"]["id"], id.as_str());
 
     // Put back, the chain verifies again; a removed entry is a gap.
-    db_exec(&app, set(third)).await;
+    app.db(set(third)).await;
     assert_eq!(verify(&app, &auditor).await["valid"], true);
-    db_exec(&app, |conn| diesel::delete(audit_log::table.filter(audit_log::seq.eq(4))).execute(conn)).await;
+    app.db(|conn| diesel::delete(audit_log::table.filter(audit_log::seq.eq(4))).execute(conn)).await;
     let report = verify(&app, &auditor).await;
     assert_eq!(report["valid"], false);
     assert_eq!(report["first_broken"]["seq"], 5);

@@ -200,8 +200,7 @@ async fn supplements_at_intake_and_during_processing(b: Backend) {
     // The applicant took a week: the clock was paused that long.
     let id = d["id"].as_str().unwrap().to_string();
     let week_ago = motcua::time::now() - chrono::Duration::days(7);
-    db_exec(&app, move |c| diesel::update(dossiers::table.find(id)).set(dossiers::paused_at.eq(week_ago)).execute(c))
-        .await;
+    app.db(move |c| diesel::update(dossiers::table.find(id)).set(dossiers::paused_at.eq(week_ago)).execute(c)).await;
     let resumed = act_ok(&app, &citizen, &d, json!({"action": "supplement"})).await;
     assert_eq!(resumed["status"], "in_progress");
     let holidays: Value = app.get("/api/v1/holidays?from=2025-01-01&to=2030-01-01", None).await.json().await.unwrap();
@@ -390,7 +389,7 @@ async fn apology_of_an_overdue_dossier(b: Backend) {
     // Time passes: the appointment date is behind us.
     let id = d["id"].as_str().unwrap().to_string();
     let late = motcua::time::now() - chrono::Duration::days(2);
-    db_exec(&app, move |c| {
+    app.db(move |c| {
         diesel::update(dossiers::table.find(id))
             .set((dossiers::due_at.eq(late), dossiers::original_due_at.eq(late), dossiers::queue_at.eq(late)))
             .execute(c)

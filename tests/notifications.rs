@@ -9,6 +9,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use common::flow::*;
 use common::smtp::{Mail, SmtpSink};
 use common::{Backend, PUBLIC_BASE_URL, TestApp, assert_problem, citizen};
 use diesel::prelude::*;
@@ -32,10 +33,6 @@ on_both_backends!(
     concurrent_workers_deliver_each_message_once,
     staff_digest_once_a_day,
 );
-
-const BIRTH: &str = "1.001193"; // commune level
-const HOUSEHOLD_BUSINESS: &str = "1.001612"; // district level, 3 working days
-const CONSTRUCTION: &str = "1.013225"; // district level, 15 working days
 
 /// `dd/mm/yyyy HH:MM` in Vietnam (UTC+7) of an API timestamp.
 fn local(ts: &Value) -> String {
@@ -91,15 +88,8 @@ async fn outbox_rows(app: &TestApp) -> Vec<(String, String, i32, NaiveDateTime)>
     .await
 }
 
-async fn json(res: reqwest::Response, status: StatusCode) -> Value {
-    let got = res.status();
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(got, status, "{body}");
-    body
-}
-
-async fn register(app: &TestApp, body: Value) -> Value {
-    json(app.post("/api/v1/auth/register", None, body).await, StatusCode::CREATED).await
+async fn register_account(app: &TestApp, body: Value) -> Value {
+    json_ok(app.post("/api/v1/auth/register", None, body).await, StatusCode::CREATED).await
 }
 
 async fn access_token(app: &TestApp, email: &str, password: &str) -> String {
@@ -115,17 +105,21 @@ async fn counter_dossier(app: &TestApp, clerk: &str, procedure: &str, email: Opt
         applicant["email"] = json!(e);
     }
     let body = json!({"procedure_code": procedure, "unit_id": unit, "channel": "counter", "applicant": applicant});
-    app.file_dossier(clerk, body).await
+    json_ok(app.post("/api/v1/dossiers", Some(clerk), body).await, StatusCode::CREATED).await
 }
 
 async fn online_birth(app: &TestApp, citizen: &str) -> Value {
     let unit = app.unit_id("06691").await;
-    app.file_dossier(citizen, json!({"procedure_code": BIRTH, "unit_id": unit})).await
+    json_ok(
+        app.post("/api/v1/dossiers", Some(citizen), json!({"procedure_code": BIRTH, "unit_id": unit})).await,
+        StatusCode::CREATED,
+    )
+    .await
 }
 
 async fn registration_sends_a_verification_link_that_works_once(b: Backend) {
     let (app, sink) = TestApp::with_mail(b, |_| {}).await;
-    let user = register(&app, citizen(1)).await;
+    let user = register_account(&app, citizen(1)).await;
     assert_eq!(user["email_verified"], false);
     assert!(sink.received().is_empty(), "queued, not sent, until the worker runs");
     assert_eq!(app.deliver().await, Delivery { sent: 1, ..Default::default() });
@@ -139,10 +133,10 @@ async fn registration_sends_a_verification_link_that_works_once(b: Backend) {
     assert!(mail.auth.is_none(), "no credentials configured, none sent");
     let link = link(&mail, "/api/v1/auth/verify-email?token=");
 
-    let verified = json(app.follow(&link).await, StatusCode::OK).await;
+    let verified = json_ok(app.follow(&link).await, StatusCode::OK).await;
     assert_eq!(verified, json!({"email": "citizen1@example.vn", "email_verified": true}));
     let me = app.get("/api/v1/me", Some(&access_token(&app, "citizen1@example.vn", "mật khẩu an toàn").await)).await;
-    assert_eq!(json(me, StatusCode::OK).await["email_verified"], true);
+    assert_eq!(json_ok(me, StatusCode::OK).await["email_verified"], true);
     assert_problem(app.follow(&link).await, StatusCode::BAD_REQUEST, "invalid_link").await;
 
     // The database keeps only the token's SHA-256, and the delivered message
@@ -165,7 +159,7 @@ async fn registration_sends_a_verification_link_that_works_once(b: Backend) {
 
 async fn filing_waits_for_a_verified_address_when_required(b: Backend) {
     let (app, sink) = TestApp::with_mail(b, |s| s.notifications.require_verified_email_to_file = true).await;
-    register(&app, citizen(2)).await;
+    register_account(&app, citizen(2)).await;
     // Unverified accounts log in…
     let token = access_token(&app, "citizen2@example.vn", "mật khẩu an toàn").await;
     let unit = app.unit_id("06691").await;
@@ -182,18 +176,18 @@ async fn filing_waits_for_a_verified_address_when_required(b: Backend) {
     assert_eq!(mails.len(), 2);
     let (first, second) = (link(&mails[0], "/api/v1/auth/verify-email"), link(&mails[1], "/api/v1/auth/verify-email"));
     assert_problem(app.follow(&first).await, StatusCode::BAD_REQUEST, "invalid_link").await;
-    json(app.follow(&second).await, StatusCode::OK).await;
-    app.file_dossier(&token, body.clone()).await;
+    json_ok(app.follow(&second).await, StatusCode::OK).await;
+    json_ok(app.post("/api/v1/dossiers", Some(&token), body.clone()).await, StatusCode::CREATED).await;
     let res = app.post("/api/v1/auth/resend-verification", Some(&token), json!({})).await;
     assert_problem(res, StatusCode::CONFLICT, "already_verified").await;
     let res = app.post("/api/v1/auth/resend-verification", None, json!({})).await;
     assert_problem(res, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 
     // With the requirement off (as in local development), unverified citizens file.
-    register(&app, citizen(3)).await;
+    register_account(&app, citizen(3)).await;
     let app = app.restart(|s| s.notifications.require_verified_email_to_file = false).await;
     let other = access_token(&app, "citizen3@example.vn", "mật khẩu an toàn").await;
-    app.file_dossier(&other, body).await;
+    json_ok(app.post("/api/v1/dossiers", Some(&other), body).await, StatusCode::CREATED).await;
 }
 
 async fn password_reset_by_email(b: Backend) {
@@ -208,7 +202,7 @@ async fn password_reset_by_email(b: Backend) {
     let link = link(&mail, "/api/v1/auth/password-reset/confirm?token=");
 
     // The link works when followed: it shows until when.
-    let check = json(app.follow(&link).await, StatusCode::OK).await;
+    let check = json_ok(app.follow(&link).await, StatusCode::OK).await;
     let expires: DateTime<Utc> = check["expires_at"].as_str().unwrap().parse().unwrap();
     let left = expires - Utc::now();
     assert!(left > chrono::Duration::minutes(55) && left <= chrono::Duration::minutes(60), "{left}");
@@ -261,7 +255,7 @@ async fn reset_links_expire_and_unknown_addresses_learn_nothing(b: Backend) {
     let mails = sink.mails_to("specialist@motcua.local");
     let second = link(&mails[1], "/api/v1/auth/password-reset/confirm");
     assert_problem(app.follow(&first).await, StatusCode::BAD_REQUEST, "invalid_link").await;
-    json(app.follow(&second).await, StatusCode::OK).await;
+    json_ok(app.follow(&second).await, StatusCode::OK).await;
 
     // An expired link does nothing.
     let past = motcua::time::now() - chrono::Duration::minutes(1);
@@ -298,13 +292,13 @@ async fn every_dossier_message_reaches_the_applicant(b: Backend) {
     let code = d["code"].as_str().unwrap().to_string();
     let supplement = json!({"action": "request_supplement", "reason": "Thiếu <giấy> chứng sinh",
                             "items": ["Giấy chứng sinh bản chính", "CCCD của cha & mẹ"]});
-    app.act(&clerk, &d, supplement).await;
-    app.act(&citizen, &d, json!({"action": "supplement"})).await;
-    let received = app.act(&clerk, &d, json!({"action": "receive"})).await;
-    app.act(&specialist, &d, json!({"action": "claim"})).await;
-    app.act(&specialist, &d, json!({"action": "submit_for_approval"})).await;
-    app.act(&approver, &d, json!({"action": "approve"})).await;
-    app.act(&clerk, &d, json!({"action": "return_result"})).await;
+    act_ok(&app, &clerk, &d, supplement).await;
+    act_ok(&app, &citizen, &d, json!({"action": "supplement"})).await;
+    let received = act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    act_ok(&app, &specialist, &d, json!({"action": "claim"})).await;
+    act_ok(&app, &specialist, &d, json!({"action": "submit_for_approval"})).await;
+    act_ok(&app, &approver, &d, json!({"action": "approve"})).await;
+    act_ok(&app, &clerk, &d, json!({"action": "return_result"})).await;
     assert_eq!(app.deliver().await, Delivery { sent: 4, ..Default::default() });
 
     let mails = sink.mails_to("citizen@motcua.local");
@@ -332,15 +326,15 @@ async fn every_dossier_message_reaches_the_applicant(b: Backend) {
         assert!(part.contains(&local(&received["received_at"])), "the reception time: {part}");
     }
     assert!(receipt.text.contains(&format!("Ngày hẹn trả kết quả: {}", local(&received["due_at"]))));
-    let lookup = json(app.follow(&link(&receipt, "/api/v1/lookup?code=")).await, StatusCode::OK).await;
+    let lookup = json_ok(app.follow(&link(&receipt, "/api/v1/lookup?code=")).await, StatusCode::OK).await;
     assert_eq!(lookup["code"], code);
-    let verified = json(app.follow(&link(&result, "/api/v1/lookup?code=")).await, StatusCode::OK).await;
+    let verified = json_ok(app.follow(&link(&result, "/api/v1/lookup?code=")).await, StatusCode::OK).await;
     assert_eq!(verified["status"], "returned");
     link(&rating, &format!("/api/v1/dossiers/{}/rating", d["id"].as_str().unwrap()));
 
     // Rejection, with its reason.
     let r = online_birth(&app, &citizen).await;
-    app.act(&clerk, &r, json!({"action": "reject", "reason": "Không thuộc thẩm quyền"})).await;
+    act_ok(&app, &clerk, &r, json!({"action": "reject", "reason": "Không thuộc thẩm quyền"})).await;
     // Apology for a counter dossier whose applicant left an address (no
     // account: Vietnamese), after its receipt.
     let c = counter_dossier(&app, &clerk, HOUSEHOLD_BUSINESS, Some("cuong@example.vn")).await;
@@ -348,12 +342,16 @@ async fn every_dossier_message_reaches_the_applicant(b: Backend) {
     let late = motcua::time::now() - chrono::Duration::days(2);
     app.db(move |conn| diesel::update(dossiers::table.find(id)).set(dossiers::due_at.eq(late)).execute(conn)).await;
     let new_date = (Utc::now() + chrono::Duration::days(10)).to_rfc3339();
-    let sorry = app
-        .act(&clerk, &c, json!({"action": "apologize", "reason": "Chờ xác minh thực địa", "new_due_at": new_date}))
-        .await;
+    let sorry = act_ok(
+        &app,
+        &clerk,
+        &c,
+        json!({"action": "apologize", "reason": "Chờ xác minh thực địa", "new_due_at": new_date}),
+    )
+    .await;
     // No address, no mail; and actions without a message send none.
     let silent = counter_dossier(&app, &clerk, HOUSEHOLD_BUSINESS, None).await;
-    app.act(&specialist, &silent, json!({"action": "claim"})).await;
+    act_ok(&app, &specialist, &silent, json!({"action": "claim"})).await;
     assert_eq!(app.deliver().await.sent, 3);
 
     let rejected = sink.mails_to("citizen@motcua.local").pop().unwrap();
@@ -385,10 +383,10 @@ async fn english_applicants_get_english_mail(b: Backend) {
     let (app, sink) = TestApp::with_mail(b, |_| {}).await;
     let mut body = citizen(4);
     body["locale"] = json!("en");
-    register(&app, body).await;
+    register_account(&app, body).await;
     let token = access_token(&app, "citizen4@example.vn", "mật khẩu an toàn").await;
     let d = online_birth(&app, &token).await;
-    let received = app.act(&app.token("clerk").await, &d, json!({"action": "receive"})).await;
+    let received = act_ok(&app, &app.token("clerk").await, &d, json!({"action": "receive"})).await;
     assert_eq!(app.deliver().await.sent, 2);
 
     let mails = sink.mails_to("citizen4@example.vn");
@@ -403,7 +401,7 @@ async fn english_applicants_get_english_mail(b: Backend) {
 async fn received_mail_goes_out_once_across_a_restart(b: Backend) {
     let (app, sink) = TestApp::with_mail(b, |_| {}).await;
     let d = online_birth(&app, &app.token("citizen").await).await;
-    let received = app.act(&app.token("clerk").await, &d, json!({"action": "receive"})).await;
+    let received = act_ok(&app, &app.token("clerk").await, &d, json!({"action": "receive"})).await;
 
     // The service stops before delivering; the one that starts on the same
     // database delivers from the background, as `motcua serve` does.
@@ -433,10 +431,10 @@ async fn smtp_outage_loses_nothing(b: Backend) {
     let (app, mut sink) = TestApp::with_mail(b, |_| {}).await;
     sink.stop();
     let clerk = app.token("clerk").await;
-    register(&app, citizen(5)).await;
+    register_account(&app, citizen(5)).await;
     counter_dossier(&app, &clerk, HOUSEHOLD_BUSINESS, Some("an.tran@example.vn")).await;
     let d = online_birth(&app, &app.token("citizen").await).await;
-    app.act(&clerk, &d, json!({"action": "receive"})).await;
+    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
 
     let before = motcua::time::now();
     assert_eq!(app.deliver().await, Delivery { retrying: 3, ..Default::default() });
@@ -464,7 +462,7 @@ async fn smtp_outage_loses_nothing(b: Backend) {
 
 async fn an_abandoned_claim_expires(b: Backend) {
     let (app, sink) = TestApp::with_mail(b, |_| {}).await;
-    register(&app, citizen(8)).await;
+    register_account(&app, citizen(8)).await;
     // A worker claims the message, then dies before delivering it.
     let now = motcua::time::now();
     let lease = now + chrono::Duration::minutes(1);
@@ -489,7 +487,7 @@ async fn dead_letters_after_max_attempts_and_admin_retry(b: Backend) {
     })
     .await;
     sink.stop();
-    register(&app, citizen(6)).await;
+    register_account(&app, citizen(6)).await;
     for attempt in 1..=3 {
         make_due(&app).await;
         let round = app.deliver().await;
@@ -503,7 +501,7 @@ async fn dead_letters_after_max_attempts_and_admin_retry(b: Backend) {
     assert_eq!(app.deliver().await, Delivery::default(), "dead letters wait for an administrator");
 
     let admin = app.token("admin").await;
-    let page = json(app.get("/api/v1/admin/outbox?state=dead", Some(&admin)).await, StatusCode::OK).await;
+    let page = json_ok(app.get("/api/v1/admin/outbox?state=dead", Some(&admin)).await, StatusCode::OK).await;
     let items = page["items"].as_array().unwrap();
     assert_eq!(items.len(), 1);
     let dead = &items[0];
@@ -528,23 +526,23 @@ async fn dead_letters_after_max_attempts_and_admin_retry(b: Backend) {
     assert_problem(res, StatusCode::NOT_FOUND, "not_found").await;
 
     sink.restart();
-    let again = json(app.post(&retry_path, Some(&admin), json!({})).await, StatusCode::OK).await;
+    let again = json_ok(app.post(&retry_path, Some(&admin), json!({})).await, StatusCode::OK).await;
     assert_eq!((again["state"].as_str(), again["attempts"].as_i64()), (Some("pending"), Some(0)));
     assert_problem(app.post(&retry_path, Some(&admin), json!({})).await, StatusCode::CONFLICT, "not_dead_letter").await;
     assert_eq!(app.deliver().await, Delivery { sent: 1, ..Default::default() });
     let mail = only_mail_to(&sink, "citizen6@example.vn");
     assert_eq!(mail.auth.as_deref(), Some("motcua-mailer"), "the configured credentials were used");
-    let dead = json(app.get("/api/v1/admin/outbox?state=dead", Some(&admin)).await, StatusCode::OK).await;
+    let dead = json_ok(app.get("/api/v1/admin/outbox?state=dead", Some(&admin)).await, StatusCode::OK).await;
     assert_eq!(dead["items"], json!([]));
 
     // Newest first, a page at a time.
-    register(&app, citizen(7)).await;
-    let first = json(app.get("/api/v1/admin/outbox?limit=1", Some(&admin)).await, StatusCode::OK).await;
+    register_account(&app, citizen(7)).await;
+    let first = json_ok(app.get("/api/v1/admin/outbox?limit=1", Some(&admin)).await, StatusCode::OK).await;
     assert_eq!(first["items"][0]["recipient"], "citizen7@example.vn");
     assert_eq!(first["items"][0]["state"], "pending");
     let cursor = first["next_cursor"].as_str().unwrap();
     let path = format!("/api/v1/admin/outbox?limit=1&kind=verify_email&cursor={cursor}");
-    let rest = json(app.get(&path, Some(&admin)).await, StatusCode::OK).await;
+    let rest = json_ok(app.get(&path, Some(&admin)).await, StatusCode::OK).await;
     assert_eq!(rest["items"][0]["id"], id.as_str());
     assert_eq!(rest["items"][0]["state"], "sent");
     assert!(rest["next_cursor"].is_null());

@@ -37,7 +37,7 @@ async fn finish(app: &TestApp, d: &Value) -> Value {
 async fn db_set_due_in_past(app: &TestApp, d: &Value) {
     let id = d["id"].as_str().unwrap().to_string();
     let past = motcua::time::now() - chrono::Duration::days(3);
-    db_exec(app, move |c| {
+    app.db(move |c| {
         diesel::update(dossiers::table.find(id))
             .set((dossiers::due_at.eq(past), dossiers::original_due_at.eq(past), dossiers::queue_at.eq(past)))
             .execute(c)
@@ -85,8 +85,7 @@ async fn a_rating_flow(b: Backend) {
     // Eight days later it is final.
     let id = d["id"].as_str().unwrap().to_string();
     let long_ago = motcua::time::now() - chrono::Duration::days(8);
-    db_exec(&app, move |c| diesel::update(ratings::table.find(id)).set(ratings::rated_at.eq(long_ago)).execute(c))
-        .await;
+    app.db(move |c| diesel::update(ratings::table.find(id)).set(ratings::rated_at.eq(long_ago)).execute(c)).await;
     assert_problem(
         app.post(&rate_path(&d), Some(&citizen), rating(false)).await,
         StatusCode::CONFLICT,

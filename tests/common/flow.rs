@@ -1,6 +1,5 @@
 //! Helpers that drive dossiers through the API, shared by the test files.
 
-use diesel::QueryResult;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -85,14 +84,6 @@ pub fn s(a: &str, f: &str, t: &str) -> (String, String, String) {
 pub async fn get(app: &TestApp, token: &str, dossier: &Value) -> Value {
     let path = format!("/api/v1/dossiers/{}", dossier["id"].as_str().unwrap());
     json_ok(app.get(&path, Some(token)).await, StatusCode::OK).await
-}
-
-/// Runs a statement against the test's database (to move time, not behaviour).
-pub async fn db_exec(
-    app: &TestApp,
-    f: impl FnOnce(&mut motcua::db::DbConnection) -> QueryResult<usize> + Send + 'static,
-) {
-    app.state.db.run(move |conn| Ok(f(conn)?)).await.unwrap();
 }
 
 pub fn ts(v: &Value) -> chrono::DateTime<chrono::Utc> {

@@ -241,25 +241,6 @@ impl TestApp {
         unit["id"].as_str().unwrap().to_string()
     }
 
-    /// Files (or, as a clerk, registers) a dossier; asserts 201 and returns it.
-    pub async fn file_dossier(&self, token: &str, body: Value) -> Value {
-        let res = self.post("/api/v1/dossiers", Some(token), body).await;
-        let status = res.status();
-        let dossier: Value = res.json().await.unwrap();
-        assert_eq!(status, StatusCode::CREATED, "{dossier}");
-        dossier
-    }
-
-    /// Takes an action on `dossier`; asserts 200 and returns the dossier.
-    pub async fn act(&self, token: &str, dossier: &Value, body: Value) -> Value {
-        let path = format!("/api/v1/dossiers/{}/actions", dossier["id"].as_str().unwrap());
-        let res = self.post(&path, Some(token), body).await;
-        let status = res.status();
-        let after: Value = res.json().await.unwrap();
-        assert_eq!(status, StatusCode::OK, "{after}");
-        after
-    }
-
     /// Runs `f` against the test's database (to look behind the API, or to move time).
     pub async fn db<T, F>(&self, f: F) -> T
     where
