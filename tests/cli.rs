@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use common::{Backend, TestApp};
 use reqwest::StatusCode;
@@ -12,18 +12,10 @@ use serde_json::json;
 
 on_both_backends!(user_create_makes_an_account_that_logs_in);
 
-/// Runs the binary from the crate root with a clean motcua environment.
+/// Runs the binary with `stdin` as its input; returns what it printed.
 fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_motcua"));
-    cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOTCUA") || k == "DATABASE_URL") {
-        cmd.env_remove(k);
-    }
-    cmd.env("RUST_LOG", "warn").envs(env.iter().copied());
+    let mut cmd = common::server::command(args, env);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("motcua runs");
     let mut input = child.stdin.take().unwrap();
     if let Some(s) = stdin {

@@ -4,7 +4,9 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod server;
 
+use std::ops::Deref;
 use std::path::Path;
 
 use actix_web::web;
@@ -50,15 +52,42 @@ pub fn postgres_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
 }
 
-/// Where a test's database lives; dropped with the test.
-enum TestDb {
+/// Where a test's database lives — a SQLite file in a directory of its own,
+/// or a PostgreSQL database on the `TEST_DATABASE_URL` server — dropped with
+/// the test. The database itself is created by whoever connects first.
+pub struct TestDb {
+    pub url: String,
+    place: Place,
+}
+
+enum Place {
     Sqlite(tempfile::TempDir),
     Postgres { admin_url: String, name: String },
 }
 
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("motcua.sqlite3").display());
+                Self { url, place: Place::Sqlite(dir) }
+            }
+            Backend::Postgres => {
+                let base = postgres_url().expect("TEST_DATABASE_URL");
+                let (admin_url, _) = motcua::db::split_pg_database(&base).expect("TEST_DATABASE_URL names a database");
+                let name = format!("motcua_test_{}", uuid::Uuid::new_v4().simple());
+                let at = admin_url.rfind("/postgres").expect("maintenance database in the URL");
+                let url = format!("{}/{name}{}", &admin_url[..at], &admin_url[at + "/postgres".len()..]);
+                Self { url, place: Place::Postgres { admin_url, name } }
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, name } = self
+        if let Place::Postgres { admin_url, name } = &self.place
             && let Ok(mut conn) = PgConnection::establish(admin_url)
         {
             let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
@@ -66,9 +95,16 @@ impl Drop for TestDb {
     }
 }
 
-pub struct TestApp {
+/// Talks HTTP to one running instance: in-process ([`TestApp`] derefs to
+/// it) or the real binary ([`server::Server`]).
+#[derive(Clone)]
+pub struct Api {
     pub address: String,
     pub client: reqwest::Client,
+}
+
+pub struct TestApp {
+    pub api: Api,
     pub state: web::Data<AppState>,
     pub backend: Backend,
     /// The URL the application was given, for out-of-band checks.
@@ -78,21 +114,29 @@ pub struct TestApp {
     files: tempfile::TempDir,
 }
 
-/// Settings for a test: local profile, port 0, demo data, quick timeouts.
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// The environment of a test instance: port 0, demo data, quick timeouts.
+pub const TEST_ENV: &[(&str, &str)] = &[
+    ("MOTCUA__HTTP__PORT", "0"),
+    ("MOTCUA__HTTP__WORKERS", "2"),
+    ("MOTCUA__SEED__DEMO", "true"),
+    ("MOTCUA__DATABASE__POOL_SIZE", "4"),
+    ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
+    // Tests log in often from one address; the rate-limit test lowers these.
+    ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", "100"),
+    ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000"),
+];
+
+/// Settings for a test: local profile and [`TEST_ENV`].
 pub fn test_settings() -> Settings {
-    let env: Vec<(String, String)> = [
-        ("MOTCUA__HTTP__PORT", "0"),
-        ("MOTCUA__HTTP__WORKERS", "2"),
-        ("MOTCUA__SEED__DEMO", "true"),
-        ("MOTCUA__DATABASE__POOL_SIZE", "4"),
-        ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
-        // Tests log in often from one address; the rate-limit test lowers these.
-        ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", "100"),
-        ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env: Vec<(String, String)> = TEST_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     Settings::load_from(&dir, Profile::Local, &env).expect("test settings")
 }
@@ -105,21 +149,8 @@ impl TestApp {
     /// Spawns with settings adjusted by `tweak`.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = test_settings();
-        let (db, url) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("motcua.sqlite3").display());
-                (TestDb::Sqlite(dir), url)
-            }
-            Backend::Postgres => {
-                let base = postgres_url().expect("TEST_DATABASE_URL");
-                let (admin_url, _) = motcua::db::split_pg_database(&base).expect("TEST_DATABASE_URL names a database");
-                let name = format!("motcua_test_{}", uuid::Uuid::new_v4().simple());
-                let at = admin_url.rfind("/postgres").expect("maintenance database in the URL");
-                let url = format!("{}/{name}{}", &admin_url[..at], &admin_url[at + "/postgres".len()..]);
-                (TestDb::Postgres { admin_url, name }, url)
-            }
-        };
+        let db = TestDb::new(backend);
+        let url = db.url.clone();
         settings.database.url = Some(SecretString::from(url.clone()));
         let files = tempfile::tempdir().expect("temp dir");
         settings.files.dir = files.path().join("files");
@@ -129,8 +160,14 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let state = app.state.clone();
         actix_web::rt::spawn(app.run_until_stopped());
+        Self { api: Api::new(address), state, backend, database_url: url, db, files }
+    }
+}
+
+impl Api {
+    pub fn new(address: String) -> Self {
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { address, client, state, backend, database_url: url, db, files }
+        Self { address, client }
     }
 
     pub fn url(&self, path: &str) -> String {
