@@ -1,6 +1,7 @@
 //! The `motcua` command: serve (default), worker, migrate, seed, unit, user, openapi.
 
 use std::io::Read;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -43,6 +44,17 @@ enum Command {
     },
     /// Print the OpenAPI document and exit.
     Openapi,
+    /// Write a consistent backup while the service runs: the database
+    /// snapshot (SQLite `VACUUM INTO`, PostgreSQL `pg_dump`) and the documents.
+    Backup {
+        /// A new directory for the snapshot (`motcua.sqlite3` or `motcua.pgdump`).
+        #[arg(long)]
+        to: PathBuf,
+        /// Where the documents go (default: `files/` in the backup directory).
+        /// Only the missing ones are copied, so backups can share one.
+        #[arg(long)]
+        files_to: Option<PathBuf>,
+    },
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -141,6 +153,18 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("created unit {id}");
+        }
+        Command::Backup { to, files_to } => {
+            let target = db::Target::of(&settings.database)?;
+            let files_to = files_to.unwrap_or_else(|| to.join("files"));
+            let files_dir = settings.files.dir;
+            let report = tokio::task::spawn_blocking(move || {
+                motcua::backup::run(&target, &files_dir, &to, &files_to).map(|r| (r, files_to))
+            })
+            .await??;
+            let (report, files_to) = report;
+            println!("database snapshot: {}", report.snapshot.display());
+            println!("documents: {} copied, {} already in {}", report.copied, report.present, files_to.display());
         }
         Command::Openapi => unreachable!("handled before loading the settings"),
         Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {

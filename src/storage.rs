@@ -30,6 +30,11 @@ impl LocalDir {
         Ok(Self { root })
     }
 
+    /// Whether the document `sha256` is stored.
+    pub fn contains(&self, sha256: &str) -> io::Result<bool> {
+        Ok(self.path(sha256)?.exists())
+    }
+
     fn path(&self, sha256: &str) -> io::Result<PathBuf> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a SHA-256"));

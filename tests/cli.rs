@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 
 use common::{Backend, TestApp};
 use reqwest::StatusCode;
@@ -12,24 +12,11 @@ use serde_json::json;
 
 on_both_backends!(user_create_makes_an_account_that_logs_in, worker_command_delivers_the_outbox);
 
-/// The binary, run from the crate root with a clean motcua environment.
-fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_motcua"));
-    cmd.args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("MOTCUA") || k == "DATABASE_URL") {
-        cmd.env_remove(k);
-    }
-    cmd.env("RUST_LOG", "warn").envs(env.iter().copied());
-    cmd
-}
-
-/// Runs the binary to completion.
+/// Runs the binary with `stdin` as its input; returns what it printed.
 fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
-    let mut child = command(args, env).spawn().expect("motcua runs");
+    let mut cmd = common::server::command(args, env);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("motcua runs");
     let mut input = child.stdin.take().unwrap();
     if let Some(s) = stdin {
         input.write_all(s.as_bytes()).unwrap();
@@ -86,7 +73,8 @@ async fn worker_command_delivers_the_outbox(b: Backend) {
         ("MOTCUA__SMTP__PORT", port.as_str()),
         ("MOTCUA__NOTIFICATIONS__POLL_INTERVAL_MS", "50"),
     ];
-    let mut worker = command(&["worker"], &env).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut worker =
+        common::server::command(&["worker"], &env).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     sink.wait_for(1, std::time::Duration::from_secs(30)).await;
     worker.kill().unwrap();
     worker.wait().unwrap();

@@ -62,6 +62,12 @@ impl Target {
         }
     }
 
+    /// The target the settings name (`database.url`, else the embedded file).
+    pub fn of(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let url = settings.url.as_ref().map(|u| u.expose_secret().to_string());
+        Self::parse(url.as_deref(), &settings.sqlite_dir)
+    }
+
     pub fn backend(&self) -> Backend {
         match self {
             Self::Postgres(_) => Backend::Postgres,
@@ -93,7 +99,8 @@ fn sqlite_uri(path: &Path, create: bool) -> String {
     format!("file:{escaped}?mode={}", if create { "rwc" } else { "rw" })
 }
 
-fn open(target: &Target, create_sqlite: bool) -> ConnectionResult<DbConnection> {
+/// One connection, outside the pool (migrations, backups).
+pub(crate) fn open(target: &Target, create_sqlite: bool) -> ConnectionResult<DbConnection> {
     match target {
         Target::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg),
         Target::Sqlite(path) => {
@@ -246,8 +253,7 @@ pub fn next_in_sequence(conn: &mut DbConnection, name: &str, period: &str) -> Qu
 /// Resolves the target, creates the database when missing and applies the
 /// pending migrations, whose names it returns.
 pub fn setup(settings: &DatabaseSettings) -> anyhow::Result<(Target, Vec<String>)> {
-    let url = settings.url.as_ref().map(|u| u.expose_secret().to_string());
-    let target = Target::parse(url.as_deref(), &settings.sqlite_dir)?;
+    let target = Target::of(settings)?;
     prepare(&target, settings.create_if_missing)?;
     let applied = migrate(&target)?;
     Ok((target, applied))

@@ -69,16 +69,27 @@ pub struct ResultFile {
 /// published after the key is rotated.
 pub fn publish_key(conn: &mut DbConnection, key_id: &str, public_key: &str) -> QueryResult<()> {
     let known: bool = diesel::select(diesel::dsl::exists(signing_keys::table.find(key_id))).get_result(conn)?;
-    if !known {
+    if known {
+        return Ok(());
+    }
+    // Instances sharing one key may start at once: the first one publishes
+    // it, and a savepoint keeps the others' transaction alive through the
+    // unique violation.
+    let inserted = conn.transaction(|c| {
         diesel::insert_into(signing_keys::table)
             .values((
                 signing_keys::id.eq(key_id),
                 signing_keys::public_key.eq(public_key),
                 signing_keys::created_at.eq(crate::time::now()),
             ))
-            .execute(conn)?;
+            .execute(c)
+    });
+    match inserted {
+        Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)) | Ok(_) => {
+            Ok(())
+        }
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 /// Signs and stores a result for `dossier`, issued by its current unit.

@@ -3,10 +3,11 @@
 
 use std::collections::HashMap;
 
+use diesel::connection::SimpleConnection;
 use serde::Deserialize;
 
 use crate::auth::password;
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use crate::domain::roles::Role;
 use crate::domain::units::Level;
 use crate::error::ApiError;
@@ -15,6 +16,9 @@ use crate::staff::NewStaff;
 use crate::units;
 
 const DEMO: &str = include_str!("demo.toml");
+
+/// Serialises seeding on PostgreSQL (migrations use 7243001, the audit log 7243002).
+const SEED_LOCK: i64 = 7_243_003;
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "motcua-demo-2025";
@@ -53,6 +57,11 @@ pub async fn demo(db: &Db) -> anyhow::Result<bool> {
     }
     let seeded = db
         .write(move |conn| {
+            // Several instances may start at once on an empty PostgreSQL
+            // database: one seeds, the others wait and then find it seeded.
+            if let DbConnection::Pg(pg) = conn {
+                pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SEED_LOCK})"))?;
+            }
             if units::find_by_code(conn, &data.units[0].code)?.is_some() {
                 return Ok(false);
             }

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use super::TestApp;
+use super::{Api, TestApp};
 
 pub const BIRTH: &str = "1.001193"; // commune level, 1 working day, no fee
 pub const HOUSEHOLD_BUSINESS: &str = "1.001612"; // district level, 3 working days, 100,000 VND
@@ -34,14 +34,14 @@ pub async fn cast(app: &TestApp) -> Cast {
 }
 
 /// Files online as `token` for `procedure` at the unit with `unit_code`.
-pub async fn file(app: &TestApp, token: &str, procedure: &str, unit_code: &str) -> Value {
+pub async fn file(app: &Api, token: &str, procedure: &str, unit_code: &str) -> Value {
     let unit = app.unit_id(unit_code).await;
     let body = json!({"procedure_code": procedure, "unit_id": unit, "form": {"ho_ten_tre": "Nguyễn Văn Bé"}});
     json_ok(app.post("/api/v1/dossiers", Some(token), body).await, StatusCode::CREATED).await
 }
 
 /// Registers a counter dossier as the demo clerk for the demo citizen.
-pub async fn register(app: &TestApp, clerk: &str, procedure: &str, unit_code: &str) -> Value {
+pub async fn register(app: &Api, clerk: &str, procedure: &str, unit_code: &str) -> Value {
     let unit = app.unit_id(unit_code).await;
     let body = json!({
         "procedure_code": procedure, "unit_id": unit, "channel": "counter",
@@ -51,15 +51,15 @@ pub async fn register(app: &TestApp, clerk: &str, procedure: &str, unit_code: &s
     json_ok(app.post("/api/v1/dossiers", Some(clerk), body).await, StatusCode::CREATED).await
 }
 
-pub async fn act(app: &TestApp, token: &str, dossier: &Value, body: Value) -> reqwest::Response {
+pub async fn act(app: &Api, token: &str, dossier: &Value, body: Value) -> reqwest::Response {
     app.post(&format!("/api/v1/dossiers/{}/actions", dossier["id"].as_str().unwrap()), Some(token), body).await
 }
 
-pub async fn act_ok(app: &TestApp, token: &str, dossier: &Value, body: Value) -> Value {
+pub async fn act_ok(app: &Api, token: &str, dossier: &Value, body: Value) -> Value {
     json_ok(act(app, token, dossier, body).await, StatusCode::OK).await
 }
 
-pub async fn events(app: &TestApp, token: &str, dossier: &Value) -> Vec<Value> {
+pub async fn events(app: &Api, token: &str, dossier: &Value) -> Vec<Value> {
     let path = format!("/api/v1/dossiers/{}/events", dossier["id"].as_str().unwrap());
     json_ok(app.get(&path, Some(token)).await, StatusCode::OK).await.as_array().unwrap().clone()
 }
@@ -81,7 +81,7 @@ pub fn s(a: &str, f: &str, t: &str) -> (String, String, String) {
     (a.into(), f.into(), t.into())
 }
 
-pub async fn get(app: &TestApp, token: &str, dossier: &Value) -> Value {
+pub async fn get(app: &Api, token: &str, dossier: &Value) -> Value {
     let path = format!("/api/v1/dossiers/{}", dossier["id"].as_str().unwrap());
     json_ok(app.get(&path, Some(token)).await, StatusCode::OK).await
 }
@@ -95,7 +95,7 @@ pub fn pdf() -> Vec<u8> {
 }
 
 pub async fn upload(
-    app: &TestApp,
+    app: &Api,
     token: &str,
     dossier: &Value,
     component: usize,

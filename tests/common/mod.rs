@@ -4,8 +4,10 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod server;
 pub mod smtp;
 
+use std::ops::Deref;
 use std::path::Path;
 
 use actix_web::dev::ServerHandle;
@@ -53,15 +55,42 @@ pub fn postgres_url() -> Option<String> {
     std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
 }
 
-/// Where a test's database lives; dropped with the test.
-enum TestDb {
+/// Where a test's database lives — a SQLite file in a directory of its own,
+/// or a PostgreSQL database on the `TEST_DATABASE_URL` server — dropped with
+/// the test. The database itself is created by whoever connects first.
+pub struct TestDb {
+    pub url: String,
+    place: Place,
+}
+
+enum Place {
     Sqlite(tempfile::TempDir),
     Postgres { admin_url: String, name: String },
 }
 
+impl TestDb {
+    pub fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("motcua.sqlite3").display());
+                Self { url, place: Place::Sqlite(dir) }
+            }
+            Backend::Postgres => {
+                let base = postgres_url().expect("TEST_DATABASE_URL");
+                let (admin_url, _) = motcua::db::split_pg_database(&base).expect("TEST_DATABASE_URL names a database");
+                let name = format!("motcua_test_{}", uuid::Uuid::new_v4().simple());
+                let at = admin_url.rfind("/postgres").expect("maintenance database in the URL");
+                let url = format!("{}/{name}{}", &admin_url[..at], &admin_url[at + "/postgres".len()..]);
+                Self { url, place: Place::Postgres { admin_url, name } }
+            }
+        }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, name } = self
+        if let Place::Postgres { admin_url, name } = &self.place
             && let Ok(mut conn) = PgConnection::establish(admin_url)
         {
             let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
@@ -69,9 +98,16 @@ impl Drop for TestDb {
     }
 }
 
-pub struct TestApp {
+/// Talks HTTP to one running instance: in-process ([`TestApp`] derefs to
+/// it) or the real binary ([`server::Server`]).
+#[derive(Clone)]
+pub struct Api {
     pub address: String,
     pub client: reqwest::Client,
+}
+
+pub struct TestApp {
+    pub api: Api,
     pub state: web::Data<AppState>,
     pub backend: Backend,
     /// The URL the application was given, for out-of-band checks.
@@ -84,31 +120,39 @@ pub struct TestApp {
     files: tempfile::TempDir,
 }
 
+impl Deref for TestApp {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
 /// Where links in the test applications' e-mails point; [`TestApp::follow`]
 /// sends them to the application at hand.
 pub const PUBLIC_BASE_URL: &str = "https://dichvucong.motcua.test";
 
-/// Settings for a test: local profile, port 0, demo data, quick timeouts.
+/// The environment of a test instance: port 0, demo data, quick timeouts.
+pub const TEST_ENV: &[(&str, &str)] = &[
+    ("MOTCUA__HTTP__PORT", "0"),
+    ("MOTCUA__HTTP__WORKERS", "2"),
+    ("MOTCUA__SEED__DEMO", "true"),
+    ("MOTCUA__DATABASE__POOL_SIZE", "4"),
+    ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
+    // Tests log in often from one address; the rate-limit test lowers these.
+    ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", "100"),
+    ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000"),
+    // E-mail is delivered when a test says so (`deliver`), to the sink it
+    // starts; nothing listens on port 1.
+    ("MOTCUA__NOTIFICATIONS__WORKER_ENABLED", "false"),
+    ("MOTCUA__NOTIFICATIONS__PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+    ("MOTCUA__SMTP__PORT", "1"),
+    ("MOTCUA__SMTP__TIMEOUT_SECS", "5"),
+];
+
+/// Settings for a test: local profile and [`TEST_ENV`].
 pub fn test_settings() -> Settings {
-    let env: Vec<(String, String)> = [
-        ("MOTCUA__HTTP__PORT", "0"),
-        ("MOTCUA__HTTP__WORKERS", "2"),
-        ("MOTCUA__SEED__DEMO", "true"),
-        ("MOTCUA__DATABASE__POOL_SIZE", "4"),
-        ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
-        // Tests log in often from one address; the rate-limit test lowers these.
-        ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", "100"),
-        ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000"),
-        // E-mail is delivered when a test says so (`deliver`), to the sink it
-        // starts; nothing listens on port 1.
-        ("MOTCUA__NOTIFICATIONS__WORKER_ENABLED", "false"),
-        ("MOTCUA__NOTIFICATIONS__PUBLIC_BASE_URL", PUBLIC_BASE_URL),
-        ("MOTCUA__SMTP__PORT", "1"),
-        ("MOTCUA__SMTP__TIMEOUT_SECS", "5"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
+    let env: Vec<(String, String)> = TEST_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
     Settings::load_from(&dir, Profile::Local, &env).expect("test settings")
 }
@@ -121,21 +165,8 @@ impl TestApp {
     /// Spawns with settings adjusted by `tweak`.
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Self {
         let mut settings = test_settings();
-        let (db, url) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("motcua.sqlite3").display());
-                (TestDb::Sqlite(dir), url)
-            }
-            Backend::Postgres => {
-                let base = postgres_url().expect("TEST_DATABASE_URL");
-                let (admin_url, _) = motcua::db::split_pg_database(&base).expect("TEST_DATABASE_URL names a database");
-                let name = format!("motcua_test_{}", uuid::Uuid::new_v4().simple());
-                let at = admin_url.rfind("/postgres").expect("maintenance database in the URL");
-                let url = format!("{}/{name}{}", &admin_url[..at], &admin_url[at + "/postgres".len()..]);
-                (TestDb::Postgres { admin_url, name }, url)
-            }
-        };
+        let db = TestDb::new(backend);
+        let url = db.url.clone();
         settings.database.url = Some(SecretString::from(url.clone()));
         let files = tempfile::tempdir().expect("temp dir");
         settings.files.dir = files.path().join("files");
@@ -162,8 +193,7 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         let (state, server) = (app.state.clone(), app.handle());
         actix_web::rt::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { address, client, state, backend, database_url: url, settings, server, db, files }
+        Self { api: Api::new(address), state, backend, database_url: url, settings, server, db, files }
     }
 
     /// Stops the service and starts it again on the same database, as an
@@ -184,6 +214,22 @@ impl TestApp {
     pub async fn follow(&self, link: &str) -> Response {
         let path = link.strip_prefix(PUBLIC_BASE_URL).unwrap_or_else(|| panic!("{link} is not one of ours"));
         self.get(path, None).await
+    }
+
+    /// Runs `f` against the test's database (to look behind the API, or to move time).
+    pub async fn db<T, F>(&self, f: F) -> T
+    where
+        F: FnOnce(&mut motcua::db::DbConnection) -> diesel::QueryResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.state.db.run(move |conn| Ok(f(conn)?)).await.expect("database work")
+    }
+}
+
+impl Api {
+    pub fn new(address: String) -> Self {
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { address, client }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -239,15 +285,6 @@ impl TestApp {
         let page: Value = self.get(&format!("/api/v1/units?q={code}&limit=200"), None).await.json().await.unwrap();
         let unit = page["items"].as_array().unwrap().iter().find(|u| u["code"] == code).expect("unit exists");
         unit["id"].as_str().unwrap().to_string()
-    }
-
-    /// Runs `f` against the test's database (to look behind the API, or to move time).
-    pub async fn db<T, F>(&self, f: F) -> T
-    where
-        F: FnOnce(&mut motcua::db::DbConnection) -> diesel::QueryResult<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.state.db.run(move |conn| Ok(f(conn)?)).await.expect("database work")
     }
 
     /// Creates a staff account as the demo admin and returns its access token.
