@@ -1286,7 +1286,7 @@ mod tests {
 
     #[test]
     fn the_horizon_cuts_a_life_short() {
-        let t = timeline(&plain(), TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt("2025-03-03 11:30"));
+        let t = timeline(&plain(), TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt("2025-03-03 10:30"));
         assert_eq!(actions(&t), ["submit", "receive", "payment"]);
         assert_eq!(t.status, Some(Status::Received));
         assert!(t.result_at.is_none() && t.finished_at.is_none() && !t.assigned);
