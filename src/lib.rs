@@ -23,6 +23,7 @@ pub mod ratings;
 pub mod repository;
 pub mod results;
 pub mod seed;
+pub mod simulate;
 pub mod staff;
 pub mod stats;
 pub mod storage;

@@ -1,4 +1,4 @@
-//! The `motcua` command: serve (default), worker, migrate, seed, unit, user, openapi.
+//! The `motcua` command: serve (default), worker, migrate, seed, simulate, unit, user, openapi, backup.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -37,6 +37,9 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Fill the database with a simulated province: applicants and a year of
+    /// dossiers (not in production). Seeds the demo data first when needed.
+    Simulate(SimulateArgs),
     /// Manage administrative units (to bootstrap a production tree).
     Unit {
         #[command(subcommand)]
@@ -60,6 +63,74 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Dossiers received over the year.
+    #[arg(long, default_value_t = 100_000)]
+    dossiers: u64,
+    /// Seed of the random generator: the same seed gives the same province.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The simulated year (default: last year).
+    #[arg(long)]
+    year: Option<i32>,
+    /// Citizen accounts filing the dossiers (default: one per ten dossiers).
+    #[arg(long)]
+    applicants: Option<u64>,
+    /// Extra dossiers received on the last day and left unclaimed in the queues.
+    #[arg(long, default_value_t = 0)]
+    backlog: u64,
+    /// Generated communes added to the demo hierarchy.
+    #[arg(long, default_value_t = 0)]
+    communes: u32,
+    /// Share filed online.
+    #[arg(long)]
+    online: Option<f64>,
+    /// Share with every mandatory component digitized.
+    #[arg(long)]
+    digitized: Option<f64>,
+    /// Share of document results issued as e-results.
+    #[arg(long)]
+    e_result: Option<f64>,
+    /// Share reusing a repository document.
+    #[arg(long)]
+    reuse: Option<f64>,
+    /// Share of fee-bearing dossiers paid online.
+    #[arg(long)]
+    online_payment: Option<f64>,
+    /// Share of satisfied ratings.
+    #[arg(long)]
+    satisfaction: Option<f64>,
+    /// Share of results by the appointment date.
+    #[arg(long)]
+    on_time: Option<f64>,
+}
+
+impl SimulateArgs {
+    fn options(self) -> motcua::simulate::Options {
+        let d = motcua::simulate::Mix::default();
+        let mix = motcua::simulate::Mix {
+            online: self.online.unwrap_or(d.online),
+            digitized: self.digitized.unwrap_or(d.digitized),
+            e_result: self.e_result.unwrap_or(d.e_result),
+            reuse: self.reuse.unwrap_or(d.reuse),
+            online_payment: self.online_payment.unwrap_or(d.online_payment),
+            satisfaction: self.satisfaction.unwrap_or(d.satisfaction),
+            on_time: self.on_time.unwrap_or(d.on_time),
+            ..d
+        };
+        motcua::simulate::Options {
+            dossiers: self.dossiers,
+            seed: self.seed,
+            year: self.year.unwrap_or_else(|| chrono::Datelike::year(&motcua::time::now()) - 1),
+            applicants: self.applicants,
+            backlog: self.backlog,
+            communes: self.communes,
+            mix,
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -136,6 +207,37 @@ async fn main() -> anyhow::Result<()> {
             let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
             let seeded = motcua::seed::demo(&db).await?;
             println!("{}", if seeded { "demo data seeded" } else { "demo data already present" });
+        }
+        Command::Simulate(args) => {
+            if settings.profile == motcua::config::Profile::Production {
+                bail!("the production profile never simulates: simulated accounts share the demo password");
+            }
+            let options = args.options();
+            let db = tokio::task::spawn_blocking({
+                let database = settings.database.clone();
+                move || Db::connect(&database)
+            })
+            .await??;
+            motcua::seed::demo(&db).await?;
+            let signer = motcua::results::keys::Signer::load(&settings.results, settings.profile)?;
+            let files = motcua::storage::LocalDir::new(settings.files.dir.clone())?;
+            let day_end_hour = settings.dossiers.day_end_hour;
+            let report = db
+                .run(move |conn| {
+                    motcua::results::publish_key(conn, &signer.key_id, &signer.public_key_b64())?;
+                    Ok(motcua::simulate::run(conn, &signer, &files, day_end_hour, &options))
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))??;
+            println!(
+                "simulated {} dossiers (+{} of the year before) for {} applicants: {} events, {} e-results in {:.1} s",
+                report.dossiers,
+                report.history_dossiers,
+                report.applicants,
+                report.events,
+                report.results,
+                report.seconds
+            );
         }
         Command::Unit { command: UnitCommand::Create { code, name, level, parent } } => {
             let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;

@@ -1,0 +1,1332 @@
+//! `motcua simulate`: fills a database with a realistic province — the demo
+//! hierarchy (plus generated communes if asked), the catalogue, applicants
+//! and a year of dossiers whose mix of channels, states, delays, supplements,
+//! transfers, digitization, e-results, reuse, payments and ratings follows
+//! [`Mix`] (defaults: the Quảng Ninh 2024 figures of DESIGN.md §6).
+//!
+//! Each dossier's life is planned by the pure [`timeline`] (sampled draws →
+//! the steps of the state machine, cut at the simulation's horizon) and
+//! written as the application writes it: the dossier, its facts, units,
+//! components, events, payment, rating, signed e-result and repository
+//! entries, and the sequences that keep codes and result numbers gap-free
+//! afterwards. Rows go in with multi-row inserts, a few thousand dossiers per
+//! transaction.
+//!
+//! Simplifications, on purpose: digitized components carry their status but
+//! no uploaded file (only reused components list a file, as filing does);
+//! every e-result points at one shared PDF in the file store; every simulated
+//! account (applicants `applicant{n}@sim.motcua.local`, staff
+//! `{role}.{unit code}@sim.motcua.local`) shares one argon2 hash of the demo
+//! password, computed once — hashing a million passwords would take days.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use diesel::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{Rng, SeedableRng};
+
+use crate::auth::users::UserRow;
+use crate::db::DbConnection;
+use crate::db::schema::{
+    dossier_components, dossier_events, dossier_facts, dossier_files, dossier_units, dossiers, payments, procedures,
+    ratings, sequences, users,
+};
+use crate::domain::calendar::Calendar;
+use crate::domain::dossier_code::DossierCode;
+use crate::domain::result_form::result_number;
+use crate::domain::roles::Role;
+use crate::domain::text::fold;
+use crate::domain::units::Level;
+use crate::domain::workflow::Status;
+use crate::dossiers::{Digitization, DossierRow, calendar_from, local, stored};
+use crate::procedures::ProcedureView;
+use crate::repository::DocumentRow;
+use crate::results::ResultRow;
+use crate::results::keys::Signer;
+use crate::storage::FileStore;
+use crate::units::UnitRow;
+
+/// The shares that shape the simulated year. The first six are the
+/// published figures `GET /api/v1/stats` reproduces.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mix {
+    /// Dossiers filed online (the rest at the counter or by post).
+    pub online: f64,
+    /// Dossiers whose every mandatory component has an electronic form.
+    pub digitized: f64,
+    /// Results of document-issuing procedures issued as signed e-results.
+    pub e_result: f64,
+    /// Dossiers taking a component from the applicant's repository.
+    pub reuse: f64,
+    /// Fee-bearing dossiers paid online.
+    pub online_payment: f64,
+    /// Ratings with no criterion dissatisfied.
+    pub satisfaction: f64,
+    /// Dossiers whose result comes by the appointment date.
+    pub on_time: f64,
+    /// Late dossiers whose applicant gets an apology.
+    pub apology: f64,
+    /// Online dossiers asked for a supplement at intake.
+    pub intake_supplement: f64,
+    /// Dossiers asked for a supplement during processing (the clock pauses).
+    pub processing_supplement: f64,
+    /// Dossiers transferred to another unit of the same level.
+    pub transfer: f64,
+    /// Online dossiers rejected at intake.
+    pub rejected: f64,
+    /// Dossiers withdrawn by the applicant during processing.
+    pub withdrawn: f64,
+    /// Dossiers stopped by the approver.
+    pub stopped: f64,
+    /// Finished dossiers that their applicant rates.
+    pub rated: f64,
+}
+
+impl Default for Mix {
+    /// DESIGN.md §6, Quảng Ninh 2024: online 98.55%, digitized 99.1%,
+    /// e-results 97.8%, reuse 78.01%, online payment 57.4%, satisfaction
+    /// 17.7 / 18; the rest are plausible guesses.
+    fn default() -> Self {
+        Self {
+            online: 0.9855,
+            digitized: 0.991,
+            e_result: 0.978,
+            reuse: 0.7801,
+            online_payment: 0.574,
+            satisfaction: 17.7 / 18.0,
+            on_time: 0.985,
+            apology: 0.8,
+            intake_supplement: 0.03,
+            processing_supplement: 0.02,
+            transfer: 0.02,
+            rejected: 0.005,
+            withdrawn: 0.003,
+            stopped: 0.002,
+            rated: 0.3,
+        }
+    }
+}
+
+impl Mix {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let shares = [
+            ("online", self.online),
+            ("digitized", self.digitized),
+            ("e-result", self.e_result),
+            ("reuse", self.reuse),
+            ("online-payment", self.online_payment),
+            ("satisfaction", self.satisfaction),
+            ("on-time", self.on_time),
+        ];
+        for (name, v) in shares {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("--{name} is a share between 0 and 1, not {v}");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dossiers: u64,
+    pub seed: u64,
+    /// The simulated year; dossiers are received from 1 January to the end
+    /// of the year or now, whichever comes first.
+    pub year: i32,
+    /// Citizen accounts filing them (default: one per ten dossiers).
+    pub applicants: Option<u64>,
+    /// Extra dossiers received on the last day and left in the queue,
+    /// unclaimed (for queue benchmarks).
+    pub backlog: u64,
+    /// Generated communes added under the districts, round-robin.
+    pub communes: u32,
+    pub mix: Mix,
+}
+
+/// What was written.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    pub dossiers: u64,
+    pub history_dossiers: u64,
+    pub applicants: u64,
+    pub events: u64,
+    pub results: u64,
+    pub seconds: f64,
+}
+
+/// The independent draws that decide one dossier's life.
+#[derive(Debug, Clone, Default)]
+pub struct Draws {
+    pub online: bool,
+    pub intake_supplement: bool,
+    pub rejected: bool,
+    /// Left in the queue once received.
+    pub backlog: bool,
+    pub transfer: bool,
+    pub processing_supplement: bool,
+    /// Working days the clock stays paused for a processing supplement (≥ 1).
+    pub pause_days: u32,
+    pub withdrawn: bool,
+    pub stopped: bool,
+    pub late: bool,
+    /// Working days past the appointment date when late (≥ 1).
+    pub late_days: u32,
+    pub apology: bool,
+    /// Share of the processing time used when on time, in [0, 1).
+    pub pace: f64,
+    pub paid_online: bool,
+    pub rated: bool,
+    pub satisfied: bool,
+    /// Minutes between filing online and reception.
+    pub lead_minutes: i64,
+    /// Minutes between steps, and hours before the result is collected.
+    pub gap_minutes: i64,
+    pub collect_hours: i64,
+}
+
+impl Draws {
+    pub fn sample(rng: &mut impl Rng, mix: &Mix) -> Self {
+        fn p(rng: &mut impl Rng, x: f64) -> bool {
+            rng.random_bool(x.clamp(0.0, 1.0))
+        }
+        let online = p(rng, mix.online);
+        Self {
+            online,
+            intake_supplement: online && p(rng, mix.intake_supplement),
+            rejected: online && p(rng, mix.rejected),
+            backlog: false,
+            transfer: p(rng, mix.transfer),
+            processing_supplement: p(rng, mix.processing_supplement),
+            pause_days: rng.random_range(1..=3),
+            withdrawn: p(rng, mix.withdrawn),
+            stopped: p(rng, mix.stopped),
+            late: !p(rng, mix.on_time),
+            late_days: rng.random_range(1..=5),
+            apology: p(rng, mix.apology),
+            pace: rng.random_range(0.0..1.0),
+            paid_online: p(rng, mix.online_payment),
+            rated: p(rng, mix.rated),
+            satisfied: p(rng, mix.satisfaction),
+            lead_minutes: rng.random_range(30..=1800),
+            gap_minutes: rng.random_range(20..=180),
+            collect_hours: rng.random_range(1..=72),
+        }
+    }
+}
+
+/// Which unit a step happens at: where the dossier was received, or where
+/// it was transferred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At {
+    Receiving,
+    Target,
+}
+
+/// One step of a dossier's life (local time).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub action: &'static str,
+    pub from: Option<Status>,
+    pub to: Status,
+    pub at: NaiveDateTime,
+    pub role: Role,
+    pub unit: At,
+    /// The new appointment date of an apology.
+    pub new_due: Option<NaiveDateTime>,
+}
+
+/// A dossier's life cut at the horizon, and the columns it leaves behind
+/// (local times).
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub steps: Vec<Step>,
+    pub status: Option<Status>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub received_at: Option<NaiveDateTime>,
+    pub due_at: Option<NaiveDateTime>,
+    pub original_due_at: Option<NaiveDateTime>,
+    pub paused_at: Option<NaiveDateTime>,
+    pub result_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    pub paid_at: Option<NaiveDateTime>,
+    pub rated_at: Option<NaiveDateTime>,
+    pub supplement_requests: i32,
+    pub assigned: bool,
+    pub transferred: bool,
+    pub apologized: bool,
+}
+
+/// The procedure's terms as the timeline needs them.
+#[derive(Debug, Clone, Copy)]
+pub struct Terms {
+    pub processing_days: u32,
+    pub cutoff_hour: u32,
+    pub fee: bool,
+    /// The hour an appointment day ends (`dossiers.day_end_hour`).
+    pub day_end_hour: u32,
+}
+
+/// Appends steps keeping time strictly increasing.
+struct Script {
+    steps: Vec<Step>,
+    status: Status,
+    unit: At,
+}
+
+impl Script {
+    fn last(&self) -> NaiveDateTime {
+        self.steps.last().map(|s| s.at).expect("a script starts with a step")
+    }
+
+    fn push(&mut self, action: &'static str, to: Status, at: NaiveDateTime, role: Role) -> NaiveDateTime {
+        let at = match self.steps.last() {
+            Some(s) => at.max(s.at + Duration::minutes(1)),
+            None => at,
+        };
+        let from = (!self.steps.is_empty()).then_some(self.status);
+        self.steps.push(Step { action, from, to, at, role, unit: self.unit, new_due: None });
+        self.status = to;
+        at
+    }
+}
+
+/// Plans the life of a dossier received (or rejected at intake) at local
+/// time `received`, then keeps the steps up to `horizon`.
+pub fn timeline(d: &Draws, t: Terms, cal: &Calendar, received: NaiveDateTime, horizon: NaiveDateTime) -> Timeline {
+    let gap = Duration::minutes(d.gap_minutes);
+    let day_end = NaiveTime::from_hms_opt(t.day_end_hour, 0, 0).expect("hour");
+    let mut s = Script { steps: Vec::new(), status: Status::Submitted, unit: At::Receiving };
+    if d.online {
+        let submitted = received - Duration::minutes(d.lead_minutes);
+        s.push("submit", Status::Submitted, submitted, Role::Citizen);
+        if d.intake_supplement {
+            s.push("request_supplement", Status::SupplementRequested, submitted + gap / 3, Role::Clerk);
+            s.push("supplement", Status::Submitted, submitted + gap * 2 / 3, Role::Citizen);
+        }
+        if d.rejected {
+            s.push("reject", Status::Rejected, received, Role::Clerk);
+            return finish(d, s, cal, t, horizon);
+        }
+        s.push("receive", Status::Received, received, Role::Clerk);
+    } else {
+        s.push("register", Status::Received, received, Role::Clerk);
+    }
+    if t.fee {
+        s.push("payment", Status::Received, received + Duration::minutes(5), Role::Citizen);
+    }
+    if d.backlog {
+        return finish(d, s, cal, t, horizon);
+    }
+    if d.transfer {
+        s.push("transfer", Status::Received, received + gap / 2, Role::Clerk);
+        s.unit = At::Target;
+    }
+    let claimed = s.push("claim", Status::InProgress, s.last() + gap, Role::Specialist);
+    if d.withdrawn || d.stopped {
+        let at = cal.add_working_days(claimed.date(), 1).and_time(claimed.time());
+        let (action, to, role) = if d.withdrawn {
+            ("withdraw", Status::Withdrawn, Role::Citizen)
+        } else {
+            ("stop", Status::Stopped, Role::Approver)
+        };
+        s.push(action, to, at, role);
+        return finish(d, s, cal, t, horizon);
+    }
+    let mut due = cal.due_at(received, t.processing_days, t.cutoff_hour, day_end);
+    let mut paused_days = 0;
+    if d.processing_supplement && !d.intake_supplement {
+        let paused = s.push("request_supplement", Status::AwaitingApplicant, claimed + gap, Role::Specialist);
+        let resumed = cal.add_working_days(paused.date(), d.pause_days).and_hms_opt(9, 0, 0).expect("time");
+        let resumed = s.push("supplement", Status::InProgress, resumed, Role::Citizen);
+        due = cal.extend_for_pause(due, paused, resumed);
+        paused_days = cal.working_days_between(paused.date(), resumed.date());
+    }
+    let start = cal.start_day(received, t.cutoff_hour);
+    let taken = if d.late {
+        t.processing_days + paused_days + d.late_days
+    } else {
+        (f64::from(t.processing_days) * d.pace) as u32 + paused_days
+    };
+    let hour = 8 + (d.gap_minutes % 8) as u32;
+    let result_day = cal.add_working_days(start, taken).max(s.last().date());
+    let mut result = result_day.and_hms_opt(hour, (d.lead_minutes % 60) as u32, 0).expect("time");
+    if result <= s.last() + gap {
+        result = s.last() + gap * 2;
+    }
+    if d.late && d.apology && result > due + Duration::hours(2) {
+        let new_due = cal.add_working_days(due.date(), d.late_days + 1).and_time(day_end);
+        s.push("apologize", Status::InProgress, due + Duration::hours(1), Role::Specialist);
+        s.steps.last_mut().expect("pushed").new_due = Some(new_due);
+    }
+    s.push("submit_for_approval", Status::PendingApproval, result - gap / 2, Role::Specialist);
+    let approved = s.push("approve", Status::ResultReady, result, Role::Approver);
+    s.push("return_result", Status::Returned, approved + Duration::hours(d.collect_hours), Role::Clerk);
+    finish(d, s, cal, t, horizon)
+}
+
+/// Adds the rating, cuts at the horizon and derives the columns.
+fn finish(d: &Draws, mut s: Script, cal: &Calendar, t: Terms, horizon: NaiveDateTime) -> Timeline {
+    if d.rated && matches!(s.status, Status::Returned | Status::Rejected | Status::Stopped) {
+        let at = s.last() + Duration::hours(d.collect_hours / 2 + 1);
+        let status = s.status;
+        s.push("rate", status, at, Role::Citizen);
+    }
+    s.steps.retain(|step| step.at < horizon);
+    let day_end = NaiveTime::from_hms_opt(t.day_end_hour, 0, 0).expect("hour");
+    let mut out = Timeline::default();
+    for step in &s.steps {
+        out.status = Some(step.to);
+        match step.action {
+            "submit" | "register" => {
+                out.submitted_at = Some(step.at);
+                if step.action == "register" {
+                    out.received_at = Some(step.at);
+                }
+            }
+            "request_supplement" => {
+                out.supplement_requests += 1;
+                if step.to == Status::AwaitingApplicant {
+                    out.paused_at = Some(step.at);
+                }
+            }
+            "supplement" => {
+                if let (Some(paused), Some(due), Some(original)) = (out.paused_at, out.due_at, out.original_due_at) {
+                    out.due_at = Some(cal.extend_for_pause(due, paused, step.at));
+                    out.original_due_at = Some(cal.extend_for_pause(original, paused, step.at));
+                }
+                out.paused_at = None;
+            }
+            "receive" => out.received_at = Some(step.at),
+            "transfer" => out.transferred = true,
+            "claim" => out.assigned = true,
+            "apologize" => {
+                out.due_at = step.new_due;
+                out.apologized = true;
+            }
+            "approve" => out.result_at = Some(step.at),
+            "payment" => out.paid_at = Some(step.at),
+            "rate" => out.rated_at = Some(step.at),
+            _ => {}
+        }
+        if matches!(step.action, "receive" | "register") {
+            let due = cal.due_at(step.at, t.processing_days, t.cutoff_hour, day_end);
+            out.due_at = Some(due);
+            out.original_due_at = Some(due);
+        }
+        if step.to.is_terminal() && step.action != "rate" {
+            out.finished_at = Some(step.at);
+        }
+        if step.to.is_terminal() || step.to == Status::Received {
+            out.assigned = false;
+        }
+    }
+    out.steps = s.steps;
+    out
+}
+
+/// `n` items spread over `days` as evenly as whole numbers allow.
+pub fn spread(n: u64, days: usize) -> Vec<u64> {
+    let d = days as u64;
+    (0..d).map(|i| n * (i + 1) / d - n * i / d).collect()
+}
+
+/// A valid CCCD of Quảng Ninh (022) for applicant `n`: men born in the 1960s–90s.
+pub fn national_id(n: u64) -> String {
+    format!("0220{:02}{:06}", 60 + (n / 1_000_000) % 40, n % 1_000_000)
+}
+
+pub fn applicant_email(n: u64) -> String {
+    format!("applicant{n}@sim.motcua.local")
+}
+
+/// Simulated staff: one clerk, specialist and approver per unit.
+pub fn staff_email(role: Role, unit_code: &str) -> String {
+    format!("{}.{}@sim.motcua.local", role.as_str(), unit_code.to_lowercase())
+}
+
+/// A tiny but valid PDF: the file every simulated e-result points at.
+const RESULT_PDF: &[u8] = b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n\
+2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n\
+trailer<</Root 1 0 R>>\n%%EOF\n";
+
+/// Rows per multi-row INSERT: within SQLite's 32,766 bound parameters for
+/// the widest table (dossiers, 32 columns).
+const ROWS_PER_STATEMENT: usize = 1000;
+/// Dossiers per transaction.
+const DOSSIERS_PER_TRANSACTION: usize = 2000;
+
+#[derive(Insertable)]
+#[diesel(table_name = dossier_facts)]
+struct FactsRow {
+    dossier_id: String,
+    digitized: bool,
+    reused: bool,
+    e_result: bool,
+    apologized: bool,
+    working_days_taken: Option<i32>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = dossier_units)]
+struct DossierUnitRow {
+    dossier_id: String,
+    unit_id: String,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = dossier_components)]
+struct ComponentRow {
+    id: String,
+    dossier_id: String,
+    position: i32,
+    name: String,
+    mandatory: bool,
+    e_copy_accepted: bool,
+    digitization: &'static str,
+    reused_document_id: Option<String>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = dossier_files)]
+struct FileRow {
+    id: String,
+    dossier_id: String,
+    component_id: String,
+    sha256: String,
+    size_bytes: i64,
+    content_type: &'static str,
+    file_name: String,
+    uploaded_by: String,
+    created_at: NaiveDateTime,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = dossier_events)]
+struct EventRow {
+    id: String,
+    dossier_id: String,
+    at: NaiveDateTime,
+    actor_id: Option<String>,
+    actor_role: &'static str,
+    unit_id: Option<String>,
+    action: &'static str,
+    from_status: Option<&'static str>,
+    to_status: &'static str,
+    summary: String,
+    payload: &'static str,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = payments)]
+struct PaymentRow {
+    id: String,
+    dossier_id: String,
+    channel: &'static str,
+    provider: Option<&'static str>,
+    provider_ref: Option<String>,
+    amount_vnd: i64,
+    status: &'static str,
+    checkout_url: Option<String>,
+    recorded_by: Option<String>,
+    created_at: NaiveDateTime,
+    paid_at: Option<NaiveDateTime>,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = ratings)]
+struct RatingRow {
+    dossier_id: String,
+    rated_by: String,
+    reception: &'static str,
+    processing_time: &'static str,
+    staff_conduct: &'static str,
+    result: &'static str,
+    comment: Option<String>,
+    satisfied: bool,
+    flagged: bool,
+    rated_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// The rows of one transaction.
+#[derive(Default)]
+struct Batch {
+    dossiers: Vec<DossierRow>,
+    facts: Vec<FactsRow>,
+    units: Vec<DossierUnitRow>,
+    components: Vec<ComponentRow>,
+    files: Vec<FileRow>,
+    events: Vec<EventRow>,
+    payments: Vec<PaymentRow>,
+    ratings: Vec<RatingRow>,
+    results: Vec<ResultRow>,
+    documents: Vec<DocumentRow>,
+}
+
+/// Multi-row inserts of `$rows` into `$table`, a statement per
+/// `ROWS_PER_STATEMENT` rows. Batch inserts do not compile on the
+/// multi-backend connection: each backend gets its own.
+macro_rules! insert_all {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
+            match &mut *$conn {
+                DbConnection::Pg(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+                DbConnection::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
+            };
+        }
+    };
+}
+
+impl Batch {
+    fn write(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        use crate::db::schema::{repository_documents, results};
+        insert_all!(conn, dossiers::table, self.dossiers);
+        insert_all!(conn, dossier_facts::table, self.facts);
+        insert_all!(conn, dossier_units::table, self.units);
+        insert_all!(conn, dossier_components::table, self.components);
+        insert_all!(conn, dossier_files::table, self.files);
+        insert_all!(conn, dossier_events::table, self.events);
+        insert_all!(conn, payments::table, self.payments);
+        insert_all!(conn, ratings::table, self.ratings);
+        insert_all!(conn, results::table, self.results);
+        insert_all!(conn, repository_documents::table, self.documents);
+        Ok(())
+    }
+}
+
+/// A simulated staff member of a unit.
+#[derive(Clone)]
+struct Staff {
+    id: String,
+    name: String,
+}
+
+/// A unit able to receive dossiers, with its staff.
+struct Desk {
+    unit: UnitRow,
+    level: Level,
+    clerk: Staff,
+    specialist: Staff,
+    approver: Staff,
+}
+
+impl Desk {
+    fn staff(&self, role: Role) -> &Staff {
+        match role {
+            Role::Specialist => &self.specialist,
+            Role::Approver => &self.approver,
+            _ => &self.clerk,
+        }
+    }
+}
+
+struct Applicant {
+    user_id: String,
+    email: String,
+    name: String,
+    national_id: String,
+}
+
+/// Everything the writer reads, loaded once.
+struct World<'a> {
+    desks: Vec<Desk>,
+    procedures: Vec<ProcedureView>,
+    applicants: Vec<Applicant>,
+    signer: &'a Signer,
+    result_sha256: String,
+    result_size: i64,
+    day_end_hour: u32,
+    /// Local time now: nothing is simulated after it.
+    now: NaiveDateTime,
+}
+
+/// What the writer changes as it goes.
+struct Tally {
+    /// Last number of each sequence (name, period).
+    sequences: HashMap<(String, String), i32>,
+    /// Sequences changed since the last commit.
+    touched: Vec<(String, String)>,
+    /// A document of each applicant's repository, from an earlier dossier.
+    documents: Vec<Option<String>>,
+    report: Report,
+}
+
+impl Tally {
+    fn next(&mut self, name: String, period: String) -> i32 {
+        let key = (name, period);
+        let n = self.sequences.entry(key.clone()).or_insert(0);
+        *n += 1;
+        let n = *n;
+        self.touched.push(key);
+        n
+    }
+
+    /// Stores the sequences touched since the last call: update, or insert when new.
+    fn save_sequences(&mut self, conn: &mut DbConnection) -> QueryResult<()> {
+        self.touched.sort();
+        self.touched.dedup();
+        for key in std::mem::take(&mut self.touched) {
+            let value = self.sequences[&key];
+            let updated = diesel::update(sequences::table.find((&key.0, &key.1)))
+                .set(sequences::last_value.eq(value))
+                .execute(conn)?;
+            if updated == 0 {
+                diesel::insert_into(sequences::table)
+                    .values((sequences::name.eq(&key.0), sequences::period.eq(&key.1), sequences::last_value.eq(value)))
+                    .execute(conn)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Fills the database as `options` say. Runs on the calling thread (call it
+/// off the async workers); the demo data must be seeded already.
+pub fn run(
+    conn: &mut DbConnection,
+    signer: &Signer,
+    files: &dyn FileStore,
+    day_end_hour: u32,
+    options: &Options,
+) -> anyhow::Result<Report> {
+    options.mix.validate()?;
+    let now = local(crate::time::now());
+    if NaiveDate::from_ymd_opt(options.year, 1, 1).context("year out of range")?.and_hms_opt(0, 0, 0) > Some(now) {
+        bail!("{} has not begun yet", options.year);
+    }
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let hash = crate::auth::password::hash_blocking(crate::seed::DEMO_PASSWORD)?;
+    add_communes(conn, options.communes).map_err(|e| anyhow::anyhow!("generating communes: {e}"))?;
+    let desks = load_desks(conn, &hash)?;
+    let procedure_rows = procedures::table
+        .filter(procedures::active.eq(true))
+        .order(procedures::code)
+        .select(crate::procedures::ProcedureRow::as_select())
+        .load(conn)?;
+    let procedures = crate::procedures::views(conn, procedure_rows)?;
+    if procedures.is_empty() || desks.is_empty() {
+        bail!("nothing to simulate on: seed the demo data first (motcua seed --demo)");
+    }
+    let applicant_count = options.applicants.unwrap_or(options.dossiers / 10).max(1);
+    let applicants = add_applicants(conn, applicant_count, &hash)?;
+    let sequences = sequences::table
+        .select((sequences::name, sequences::period, sequences::last_value))
+        .load::<(String, String, i32)>(conn)?
+        .into_iter()
+        .map(|(n, p, v)| ((n, p), v))
+        .collect();
+    let result_sha256 = files.put(RESULT_PDF).context("storing the e-result file")?;
+    let world = World {
+        desks,
+        procedures,
+        applicants,
+        signer,
+        result_sha256,
+        result_size: RESULT_PDF.len() as i64,
+        day_end_hour,
+        now,
+    };
+    let mut tally = Tally {
+        sequences,
+        touched: Vec::new(),
+        documents: vec![None; world.applicants.len()],
+        report: Report { applicants: applicant_count, ..Report::default() },
+    };
+
+    // Each applicant's history: one dossier of the year before, whose first
+    // document enters their repository, so that this year's dossiers can reuse it.
+    let history_mix = Mix { reuse: 0.0, rejected: 0.0, withdrawn: 0.0, stopped: 0.0, ..options.mix };
+    let history: Vec<(usize, bool)> = (0..world.applicants.len()).map(|a| (a, false)).collect();
+    simulate_year(conn, &world, &mut tally, &mut rng, &history_mix, options.year - 1, &history)?;
+    tally.report.history_dossiers = tally.report.dossiers;
+
+    let mut plan: Vec<(usize, bool)> =
+        (0..options.dossiers).map(|_| (rng.random_range(0..world.applicants.len()), false)).collect();
+    plan.extend((0..options.backlog).map(|_| (rng.random_range(0..world.applicants.len()), true)));
+    simulate_year(conn, &world, &mut tally, &mut rng, &options.mix, options.year, &plan)?;
+    let mut report = tally.report;
+    report.dossiers -= report.history_dossiers;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Generated communes `SIM0001…`, spread over the districts.
+fn add_communes(conn: &mut DbConnection, count: u32) -> Result<(), crate::error::ApiError> {
+    use crate::db::schema::units;
+    let districts: Vec<UnitRow> = units::table
+        .filter(units::level.eq(Level::District.as_str()).and(units::active.eq(true)))
+        .order(units::code)
+        .select(UnitRow::as_select())
+        .load(conn)?;
+    for n in 1..=count {
+        let Some(parent) = districts.get(n as usize % districts.len().max(1)) else { break };
+        let code = format!("SIM{n:04}");
+        if crate::units::find_by_code(conn, &code)?.is_none() {
+            crate::units::create(conn, &code, &format!("Xã mô phỏng {n}"), Level::Commune, Some(parent))?;
+        }
+    }
+    Ok(())
+}
+
+fn insert_user(conn: &mut DbConnection, row: &UserRow) -> QueryResult<String> {
+    match crate::auth::users::find_by_email(conn, &row.email)? {
+        Some(existing) => Ok(existing.id),
+        None => diesel::insert_into(users::table).values(row).execute(conn).map(|_| row.id.clone()),
+    }
+}
+
+fn user(
+    email: String,
+    name: String,
+    hash: &str,
+    roles: &str,
+    unit: Option<&str>,
+    national_id: Option<String>,
+) -> UserRow {
+    let now = crate::time::now();
+    UserRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        email,
+        password_hash: hash.to_string(),
+        full_name: name,
+        national_id,
+        phone: None,
+        roles: roles.into(),
+        unit_id: unit.map(str::to_string),
+        active: true,
+        locale: "vi".into(),
+        email_verified_at: Some(now),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The active units with a clerk, a specialist and an approver each.
+fn load_desks(conn: &mut DbConnection, hash: &str) -> anyhow::Result<Vec<Desk>> {
+    use crate::db::schema::units;
+    let rows: Vec<UnitRow> =
+        units::table.filter(units::active.eq(true)).order(units::code).select(UnitRow::as_select()).load(conn)?;
+    let mut desks = Vec::new();
+    conn.transaction(|conn| {
+        for unit in rows {
+            let mut staff = |role: Role, title: &str| -> QueryResult<Staff> {
+                let name = format!("{title} {}", unit.name);
+                let row = user(staff_email(role, &unit.code), name.clone(), hash, role.as_str(), Some(&unit.id), None);
+                Ok(Staff { id: insert_user(conn, &row)?, name })
+            };
+            let (clerk, specialist, approver) = (
+                staff(Role::Clerk, "Cán bộ một cửa")?,
+                staff(Role::Specialist, "Chuyên viên")?,
+                staff(Role::Approver, "Lãnh đạo")?,
+            );
+            desks.push(Desk { level: unit.level(), unit, clerk, specialist, approver });
+        }
+        QueryResult::Ok(())
+    })?;
+    Ok(desks)
+}
+
+const FAMILY_NAMES: [&str; 8] = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi"];
+const GIVEN_NAMES: [&str; 8] =
+    ["Văn An", "Thị Bình", "Văn Cường", "Thị Dung", "Minh Đức", "Thu Hà", "Quang Huy", "Ngọc Lan"];
+
+/// Citizen accounts `applicant{n}`, created in batches (kept when present).
+fn add_applicants(conn: &mut DbConnection, count: u64, hash: &str) -> anyhow::Result<Vec<Applicant>> {
+    let existing: HashMap<String, String> = users::table
+        .filter(users::email.like("applicant%@sim.motcua.local"))
+        .select((users::email, users::id))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect();
+    let mut out = Vec::new();
+    let mut fresh = Vec::new();
+    for n in 0..count {
+        let email = applicant_email(n);
+        let name = format!(
+            "{} {}",
+            FAMILY_NAMES[n as usize % FAMILY_NAMES.len()],
+            GIVEN_NAMES[(n as usize / FAMILY_NAMES.len()) % GIVEN_NAMES.len()]
+        );
+        let national_id = national_id(n);
+        let user_id = match existing.get(&email) {
+            Some(id) => id.clone(),
+            None => {
+                let row =
+                    user(email.clone(), name.clone(), hash, Role::Citizen.as_str(), None, Some(national_id.clone()));
+                let id = row.id.clone();
+                fresh.push(row);
+                id
+            }
+        };
+        out.push(Applicant { user_id, email, name, national_id });
+    }
+    for chunk in fresh.chunks(DOSSIERS_PER_TRANSACTION * 5) {
+        conn.transaction(|conn| {
+            insert_all!(conn, users::table, chunk);
+            QueryResult::Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+/// Writes the dossiers of `plan` (applicant, backlog?) received over the
+/// working days of `year` up to now, in date order.
+fn simulate_year(
+    conn: &mut DbConnection,
+    world: &World<'_>,
+    tally: &mut Tally,
+    rng: &mut StdRng,
+    mix: &Mix,
+    year: i32,
+    plan: &[(usize, bool)],
+) -> anyhow::Result<()> {
+    let start = NaiveDate::from_ymd_opt(year, 1, 1).context("year out of range")?;
+    let calendar = calendar_from(conn, stored(start.and_hms_opt(0, 0, 0).expect("midnight")))?;
+    let horizon =
+        NaiveDate::from_ymd_opt(year + 1, 1, 1).expect("year").and_hms_opt(0, 0, 0).expect("midnight").min(world.now);
+    let days: Vec<NaiveDate> = start
+        .iter_days()
+        .take_while(|d| d.year() == year && d.and_hms_opt(17, 0, 0).expect("time") < horizon)
+        .filter(|d| calendar.is_working_day(*d))
+        .collect();
+    let Some(last_day) = days.last().copied() else { bail!("no working day of {year} has passed yet") };
+    let (regular, backlog): (Vec<_>, Vec<_>) = plan.iter().partition(|(_, b)| !b);
+    let mut received: Vec<(NaiveDateTime, usize, bool)> = Vec::with_capacity(plan.len());
+    let mut items = regular.iter();
+    for (day, n) in days.iter().zip(spread(regular.len() as u64, days.len())) {
+        let mut today: Vec<_> = items
+            .by_ref()
+            .take(n as usize)
+            .map(|(a, _)| {
+                (day.and_hms_opt(7, 30, 0).expect("time") + Duration::seconds(rng.random_range(0..34_200)), *a, false)
+            })
+            .collect();
+        today.sort_by_key(|(t, _, _)| *t);
+        received.extend(today);
+    }
+    for (a, _) in backlog {
+        received.push((
+            last_day.and_hms_opt(9, 0, 0).expect("time") + Duration::seconds(rng.random_range(0..25_000)),
+            a,
+            true,
+        ));
+    }
+    for chunk in received.chunks(DOSSIERS_PER_TRANSACTION) {
+        let mut batch = Batch::default();
+        for &(at, applicant, backlog) in chunk {
+            let draws = Draws { backlog, ..Draws::sample(rng, mix) };
+            let reuse = rng.random_bool(mix.reuse.clamp(0.0, 1.0));
+            let digitized = rng.random_bool(mix.digitized.clamp(0.0, 1.0));
+            let e_result = rng.random_bool(mix.e_result.clamp(0.0, 1.0));
+            let desk = rng.random_range(0..world.desks.len());
+            let choices: Vec<usize> = (0..world.procedures.len())
+                .filter(|&p| world.procedures[p].spec.levels.contains(&world.desks[desk].level))
+                .collect();
+            let Some(&procedure) = choices.choose(rng) else { continue };
+            let target = draws.transfer.then(|| {
+                let same: Vec<usize> = (0..world.desks.len())
+                    .filter(|&i| i != desk && world.desks[i].level == world.desks[desk].level)
+                    .collect();
+                same.choose(rng).copied()
+            });
+            let dossier =
+                Dossier { at, applicant, desk, target: target.flatten(), procedure, reuse, digitized, e_result };
+            add_dossier(world, tally, &mut batch, &calendar, &draws, horizon, &dossier);
+        }
+        let report = &mut tally.report;
+        report.dossiers += batch.dossiers.len() as u64;
+        report.events += batch.events.len() as u64;
+        report.results += batch.results.len() as u64;
+        tracing::info!(year, dossiers = report.dossiers, "simulated");
+        conn.transaction(|conn| {
+            batch.write(conn)?;
+            tally.save_sequences(conn)
+        })?;
+    }
+    Ok(())
+}
+
+/// One dossier to write.
+struct Dossier {
+    at: NaiveDateTime,
+    applicant: usize,
+    desk: usize,
+    target: Option<usize>,
+    procedure: usize,
+    reuse: bool,
+    digitized: bool,
+    e_result: bool,
+}
+
+fn add_dossier(
+    world: &World<'_>,
+    tally: &mut Tally,
+    batch: &mut Batch,
+    calendar: &Calendar,
+    draws: &Draws,
+    horizon: NaiveDateTime,
+    d: &Dossier,
+) {
+    let procedure = &world.procedures[d.procedure];
+    let spec = &procedure.spec;
+    let draws = Draws { transfer: d.target.is_some(), ..draws.clone() };
+    let terms = Terms {
+        processing_days: spec.processing_days.max(0) as u32,
+        cutoff_hour: spec.cutoff_hour.max(0) as u32,
+        fee: spec.fee_vnd > 0,
+        day_end_hour: world.day_end_hour,
+    };
+    let life = timeline(&draws, terms, calendar, d.at, horizon);
+    let (Some(status), Some(submitted)) = (life.status, life.submitted_at) else { return };
+    let receiving = &world.desks[d.desk];
+    let current = if life.transferred { &world.desks[d.target.expect("transferred")] } else { receiving };
+    let (receiving_id, receiving_code, current_id) =
+        (receiving.unit.id.clone(), receiving.unit.code.clone(), current.unit.id.clone());
+    let seq = tally.next(format!("dossier:{receiving_id}"), DossierCode::day_key(submitted.date()));
+    let code = DossierCode::new(&receiving_code, submitted.date(), seq as u32).to_string();
+    let applicant = &world.applicants[d.applicant];
+    let id = uuid::Uuid::now_v7().to_string();
+    let ts = |t: Option<NaiveDateTime>| t.map(stored);
+    let online = draws.online;
+    let row = DossierRow {
+        id: id.clone(),
+        search_text: fold(&format!("{code} {}", applicant.name)),
+        code: code.clone(),
+        procedure_id: procedure.id.clone(),
+        unit_id: current_id.clone(),
+        receiving_unit_id: receiving_id.clone(),
+        applicant_user_id: Some(applicant.user_id.clone()),
+        applicant_kind: "citizen".into(),
+        applicant_name: applicant.name.clone(),
+        applicant_national_id: Some(applicant.national_id.clone()),
+        applicant_email: online.then(|| applicant.email.clone()),
+        applicant_phone: None,
+        applicant_address: Some("Tỉnh Quảng Ninh".into()),
+        form_data: "{}".into(),
+        channel: if online { "online" } else { "counter" }.into(),
+        status: status.as_str().into(),
+        assignee_id: life.assigned.then(|| current.specialist.id.clone()),
+        submitted_at: stored(submitted),
+        received_at: ts(life.received_at),
+        due_at: ts(life.due_at),
+        original_due_at: ts(life.original_due_at),
+        paused_at: ts(life.paused_at),
+        result_at: ts(life.result_at),
+        finished_at: ts(life.finished_at),
+        supplement_requests: life.supplement_requests,
+        fee_vnd: spec.fee_vnd,
+        version: life.steps.iter().filter(|s| s.action != "rate").count() as i32,
+        queue_at: stored(life.due_at.unwrap_or(submitted)),
+        created_at: stored(submitted),
+        updated_at: stored(life.steps.last().map_or(submitted, |s| s.at)),
+        paid_at: ts(life.paid_at),
+        payment_channel: life.paid_at.map(|_| if draws.paid_online { "online" } else { "counter" }.to_string()),
+    };
+
+    // Components: electronic originals online, scans at the counter; one
+    // mandatory component left on paper when the dossier is not digitized;
+    // the first taken from the repository when reused.
+    let reused_document = if d.reuse { tally.documents[d.applicant].clone() } else { None };
+    let paper = (!d.digitized).then(|| spec.components.iter().rposition(|c| c.mandatory)).flatten().filter(|&p| p > 0);
+    let mut first_component = None;
+    for (i, c) in spec.components.iter().enumerate() {
+        let component_id = uuid::Uuid::now_v7().to_string();
+        let reused = i == 0 && reused_document.is_some();
+        let digitization = if reused {
+            Digitization::Reused
+        } else if Some(i) == paper || (!c.mandatory && i % 2 == 1) {
+            Digitization::NotDigitized
+        } else if online {
+            Digitization::ElectronicOriginal
+        } else if c.e_copy_accepted {
+            Digitization::ECopyCertified
+        } else {
+            Digitization::Scanned
+        };
+        if reused {
+            batch.files.push(FileRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                dossier_id: id.clone(),
+                component_id: component_id.clone(),
+                sha256: world.result_sha256.clone(),
+                size_bytes: world.result_size,
+                content_type: "application/pdf",
+                file_name: format!("{}.pdf", fold(&c.name).replace(' ', "-")),
+                uploaded_by: applicant.user_id.clone(),
+                created_at: row.submitted_at,
+            });
+        }
+        if i == 0 {
+            first_component = Some((c.name.clone(), digitization));
+        }
+        batch.components.push(ComponentRow {
+            id: component_id,
+            dossier_id: id.clone(),
+            position: i as i32,
+            name: c.name.clone(),
+            mandatory: c.mandatory,
+            e_copy_accepted: c.e_copy_accepted,
+            digitization: digitization.as_str(),
+            reused_document_id: if reused { reused_document.clone() } else { None },
+        });
+    }
+    // The applicant's first digitized document enters their repository.
+    if let (None, Some((name, digitization))) = (&tally.documents[d.applicant], &first_component)
+        && *digitization != Digitization::NotDigitized
+    {
+        let doc = DocumentRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            owner_user_id: row.applicant_user_id.clone(),
+            owner_national_id: row.applicant_national_id.clone(),
+            source: "component".into(),
+            document_type: name.clone(),
+            digitization: Some(digitization.as_str().into()),
+            sha256: world.result_sha256.clone(),
+            content_type: "application/pdf".into(),
+            size_bytes: world.result_size,
+            file_name: format!("{}.pdf", fold(name).replace(' ', "-")),
+            source_dossier_id: id.clone(),
+            result_id: None,
+            created_at: row.submitted_at,
+        };
+        tally.documents[d.applicant] = Some(doc.id.clone());
+        batch.documents.push(doc);
+    }
+    let digitized = !spec.components.iter().enumerate().any(|(i, c)| c.mandatory && Some(i) == paper);
+
+    // Events, with the staff of the unit where each step happened.
+    for step in &life.steps {
+        let desk = match step.unit {
+            At::Receiving => receiving,
+            At::Target => current,
+        };
+        let actor =
+            if step.role == Role::Citizen { applicant.user_id.clone() } else { desk.staff(step.role).id.clone() };
+        batch.events.push(EventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            dossier_id: id.clone(),
+            at: stored(step.at),
+            actor_id: Some(actor),
+            actor_role: step.role.as_str(),
+            unit_id: Some(desk.unit.id.clone()),
+            action: step.action,
+            from_status: step.from.map(Status::as_str),
+            to_status: step.to.as_str(),
+            summary: step.action.replace('_', " "),
+            payload: "{}",
+        });
+    }
+    if life.transferred {
+        batch.units.push(DossierUnitRow { dossier_id: id.clone(), unit_id: current_id.clone() });
+    }
+    batch.units.push(DossierUnitRow { dossier_id: id.clone(), unit_id: receiving_id });
+
+    if let Some(paid) = row.paid_at {
+        let online_payment = draws.paid_online;
+        batch.payments.push(PaymentRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            dossier_id: id.clone(),
+            channel: if online_payment { "online" } else { "counter" },
+            provider: online_payment.then_some("demo"),
+            provider_ref: online_payment.then(|| format!("SIM-{code}")),
+            amount_vnd: spec.fee_vnd,
+            status: "paid",
+            checkout_url: None,
+            recorded_by: (!online_payment).then(|| receiving.clerk.id.clone()),
+            created_at: paid,
+            paid_at: Some(paid),
+        });
+    }
+    if let Some(rated) = life.rated_at {
+        let (good, bad) = if draws.satisfied { ("very_satisfied", "satisfied") } else { ("satisfied", "dissatisfied") };
+        batch.ratings.push(RatingRow {
+            dossier_id: id.clone(),
+            rated_by: applicant.user_id.clone(),
+            reception: good,
+            processing_time: bad,
+            staff_conduct: good,
+            result: good,
+            comment: None,
+            satisfied: draws.satisfied,
+            flagged: !draws.satisfied,
+            rated_at: stored(rated),
+            updated_at: stored(rated),
+        });
+    }
+
+    // The result: a signed e-result for document-issuing procedures, else paper.
+    let mut e_result = false;
+    let mut working_days_taken = None;
+    if let (Some(result_at), Some(received)) = (life.result_at, life.received_at) {
+        working_days_taken = Some(calendar.working_days_between(received.date(), result_at.date()) as i32);
+        if d.e_result && spec.result_is_document {
+            e_result = true;
+            let issued_at = stored(result_at).with_nanosecond(0).expect("zero nanoseconds");
+            let seq = tally.next(format!("result:{current_id}"), result_at.year().to_string());
+            let mut result = ResultRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                number: result_number(&current.unit.code, result_at.year(), seq as u32),
+                dossier_id: id.clone(),
+                title: spec.name.clone(),
+                issuing_unit_id: current_id.clone(),
+                issuing_unit_code: current.unit.code.clone(),
+                issuing_unit_name: current.unit.name.clone(),
+                signer_id: current.approver.id.clone(),
+                signer_name: current.approver.name.clone(),
+                issued_at,
+                sha256: world.result_sha256.clone(),
+                size_bytes: world.result_size,
+                file_name: format!("{code}.pdf"),
+                key_id: world.signer.key_id.clone(),
+                signature: String::new(),
+                status: "valid".into(),
+                status_reason: None,
+                status_changed_at: None,
+                replaces_id: None,
+                replaced_by_id: None,
+            };
+            let canonical = result.fields().canonical().expect("catalogue names have no line breaks");
+            result.signature = world.signer.sign(canonical.as_bytes());
+            batch.documents.push(DocumentRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                owner_user_id: row.applicant_user_id.clone(),
+                owner_national_id: row.applicant_national_id.clone(),
+                source: "e_result".into(),
+                document_type: result.title.clone(),
+                digitization: None,
+                sha256: result.sha256.clone(),
+                content_type: "application/pdf".into(),
+                size_bytes: result.size_bytes,
+                file_name: result.file_name.clone(),
+                source_dossier_id: id.clone(),
+                result_id: Some(result.id.clone()),
+                created_at: issued_at,
+            });
+            batch.results.push(result);
+        }
+    }
+    batch.facts.push(FactsRow {
+        dossier_id: id,
+        digitized,
+        reused: reused_document.is_some(),
+        e_result,
+        apologized: life.apologized,
+        working_days_taken,
+    });
+    batch.dossiers.push(row);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dt(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    const TERMS: Terms = Terms { processing_days: 3, cutoff_hour: 16, fee: true, day_end_hour: 17 };
+
+    fn plain() -> Draws {
+        Draws {
+            online: true,
+            pause_days: 2,
+            late_days: 2,
+            pace: 0.5,
+            lead_minutes: 120,
+            gap_minutes: 60,
+            collect_hours: 24,
+            ..Draws::default()
+        }
+    }
+
+    fn actions(t: &Timeline) -> Vec<&'static str> {
+        t.steps.iter().map(|s| s.action).collect()
+    }
+
+    const FAR: &str = "2030-01-01 00:00";
+
+    #[test]
+    fn an_online_dossier_runs_its_course_on_time() {
+        let t = timeline(&plain(), TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        assert_eq!(
+            actions(&t),
+            ["submit", "receive", "payment", "claim", "submit_for_approval", "approve", "return_result"]
+        );
+        assert_eq!(t.status, Some(Status::Returned));
+        assert_eq!(t.due_at, Some(dt("2025-03-06 17:00")));
+        assert!(t.result_at.unwrap() <= t.due_at.unwrap());
+        assert!(t.steps.windows(2).all(|w| w[0].at < w[1].at && Some(w[0].to) == w[1].from));
+        assert!(!t.assigned && t.finished_at.is_some() && t.paid_at.is_some());
+    }
+
+    #[test]
+    fn late_dossiers_are_late_and_apologized_for() {
+        let d = Draws { late: true, apology: true, ..plain() };
+        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        assert!(t.result_at.unwrap() > t.original_due_at.unwrap());
+        assert!(t.apologized && t.due_at > t.original_due_at);
+        assert!(actions(&t).contains(&"apologize"));
+    }
+
+    #[test]
+    fn a_paused_clock_moves_the_appointment() {
+        let d = Draws { processing_supplement: true, ..plain() };
+        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        assert_eq!(t.supplement_requests, 1);
+        assert!(t.original_due_at.unwrap() > dt("2025-03-06 17:00"));
+        assert!(t.result_at.unwrap() <= t.original_due_at.unwrap());
+    }
+
+    #[test]
+    fn the_horizon_cuts_a_life_short() {
+        let t = timeline(&plain(), TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt("2025-03-03 10:30"));
+        assert_eq!(actions(&t), ["submit", "receive", "payment"]);
+        assert_eq!(t.status, Some(Status::Received));
+        assert!(t.result_at.is_none() && t.finished_at.is_none() && !t.assigned);
+        let counter = Draws { online: false, backlog: true, ..plain() };
+        let t = timeline(&counter, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        assert_eq!((actions(&t), t.status), (vec!["register", "payment"], Some(Status::Received)));
+    }
+
+    #[test]
+    fn rejections_transfers_and_ratings() {
+        let d = Draws { rejected: true, rated: true, satisfied: true, ..plain() };
+        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        assert_eq!(actions(&t), ["submit", "reject", "rate"]);
+        assert!(t.received_at.is_none() && t.rated_at.is_some() && t.finished_at.is_some());
+        let d = Draws { transfer: true, stopped: true, ..plain() };
+        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        assert!(t.transferred && t.status == Some(Status::Stopped));
+        assert_eq!(t.steps.last().unwrap().unit, At::Target);
+    }
+
+    #[test]
+    fn sampled_mixes_follow_their_shares() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mix = Mix::default();
+        let draws: Vec<Draws> = (0..20_000).map(|_| Draws::sample(&mut rng, &mix)).collect();
+        let share = |f: fn(&Draws) -> bool| draws.iter().filter(|d| f(d)).count() as f64 / draws.len() as f64;
+        assert!((share(|d| d.online) - mix.online).abs() < 0.005);
+        assert!((share(|d| d.paid_online) - mix.online_payment).abs() < 0.02);
+        assert!((share(|d| d.satisfied) - mix.satisfaction).abs() < 0.01);
+        assert!(Mix { reuse: 1.5, ..mix }.validate().is_err());
+    }
+
+    #[test]
+    fn spreading_and_identities() {
+        assert_eq!(spread(10, 4), [2, 3, 2, 3]);
+        assert_eq!(spread(3, 5).iter().sum::<u64>(), 3);
+        for n in [0, 1, 999_999, 1_000_000, 39_999_999] {
+            assert!(crate::domain::identity::NationalId::parse(&national_id(n)).is_ok(), "{n}");
+        }
+        assert_ne!(national_id(1), national_id(1_000_001));
+        assert_eq!(staff_email(Role::Clerk, "SIM0001"), "clerk.sim0001@sim.motcua.local");
+    }
+}
