@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{dossiers, procedures, scope_units, units};
+use crate::db::schema::{dossiers, procedures};
 use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
 use crate::dossiers::actions::{self, ActionRequest};
@@ -18,15 +18,6 @@ use crate::dossiers::routes::respond;
 use crate::dossiers::{DossierSummary, ListRow, summary};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Keyset, Page};
-
-/// Ids of the units in the subtree at `scope` (a subquery).
-macro_rules! in_subtree {
-    ($scope:expr) => {
-        scope_units
-            .select(scope_units.field(units::id))
-            .filter(scope_units.field(units::path).like(format!("{}%", $scope)))
-    };
-}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/queue").route(web::get().to(queue)))
@@ -89,8 +80,9 @@ pub async fn queue(
         .db
         .run(move |conn| {
             let scope = principal.scope_path(conn)?;
+            let in_scope = crate::units::ids_in_subtree(conn, &scope)?;
             let mut sql = crate::dossier_listing!()
-                .filter(dossiers::unit_id.eq_any(in_subtree!(&scope)))
+                .filter(dossiers::unit_id.eq_any(in_scope))
                 .filter(dossiers::status.eq_any(waiting_for(&principal.roles)))
                 // In-progress dossiers wait only for their assignee.
                 .filter(
@@ -124,10 +116,11 @@ pub async fn queue(
 /// SKIP LOCKED`), so concurrent claims — from any instance — get different
 /// dossiers; SQLite's single writer serialises claims.
 fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<String>> {
+    let in_scope = crate::units::ids_in_subtree(conn, scope)?;
     macro_rules! candidate {
         () => {
             dossiers::table
-                .filter(dossiers::unit_id.eq_any(in_subtree!(scope)))
+                .filter(dossiers::unit_id.eq_any(&in_scope))
                 .filter(dossiers::status.eq(Status::Received.as_str()).and(dossiers::assignee_id.is_null()))
                 .order((dossiers::queue_at.asc(), dossiers::id.asc()))
                 .select(dossiers::id)

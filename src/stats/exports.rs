@@ -77,9 +77,13 @@ fn format_of(s: &str, allowed: &[ExportFormat]) -> Result<ExportFormat, ApiError
     if allowed.contains(&f) { Ok(f) } else { Err(ApiError::not_found()) }
 }
 
-fn csv_line(cells: impl IntoIterator<Item = String>) -> Vec<u8> {
+/// CSV lines for `records`, through one writer (a writer per line would
+/// allocate its buffer for every row).
+fn csv_lines<R: IntoIterator<Item = String>>(records: impl IntoIterator<Item = R>) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
-    w.write_record(cells).expect("writing to memory");
+    for r in records {
+        w.write_record(r).expect("writing to memory");
+    }
     w.into_inner().expect("flushing to memory")
 }
 
@@ -168,10 +172,9 @@ pub async fn export_stats(
         ExportFormat::Json => Ok(HttpResponse::Ok().insert_header(attachment(&format!("{name}.json"))).json(stats)),
         ExportFormat::Csv => {
             let mut body = BOM.to_vec();
-            body.extend(csv_line(stats_header()));
-            for cells in &rows {
-                body.extend(csv_line(cells.iter().map(Cell::csv)));
-            }
+            body.extend(csv_lines(
+                std::iter::once(stats_header()).chain(rows.iter().map(|cells| cells.iter().map(Cell::csv).collect())),
+            ));
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
                 .insert_header(attachment(&format!("{name}.csv")))
@@ -257,7 +260,7 @@ const PAGE: i64 = 2000;
 /// One page of the export, after dossier id `after`.
 fn page(
     conn: &mut DbConnection,
-    scope: &str,
+    in_scope: &[String],
     from: NaiveDateTime,
     to: NaiveDateTime,
     after: &str,
@@ -268,7 +271,7 @@ fn page(
         .inner_join(scope_units.on(scope_units.field(units::id).eq(dossiers::receiving_unit_id)))
         .left_join(dossier_facts::table)
         .left_join(ratings::table)
-        .filter(scope_units.field(units::path).like(format!("{scope}%")))
+        .filter(dossiers::receiving_unit_id.eq_any(in_scope))
         .filter(dossiers::submitted_at.ge(from).and(dossiers::submitted_at.lt(to)))
         .filter(dossiers::id.gt(after))
         .order(dossiers::id.asc())
@@ -345,24 +348,26 @@ pub async fn export_dossiers(
         ExportFormat::Csv => {
             let header = futures_util::stream::once(async move {
                 let mut first = BOM.to_vec();
-                first.extend(csv_line(DOSSIER_HEADER.map(String::from)));
+                first.extend(csv_lines([DOSSIER_HEADER.map(String::from)]));
                 Ok::<_, ApiError>(web::Bytes::from(first))
             });
             let db = state.db.clone();
+            let scope = unit.path.clone();
+            let in_scope =
+                std::sync::Arc::new(state.db.run(move |conn| Ok(crate::units::ids_in_subtree(conn, &scope)?)).await?);
             let pages = futures_util::stream::unfold(Some(String::new()), move |after| {
-                let (db, scope) = (db.clone(), unit.path.clone());
+                let (db, in_scope) = (db.clone(), in_scope.clone());
                 async move {
                     let after = after?;
-                    let rows = db.run(move |conn| Ok(page(conn, &scope, start, end, &after)?)).await;
+                    let rows = db.run(move |conn| Ok(page(conn, &in_scope, start, end, &after)?)).await;
                     match rows {
                         Ok(rows) if rows.is_empty() => None,
                         Ok(rows) => {
                             let next =
                                 (rows.len() as i64 == PAGE).then(|| rows.last().expect("non-empty").0.id.clone());
-                            let mut chunk = Vec::new();
-                            for r in &rows {
-                                chunk.extend(csv_line(dossier_cells(r, now).iter().map(Cell::csv)));
-                            }
+                            let chunk = csv_lines(
+                                rows.iter().map(|r| dossier_cells(r, now).iter().map(Cell::csv).collect::<Vec<_>>()),
+                            );
                             Some((Ok(web::Bytes::from(chunk)), next))
                         }
                         Err(e) => Some((Err(e), None)),
@@ -416,9 +421,10 @@ fn dossier_workbook(
     let header = DOSSIER_HEADER.map(String::from);
     write_sheet(sheet, &header, std::iter::empty()).map_err(WorkbookError::Xlsx)?;
     let time = Format::new().set_num_format("yyyy-mm-dd hh:mm:ss");
+    let in_scope = crate::units::ids_in_subtree(conn, scope).map_err(WorkbookError::Db)?;
     let (mut after, mut row) = (String::new(), 1u32);
     loop {
-        let rows = page(conn, scope, from, to, &after).map_err(WorkbookError::Db)?;
+        let rows = page(conn, &in_scope, from, to, &after).map_err(WorkbookError::Db)?;
         for r in &rows {
             for (c, cell) in dossier_cells(r, now).iter().enumerate() {
                 cell.xlsx(sheet, row, c as u16, &time).map_err(WorkbookError::Xlsx)?;

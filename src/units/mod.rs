@@ -75,6 +75,13 @@ pub fn find_in_scope(conn: &mut DbConnection, id: &str, scope_path: &str) -> Que
     Ok(find(conn, id)?.filter(|u| crate::domain::units::in_subtree(&u.path, scope_path)))
 }
 
+/// The ids of the units in the subtree at `scope`. Queries filter on them as
+/// literal values (`IN (…)`), which PostgreSQL plans for the subtree at hand
+/// rather than with a generic plan for any path pattern.
+pub fn ids_in_subtree(conn: &mut DbConnection, scope: &str) -> QueryResult<Vec<String>> {
+    units::table.filter(units::path.like(format!("{scope}%"))).select(units::id).load(conn)
+}
+
 /// Validates and inserts a unit under `parent` (or as a root).
 pub fn create(
     conn: &mut DbConnection,
