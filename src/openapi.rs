@@ -1,6 +1,10 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
 
+use std::collections::BTreeMap;
+
+use utoipa::openapi::schema::{ArrayItems, Object, Schema, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Components, RefOr};
 use utoipa::{Modify, OpenApi};
 
 use crate::{
@@ -68,9 +72,61 @@ impl Modify for Conventions {
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);
+        flatten_all_of(components);
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// A view that `#[serde(flatten)]`s a strict request body (`deny_unknown_fields`,
+/// hence `additionalProperties: false`) comes out as an `allOf` that no answer
+/// can satisfy: its own fields are "additional" to the referenced schema. Merge
+/// every such `allOf`, wherever it sits, into one object with every property,
+/// as served.
+fn flatten_all_of(components: &mut Components) {
+    let objects: BTreeMap<String, Object> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, s)| match s {
+            RefOr::T(Schema::Object(o)) => Some((format!("#/components/schemas/{name}"), o.clone())),
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        merge_all_of(schema, &objects);
+    }
+}
+
+fn merge_all_of(schema: &mut RefOr<Schema>, objects: &BTreeMap<String, Object>) {
+    let RefOr::T(inner) = schema else { return };
+    match inner {
+        Schema::Object(o) => o.properties.values_mut().for_each(|p| merge_all_of(p, objects)),
+        Schema::Array(a) => {
+            if let ArrayItems::RefOrSchema(items) = &mut a.items {
+                merge_all_of(items, objects);
+            }
+        }
+        Schema::AllOf(all) => {
+            let parts: Option<Vec<&Object>> = all
+                .items
+                .iter()
+                .map(|item| match item {
+                    RefOr::Ref(r) => objects.get(&r.ref_location),
+                    RefOr::T(Schema::Object(o)) => Some(o),
+                    _ => None,
+                })
+                .collect();
+            let Some(parts) = parts else { return };
+            let mut merged = Object::with_type(Type::Object);
+            merged.description = all.description.clone();
+            for part in parts {
+                merged.properties.extend(part.properties.clone());
+                merged.required.extend(part.required.iter().cloned());
+            }
+            *inner = Schema::Object(merged);
+        }
+        _ => {}
     }
 }
 

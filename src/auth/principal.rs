@@ -1,14 +1,13 @@
 //! The authenticated caller and the authorization rules every endpoint uses:
 //! role checks, and for staff the subtree of their unit.
 
-use std::future::{Ready, ready};
-
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
 
 use crate::app::AppState;
 use crate::db::DbConnection;
-use crate::db::schema::units;
+use crate::db::schema::{units, users};
 use crate::domain::roles::Role;
 use crate::error::ApiError;
 
@@ -60,14 +59,18 @@ impl Principal {
 
 impl FromRequest for Principal {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let req = req.clone();
+        Box::pin(async move { authenticate(&req).await })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
+/// A valid signature is not enough: the account must still be active, so that
+/// deactivating a staff account ends its access at once rather than when its
+/// access token expires (one primary-key lookup per authenticated request).
+async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let token = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -75,9 +78,18 @@ fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| ApiError::unauthorized("unauthenticated", "This needs a Bearer access token."))?;
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
-    let claims = state
-        .tokens
-        .decode_access(token.trim())
-        .ok_or_else(|| ApiError::unauthorized("invalid_token", "The access token is invalid or has expired."))?;
+    let claims = state.tokens.decode_access(token.trim()).ok_or_else(invalid_token)?;
+    let user_id = claims.sub.clone();
+    let active = state
+        .db
+        .run(move |conn| Ok(users::table.find(user_id).select(users::active).first::<bool>(conn).optional()?))
+        .await?;
+    if active != Some(true) {
+        return Err(invalid_token());
+    }
     Ok(Principal { user_id: claims.sub, roles: claims.roles, unit_id: claims.unit })
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::unauthorized("invalid_token", "The access token is invalid or has expired.")
 }

@@ -358,6 +358,23 @@ mod tests {
             prop_assert_eq!(&broken.id, &entries[k].id);
         }
 
+        /// Entries as a damaged table could hold them — any sequence numbers,
+        /// any hashes, not linked at all: never a panic, and a chain that
+        /// verifies is one whose hashes really link.
+        #[test]
+        fn arbitrary_entries_never_panic(
+            entries in proptest::collection::vec((arb_entry(), any::<i64>(), ".{0,70}", "[0-9a-f]{0,64}"), 0..8),
+        ) {
+            let entries: Vec<Owned> = entries
+                .into_iter()
+                .map(|(e, seq, prev_hash, hash)| Owned { seq, prev_hash, hash, ..e })
+                .collect();
+            if let Ok(n) = check(&entries) {
+                prop_assert_eq!(n, entries.len() as u64);
+                prop_assert!(entries.iter().all(|e| e.hash == e.entry().compute_hash()));
+            }
+        }
+
         #[test]
         fn reordering_breaks_the_chain(
             entries in proptest::collection::vec(arb_entry(), 2..12),

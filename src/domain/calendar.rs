@@ -208,6 +208,20 @@ mod tests {
             prop_assert_eq!(cal.working_days_between(start, due.date()), n);
         }
 
+        /// Any instant over two centuries, any number of days, any cut-off
+        /// hour, a pause that ends before it starts: never a panic.
+        #[test]
+        fn arbitrary_inputs_never_panic(
+            cal in arb_calendar(), days in -40_000i64..40_000, minute in 0u32..1440, n in 0u32..2000,
+            cutoff in any::<u32>(), pause in -400i64..400,
+        ) {
+            let t = d("2026-01-01").and_hms_opt(0, 0, 0).unwrap()
+                + chrono::Duration::days(days) + chrono::Duration::minutes(i64::from(minute));
+            let due = cal.due_at(t, n, cutoff, five_pm());
+            let moved = cal.extend_for_pause(due, t, t + chrono::Duration::days(pause));
+            prop_assert!(moved >= due && cal.is_working_day(due.date()));
+        }
+
         #[test]
         fn pauses_never_shorten_and_add_exactly_the_paused_working_days(
             cal in arb_calendar(), a in 0i64..200, len in 0i64..30, n in 0u32..30,

@@ -70,5 +70,14 @@ mod tests {
             let code = DossierCode::new(&unit, day, seq);
             prop_assert_eq!(DossierCode::parse(&code.to_string()).unwrap(), code);
         }
+
+        /// Arbitrary text (codes typed into /lookup) never panics, and what
+        /// parses prints back to a code that parses to the same thing.
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,40}|[0-9-]{0,24}") {
+            if let Ok(code) = DossierCode::parse(&s) {
+                prop_assert_eq!(DossierCode::parse(&code.to_string()).unwrap(), code);
+            }
+        }
     }
 }

@@ -103,5 +103,17 @@ mod tests {
             let y = ResultFields { title: &b, ..sample() }.canonical().unwrap();
             prop_assert_ne!(x, y);
         }
+
+        /// Any text in any field: never a panic; refused exactly when a line
+        /// break would let one field pass for another line.
+        #[test]
+        fn arbitrary_fields_never_panic(fields in proptest::array::uniform6(".{0,24}|[\r\n:a-z]{0,8}"), secs in 0i64..8_000_000_000) {
+            let [number, title, code, name, signer, sha256] = &fields;
+            let issued_at = chrono::DateTime::from_timestamp(secs, 0).unwrap();
+            let form = ResultFields { number, title, issuing_unit_code: code, issuing_unit_name: name, signer, issued_at, sha256 }
+                .canonical();
+            let breaks = fields[..5].iter().any(|f| f.contains(['\n', '\r']));
+            prop_assert_eq!(form.is_none(), breaks);
+        }
     }
 }

@@ -256,6 +256,7 @@ mod tests {
     use super::*;
     use Action as A;
     use Status as S;
+    use proptest::prelude::*;
 
     const EVERYONE: [Role; 5] = [Role::Clerk, Role::Specialist, Role::Approver, Role::Auditor, Role::Admin];
 
@@ -400,6 +401,25 @@ mod tests {
         assert_eq!(codes, [1, 5, 2, 4, 5, 4, 9, 10, 3, 7, 8]);
         for s in S::ALL {
             assert_eq!(Status::parse(s.as_str()), Some(s));
+        }
+    }
+
+    proptest! {
+        /// Any status name, and any situation × action × caller: never a
+        /// panic, and a transition happens exactly when the action applies
+        /// now and the caller may take it.
+        #[test]
+        fn arbitrary_situations_never_panic(
+            name in "\\PC{0,24}", status in proptest::sample::select(Status::ALL.to_vec()),
+            action in proptest::sample::select(Action::ALL.to_vec()),
+            flags in any::<[bool; 5]>(), roles in proptest::sample::subsequence([&[Role::Citizen][..], &Role::STAFF].concat(), 0..=6),
+        ) {
+            prop_assert_eq!(Status::parse(&name).map(Status::as_str), Status::ALL.iter().map(|s| s.as_str()).find(|s| *s == name));
+            let s = Situation { status, assigned: flags[0], overdue: flags[1], fee_due: flags[2] };
+            let actor = Actor { roles: &roles, is_applicant: flags[3], is_assignee: flags[4] };
+            let expected = target(s, action).filter(|_| permitted(s, action, actor));
+            prop_assert_eq!(transition(s, action, actor).ok(), expected);
+            prop_assert_eq!(allowed_actions(s, actor).contains(&action), expected.is_some());
         }
     }
 }
