@@ -2,10 +2,16 @@
 //! and a few named text parts.
 
 use std::collections::HashMap;
+use std::future::{Ready, ready};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use actix_multipart::{Multipart, MultipartError};
 use actix_web::http::StatusCode;
-use futures_util::TryStreamExt;
+use actix_web::{FromRequest, HttpRequest, dev::Payload};
+use futures_util::future::poll_fn;
+use futures_util::{Stream, StreamExt};
 
 use crate::error::ApiError;
 use crate::storage::DocumentKind;
@@ -40,12 +46,55 @@ fn clean_file_name(name: Option<&str>) -> String {
     if clean.trim().is_empty() { "document".into() } else { clean.trim().to_string() }
 }
 
+/// A multipart body that notices the end of the request body. actix-multipart
+/// 0.7 stays pending forever when a body ends inside a boundary (a truncated
+/// upload; actix-web #3202): after the body's end, a pending part can only
+/// mean an incomplete form, and is refused as such.
+pub struct Form {
+    parts: Multipart,
+    ended: Rc<AtomicBool>,
+}
+
+impl FromRequest for Form {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let ended = Rc::new(AtomicBool::new(false));
+        let flag = ended.clone();
+        let mut body = payload.take();
+        let body = futures_util::stream::poll_fn(move |cx| {
+            let next = body.poll_next_unpin(cx);
+            if let Poll::Ready(None) = next {
+                flag.store(true, Ordering::Relaxed);
+            }
+            next
+        });
+        ready(Ok(Self { parts: Multipart::new(req.headers(), body), ended }))
+    }
+}
+
+/// The next item of `stream`, or `Incomplete` once the body has ended and
+/// the stream still waits for more.
+async fn next<S, T>(stream: &mut S, ended: &AtomicBool) -> Result<Option<T>, ApiError>
+where
+    S: Stream<Item = Result<T, MultipartError>> + Unpin,
+{
+    let item = poll_fn(|cx| match stream.poll_next_unpin(cx) {
+        Poll::Pending if ended.load(Ordering::Relaxed) => Poll::Ready(Some(Err(MultipartError::Incomplete))),
+        other => other,
+    })
+    .await;
+    item.transpose().map_err(multipart_error)
+}
+
 /// Reads a form with a `file` part of at most `max` bytes and text parts
 /// named in `text_fields` (each at most 2 KiB); anything else is refused.
-pub async fn read(mut form: Multipart, max: usize, text_fields: &[&str]) -> Result<Upload, ApiError> {
+pub async fn read(form: Form, max: usize, text_fields: &[&str]) -> Result<Upload, ApiError> {
     const TEXT_MAX: usize = 2048;
+    let Form { mut parts, ended } = form;
     let (mut bytes, mut file_name, mut fields) = (None, String::new(), HashMap::new());
-    while let Some(mut field) = form.try_next().await.map_err(multipart_error)? {
+    while let Some(mut field) = next(&mut parts, &ended).await? {
         let name = field.name().unwrap_or_default().to_string();
         let is_file = name == "file";
         if !is_file && !text_fields.contains(&name.as_str()) {
@@ -57,7 +106,7 @@ pub async fn read(mut form: Multipart, max: usize, text_fields: &[&str]) -> Resu
         }
         let limit = if is_file { max } else { TEXT_MAX };
         let mut buf = Vec::new();
-        while let Some(chunk) = field.try_next().await.map_err(multipart_error)? {
+        while let Some(chunk) = next(&mut field, &ended).await? {
             if buf.len() + chunk.len() > limit {
                 return Err(if is_file { too_large(max) } else { ApiError::invalid_field(&name, "too long") });
             }

@@ -1,6 +1,5 @@
 //! Documents of a dossier's components: upload (multipart) and download.
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
@@ -45,7 +44,7 @@ pub async fn upload(
     state: web::Data<AppState>,
     principal: Principal,
     path: web::Path<(String, String)>,
-    form: Multipart,
+    form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
     let (id, component) = path.into_inner();
     let upload = crate::upload::read(form, state.settings.files.max_bytes, &["digitization"]).await?;

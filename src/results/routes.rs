@@ -1,6 +1,5 @@
 //! `/api/v1/dossiers/{id}/result…`, `/api/v1/verify…` and `/api/v1/keys`.
 
-use actix_multipart::Multipart;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
@@ -111,7 +110,7 @@ pub struct FileForm {
 #[utoipa::path(post, path = "/api/v1/verify", tag = "results",
     request_body(content = FileForm, content_type = "multipart/form-data"),
     responses((status = 200, body = FileVerification), (status = 413, body = Problem)))]
-pub async fn verify_file(state: web::Data<AppState>, form: Multipart) -> Result<HttpResponse, ApiError> {
+pub async fn verify_file(state: web::Data<AppState>, form: crate::upload::Form) -> Result<HttpResponse, ApiError> {
     let upload = crate::upload::read(form, state.settings.files.max_bytes, &[]).await?;
     let sha256 = crate::storage::sha256_hex(&upload.bytes);
     let lookup = sha256.clone();
@@ -168,7 +167,7 @@ pub async fn draft(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    form: Multipart,
+    form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
     let upload = crate::upload::read(form, state.settings.files.max_bytes, &["title"]).await?;
     upload.pdf()?;
@@ -360,7 +359,7 @@ pub async fn replace(
     state: web::Data<AppState>,
     principal: Principal,
     id: web::Path<String>,
-    form: Multipart,
+    form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
     let upload = crate::upload::read(form, state.settings.files.max_bytes, &["reason", "title"]).await?;
     upload.pdf()?;
