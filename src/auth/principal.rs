@@ -1,7 +1,7 @@
 //! The authenticated caller and the authorization rules every endpoint uses:
 //! role checks, and for staff the subtree of their unit.
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, http::header, web};
 use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 
@@ -61,9 +61,19 @@ impl FromRequest for Principal {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
+    /// Authenticated once per request: the handler's extraction is kept in
+    /// the request's extensions, so later extractors (the audit middleware)
+    /// do not look the account up again.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { authenticate(&req).await })
+        Box::pin(async move {
+            if let Some(known) = req.extensions().get::<Principal>().cloned() {
+                return Ok(known);
+            }
+            let principal = authenticate(&req).await?;
+            req.extensions_mut().insert(principal.clone());
+            Ok(principal)
+        })
     }
 }
 
