@@ -63,6 +63,19 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Maintain the statistics.
+    Stats {
+        #[command(subcommand)]
+        command: StatsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StatsCommand {
+    /// Recompute the daily counts from the dossiers (after editing the
+    /// database by hand, or to check them: the counts kept by the service
+    /// and the recomputed ones are the same).
+    Rebuild,
 }
 
 #[derive(clap::Args)]
@@ -267,6 +280,12 @@ async fn main() -> anyhow::Result<()> {
             let (report, files_to) = report;
             println!("database snapshot: {}", report.snapshot.display());
             println!("documents: {} copied, {} already in {}", report.copied, report.present, files_to.display());
+        }
+        Command::Stats { command: StatsCommand::Rebuild } => {
+            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+            let done =
+                db.write(|conn| Ok(motcua::stats::daily::rebuild(conn)?)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("daily counts rebuilt: {} rows, {} differed from the kept counts", done.rows, done.differing);
         }
         Command::Openapi => unreachable!("handled before loading the settings"),
         Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {

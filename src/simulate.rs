@@ -751,6 +751,7 @@ pub fn run(
         (0..options.dossiers).map(|_| (rng.random_range(0..world.applicants.len()), false)).collect();
     plan.extend((0..options.backlog).map(|_| (rng.random_range(0..world.applicants.len()), true)));
     simulate_year(conn, &world, &mut tally, &mut rng, &options.mix, options.year, &plan)?;
+    crate::stats::daily::rebuild(conn)?;
     let mut report = tally.report;
     report.dossiers -= report.history_dossiers;
     report.seconds = started.elapsed().as_secs_f64();

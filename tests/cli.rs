@@ -174,3 +174,32 @@ fn an_empty_database_is_bootstrapped_from_the_shell() {
     let out = motcua(&args, &env, Some("mật khẩu quản trị"));
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn upgrading_counts_the_dossiers_already_there() {
+    use diesel::Connection;
+    use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db.sqlite3");
+    let url = format!("sqlite://{}", path.display());
+    let files = dir.path().join("files");
+    let env = [("DATABASE_URL", url.as_str()), ("MOTCUA__FILES__DIR", files.to_str().unwrap())];
+    let out = motcua(&["simulate", "--dossiers", "300", "--year", "2025"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    // Back to the release before the daily counts, with its dossiers.
+    let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
+    let migrations = FileBasedMigrations::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap();
+    let reverted = conn.revert_last_migration(migrations).unwrap();
+    assert_eq!(reverted.to_string(), "20250107000001");
+    drop(conn);
+
+    let out = motcua(&["migrate"], &env, None);
+    assert!(text(&out.stdout).contains("applied 20250107000001"), "{}", text(&out.stderr));
+    let out = motcua(&["stats", "rebuild"], &env, None);
+    let printed = text(&out.stdout);
+    assert!(printed.contains(" rows, 0 differed from the kept counts"), "{printed}{}", text(&out.stderr));
+    let rows: usize = printed.trim_start_matches("daily counts rebuilt: ").split(' ').next().unwrap().parse().unwrap();
+    assert!(rows > 100, "{printed}");
+}

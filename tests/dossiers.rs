@@ -94,6 +94,7 @@ async fn online_happy_path_with_its_events(b: Backend) {
     assert_eq!(slip[1]["actor_name"], "Demo clerk");
     assert_eq!(slip[3]["summary"], "Hồ sơ hợp lệ");
     assert!(slip.iter().all(|e| e["unit_code"] == "06691"));
+    app.assert_counts_kept().await;
 }
 
 async fn counter_registration_reaches_the_citizen(b: Backend) {
@@ -162,6 +163,7 @@ async fn counter_registration_reaches_the_citizen(b: Backend) {
     let postal = json_ok(app.post("/api/v1/dossiers", Some(&clerk), body).await, StatusCode::CREATED).await;
     assert_eq!(postal["channel"], "postal");
     assert_eq!(postal["code"].as_str().unwrap()[..4], *"193-");
+    app.assert_counts_kept().await;
 }
 
 async fn supplements_at_intake_and_during_processing(b: Backend) {
@@ -239,6 +241,7 @@ async fn supplements_at_intake_and_during_processing(b: Backend) {
     let res = act(&app, &specialist, &d, json!({"action": "request_supplement", "reason": "Thiếu", "items": []})).await;
     let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(p["errors"][0]["field"], "items");
+    app.assert_counts_kept().await;
 }
 
 async fn rejection_withdrawal_and_stop(b: Backend) {
@@ -268,6 +271,7 @@ async fn rejection_withdrawal_and_stop(b: Backend) {
     let res = act(&app, &citizen, &stopped, json!({"action": "withdraw", "reason": "x"})).await;
     let p = assert_problem(res, StatusCode::CONFLICT, "illegal_action").await;
     assert_eq!(p["allowed_actions"], json!([]));
+    app.assert_counts_kept().await;
 }
 
 async fn transfers_keep_code_history_and_clock(b: Backend) {
@@ -325,6 +329,7 @@ async fn transfers_keep_code_history_and_clock(b: Backend) {
     let mong_cai = app.staff_token("clerk.mongcai@quangninh.gov.vn", &["clerk"], "194").await;
     let path = format!("/api/v1/dossiers/{}", d["id"].as_str().unwrap());
     assert_problem(app.get(&path, Some(&mong_cai)).await, StatusCode::NOT_FOUND, "not_found").await;
+    app.assert_counts_kept().await;
 }
 
 async fn return_for_rework_and_reassignment(b: Backend) {
@@ -459,6 +464,7 @@ async fn concurrent_claims_never_share_a_dossier(b: Backend) {
     ids.sort();
     ids.dedup();
     assert_eq!((ids.len(), empty), (10, 10));
+    app.assert_counts_kept().await;
 }
 
 async fn idempotent_filing(b: Backend) {

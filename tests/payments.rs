@@ -97,6 +97,7 @@ async fn online_payment_settles_the_fee_once(b: Backend) {
     // Paid: nothing more to pay.
     let res = app.post(&pay_path(&d), Some(&citizen), json!({"channel": "online", "provider": "demo"})).await;
     assert_problem(res, StatusCode::CONFLICT, "nothing_to_pay").await;
+    app.assert_counts_kept().await;
 }
 
 async fn callbacks_are_authenticated_and_checked(b: Backend) {
@@ -194,6 +195,7 @@ async fn fees_block_returning_the_result_until_paid(b: Backend) {
     assert_eq!((free["fee_vnd"].as_u64(), free["national_status"].as_u64()), (Some(0), Some(1)));
     let res = app.post(&pay_path(&free), Some(&citizen), json!({"channel": "online", "provider": "demo"})).await;
     assert_problem(res, StatusCode::CONFLICT, "nothing_to_pay").await;
+    app.assert_counts_kept().await;
 }
 
 async fn who_pays_how(b: Backend) {
@@ -222,4 +224,5 @@ async fn who_pays_how(b: Backend) {
     let last = events(&app, &citizen, &d).await.pop().unwrap();
     assert_eq!((last["action"].as_str(), last["actor_role"].as_str()), (Some("payment"), Some("clerk")));
     assert_eq!(last["summary"], "fee of 100000 VND paid (counter)");
+    app.assert_counts_kept().await;
 }

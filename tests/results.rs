@@ -214,6 +214,7 @@ async fn revocation_and_replacement(b: Backend) {
         .map(|d| (d["status"].as_str().unwrap(), d["valid"].as_bool().unwrap()))
         .collect();
     assert_eq!(statuses, [("revoked", false), ("replaced", false)]);
+    app.assert_counts_kept().await;
 }
 
 async fn results_are_prepared_by_the_right_people(b: Backend) {
@@ -275,6 +276,7 @@ async fn applicants_download_and_the_download_returns_the_dossier(b: Backend) {
     let stranger =
         app.login("citizen4@example.vn", "mật khẩu an toàn").await["access_token"].as_str().unwrap().to_string();
     assert_problem(app.get(&path(&d, "/result"), Some(&stranger)).await, StatusCode::NOT_FOUND, "not_found").await;
+    app.assert_counts_kept().await;
 }
 
 fn stored_files(app: &TestApp) -> usize {
@@ -345,6 +347,7 @@ async fn repository_documents_are_reused_without_copies(b: Backend) {
     assert_eq!(mine["items"].as_array().unwrap().len(), 3, "refused filings left nothing");
     let theirs: Value = app.get("/api/v1/me/documents", Some(&stranger)).await.json().await.unwrap();
     assert_eq!(theirs["items"], json!([]));
+    app.assert_counts_kept().await;
 }
 
 /// The README's promise: `docs/verify_result.py` (Python, `cryptography`)

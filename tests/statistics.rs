@@ -37,10 +37,13 @@ async fn finish(app: &TestApp, d: &Value) -> Value {
 async fn db_set_due_in_past(app: &TestApp, d: &Value) {
     let id = d["id"].as_str().unwrap().to_string();
     let past = motcua::time::now() - chrono::Duration::days(3);
+    // Edited as the service edits dossiers: with their daily counts.
     app.db(move |c| {
-        diesel::update(dossiers::table.find(id))
-            .set((dossiers::due_at.eq(past), dossiers::original_due_at.eq(past), dossiers::queue_at.eq(past)))
-            .execute(c)
+        motcua::stats::daily::track(c, &id.clone(), |c| {
+            diesel::update(dossiers::table.find(id))
+                .set((dossiers::due_at.eq(past), dossiers::original_due_at.eq(past), dossiers::queue_at.eq(past)))
+                .execute(c)
+        })
     })
     .await;
 }
@@ -293,6 +296,19 @@ async fn statistics_match_hand_computed_figures(b: Backend) {
     );
     assert_eq!(online["indicators"][0]["threshold"], 0.8);
     assert_eq!(online["indicators"][0]["weight"], 12.0);
+
+    // The counts kept action by action are those recomputed from the
+    // dossiers; an edit around the service shows, and is mended.
+    let rebuild = || app.db(motcua::stats::daily::rebuild);
+    let done = rebuild().await;
+    assert_eq!(done.differing, 0, "{done:?}");
+    assert!(done.rows >= 6, "{done:?}");
+    let id = d2["id"].as_str().unwrap().to_string();
+    app.db(move |c| diesel::update(dossiers::table.find(id)).set(dossiers::channel.eq("postal")).execute(c)).await;
+    assert_eq!(rebuild().await.differing, 1);
+    assert_eq!(rebuild().await.differing, 0);
+    let stats = json_ok(app.get(&format!("/api/v1/stats?unit={ha_long}"), Some(&auditor)).await, StatusCode::OK).await;
+    assert_eq!(stats["total"]["figures"]["received_postal"], 2);
 }
 
 async fn statistics_are_scoped_and_validated(b: Backend) {

@@ -306,8 +306,16 @@ fn migrate(target: &Target) -> anyhow::Result<Vec<String>> {
             c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
         }
     };
-    applied.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
+    let applied: Vec<String> = applied.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
+    // The daily counts start from the dossiers already there.
+    if applied.iter().any(|m| m == DAILY_COUNTS_MIGRATION) {
+        crate::stats::daily::rebuild(&mut conn).context("counting the dossiers into daily_counts")?;
+    }
+    Ok(applied)
 }
+
+/// The migration that creates `daily_counts`.
+const DAILY_COUNTS_MIGRATION: &str = "20250107000001";
 
 #[cfg(test)]
 mod tests {

@@ -174,6 +174,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// The statistics' counts per local day, receiving unit and procedure (`domain::daily`).
+    daily_counts (day, unit_id, procedure_id) {
+        day -> Date,
+        unit_id -> Text,
+        procedure_id -> Text,
+        received -> Integer,
+        received_online -> Integer,
+        received_counter -> Integer,
+        received_postal -> Integer,
+        digitized -> Integer,
+        reused -> Integer,
+        fee_bearing -> Integer,
+        paid_online -> Integer,
+        finished -> Integer,
+        finished_on_time -> Integer,
+        processing_days -> Integer,
+        document_results -> Integer,
+        e_results -> Integer,
+        finished_late_apologized -> Integer,
+        ratings -> Integer,
+        ratings_satisfied -> Integer,
+        in_progress -> Integer,
+        in_progress_on_time -> Integer,
+        in_progress_late_apologized -> Integer,
+    }
+}
+
+diesel::table! {
     ratings (dossier_id) {
         dossier_id -> Text,
         rated_by -> Text,
@@ -369,11 +397,14 @@ diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(payments -> dossiers (dossier_id));
 diesel::joinable!(ratings -> dossiers (dossier_id));
 diesel::joinable!(dossier_facts -> dossiers (dossier_id));
+diesel::joinable!(daily_counts -> units (unit_id));
+diesel::joinable!(daily_counts -> procedures (procedure_id));
 diesel::joinable!(result_drafts -> dossiers (dossier_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     audit_log,
+    daily_counts,
     dossier_components,
     dossier_events,
     dossier_facts,

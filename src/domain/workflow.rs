@@ -149,6 +149,21 @@ impl Action {
             Action::Apologize => "apologize",
         }
     }
+
+    /// Whether the action can change what the statistics count (dates,
+    /// supplement requests, facts). Moving a dossier between people, units
+    /// and the approval step does not: its counts stay where they are.
+    pub fn is_counted(self) -> bool {
+        !matches!(
+            self,
+            Action::Assign
+                | Action::Claim
+                | Action::Release
+                | Action::Transfer
+                | Action::SubmitForApproval
+                | Action::ReturnForRework
+        )
+    }
 }
 
 impl fmt::Display for Action {

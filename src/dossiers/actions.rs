@@ -217,90 +217,103 @@ pub fn apply(
     })?;
     let role = acting_role(situation, action, who);
     let mut change = Change::new(&row, to, now);
-
-    match request {
-        ActionRequest::Receive { .. } => {
-            let procedure = procedure_of(conn, &row)?;
-            let due = super::filing::due_date(conn, &procedure, now, state.settings.dossiers.day_end_hour)?;
-            change.received_at = Some(now);
-            change.due_at = Some(due);
-            change.original_due_at = Some(due);
-        }
-        ActionRequest::RequestSupplement { .. } => {
-            change.supplement_requests += 1;
-            if to == Status::AwaitingApplicant {
-                change.paused_at = Some(now);
+    let change_it = |conn: &mut DbConnection| -> Result<(), ApiError> {
+        match request {
+            ActionRequest::Receive { .. } => {
+                let procedure = procedure_of(conn, &row)?;
+                let due = super::filing::due_date(conn, &procedure, now, state.settings.dossiers.day_end_hour)?;
+                change.received_at = Some(now);
+                change.due_at = Some(due);
+                change.original_due_at = Some(due);
             }
-        }
-        ActionRequest::Supplement { .. } => {
-            if let (Some(paused), Some(due)) = (row.paused_at, row.due_at) {
-                let calendar = super::calendar_from(conn, paused)?;
-                let push = |t: NaiveDateTime| {
-                    super::stored(calendar.extend_for_pause(super::local(t), super::local(paused), super::local(now)))
+            ActionRequest::RequestSupplement { .. } => {
+                change.supplement_requests += 1;
+                if to == Status::AwaitingApplicant {
+                    change.paused_at = Some(now);
+                }
+            }
+            ActionRequest::Supplement { .. } => {
+                if let (Some(paused), Some(due)) = (row.paused_at, row.due_at) {
+                    let calendar = super::calendar_from(conn, paused)?;
+                    let push = |t: NaiveDateTime| {
+                        super::stored(calendar.extend_for_pause(
+                            super::local(t),
+                            super::local(paused),
+                            super::local(now),
+                        ))
+                    };
+                    change.due_at = Some(push(due));
+                    change.original_due_at = row.original_due_at.map(push);
+                }
+                change.paused_at = None;
+            }
+            ActionRequest::Assign { assignee_id } => {
+                change.assignee_id = Some(check_assignee(conn, &row, assignee_id)?);
+            }
+            ActionRequest::Claim => change.assignee_id = Some(principal.user_id.clone()),
+            ActionRequest::Release { .. } => change.assignee_id = None,
+            ActionRequest::Transfer { target_unit_id, .. } => {
+                let target = crate::units::find(conn, target_unit_id)?
+                    .filter(|u| u.active && u.id != row.unit_id)
+                    .ok_or_else(|| ApiError::invalid_field("target_unit_id", "no other active unit with this id"))?;
+                change.unit_id = target.id.clone();
+                change.assignee_id = None;
+                let known: bool = diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, &target.id))))
+                    .get_result(conn)?;
+                if !known {
+                    diesel::insert_into(dossier_units::table)
+                        .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&target.id)))
+                        .execute(conn)?;
+                }
+            }
+            ActionRequest::Approve { .. } => {
+                change.result_at = Some(now);
+                let e_result = crate::results::issue_from_draft(conn, &state.signer, &row, principal)?.is_some();
+                let taken = match row.received_at {
+                    Some(received) => {
+                        let calendar = super::calendar_from(conn, received)?;
+                        Some(calendar.working_days_between(super::local(received).date(), super::local(now).date())
+                            as i32)
+                    }
+                    None => None,
                 };
-                change.due_at = Some(push(due));
-                change.original_due_at = row.original_due_at.map(push);
-            }
-            change.paused_at = None;
-        }
-        ActionRequest::Assign { assignee_id } => {
-            change.assignee_id = Some(check_assignee(conn, &row, assignee_id)?);
-        }
-        ActionRequest::Claim => change.assignee_id = Some(principal.user_id.clone()),
-        ActionRequest::Release { .. } => change.assignee_id = None,
-        ActionRequest::Transfer { target_unit_id, .. } => {
-            let target = crate::units::find(conn, target_unit_id)?
-                .filter(|u| u.active && u.id != row.unit_id)
-                .ok_or_else(|| ApiError::invalid_field("target_unit_id", "no other active unit with this id"))?;
-            change.unit_id = target.id.clone();
-            change.assignee_id = None;
-            let known: bool = diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, &target.id))))
-                .get_result(conn)?;
-            if !known {
-                diesel::insert_into(dossier_units::table)
-                    .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&target.id)))
+                diesel::update(dossier_facts::table.find(&row.id))
+                    .set((dossier_facts::e_result.eq(e_result), dossier_facts::working_days_taken.eq(taken)))
                     .execute(conn)?;
             }
-        }
-        ActionRequest::Approve { .. } => {
-            change.result_at = Some(now);
-            let e_result = crate::results::issue_from_draft(conn, &state.signer, &row, principal)?.is_some();
-            let taken = match row.received_at {
-                Some(received) => {
-                    let calendar = super::calendar_from(conn, received)?;
-                    Some(calendar.working_days_between(super::local(received).date(), super::local(now).date()) as i32)
+            ActionRequest::Reject { .. }
+            | ActionRequest::Withdraw { .. }
+            | ActionRequest::Stop { .. }
+            | ActionRequest::ReturnResult { .. } => change.finished_at = Some(now),
+            ActionRequest::Apologize { new_due_at, .. } => {
+                // Appointment dates are to the second (and stored alike on both backends).
+                let new_due = new_due_at.naive_utc().with_nanosecond(0).expect("zero is a valid nanosecond");
+                if new_due <= now || row.due_at.is_some_and(|d| new_due <= d) {
+                    return Err(ApiError::invalid_field(
+                        "new_due_at",
+                        "the new date is later than now and than the current one",
+                    ));
                 }
-                None => None,
-            };
-            diesel::update(dossier_facts::table.find(&row.id))
-                .set((dossier_facts::e_result.eq(e_result), dossier_facts::working_days_taken.eq(taken)))
-                .execute(conn)?;
-        }
-        ActionRequest::Reject { .. }
-        | ActionRequest::Withdraw { .. }
-        | ActionRequest::Stop { .. }
-        | ActionRequest::ReturnResult { .. } => change.finished_at = Some(now),
-        ActionRequest::Apologize { new_due_at, .. } => {
-            // Appointment dates are to the second (and stored alike on both backends).
-            let new_due = new_due_at.naive_utc().with_nanosecond(0).expect("zero is a valid nanosecond");
-            if new_due <= now || row.due_at.is_some_and(|d| new_due <= d) {
-                return Err(ApiError::invalid_field(
-                    "new_due_at",
-                    "the new date is later than now and than the current one",
-                ));
+                change.due_at = Some(new_due);
+                diesel::update(dossier_facts::table.find(&row.id))
+                    .set(dossier_facts::apologized.eq(true))
+                    .execute(conn)?;
             }
-            change.due_at = Some(new_due);
-            diesel::update(dossier_facts::table.find(&row.id)).set(dossier_facts::apologized.eq(true)).execute(conn)?;
+            ActionRequest::SubmitForApproval { .. } | ActionRequest::ReturnForRework { .. } => {}
         }
-        ActionRequest::SubmitForApproval { .. } | ActionRequest::ReturnForRework { .. } => {}
-    }
-    if to.is_terminal() || to == Status::Received {
-        // Finished dossiers and dossiers back in the shared queue have no assignee.
-        if !matches!(request, ActionRequest::Assign { .. } | ActionRequest::Claim) {
-            change.assignee_id = None;
+        if to.is_terminal() || to == Status::Received {
+            // Finished dossiers and dossiers back in the shared queue have no assignee.
+            if !matches!(request, ActionRequest::Assign { .. } | ActionRequest::Claim) {
+                change.assignee_id = None;
+            }
         }
+        change.save(conn, &row)
+    };
+    if action.is_counted() {
+        crate::stats::daily::track(conn, &row.id, change_it)?;
+    } else {
+        change_it(conn)?;
     }
-    change.save(conn, &row)?;
     NewEvent {
         dossier_id: &row.id,
         actor: Some(principal),
@@ -333,7 +346,7 @@ pub fn return_on_download(
     }
     let mut change = Change::new(row, Status::Returned, now);
     change.finished_at = Some(now);
-    change.save(conn, row)?;
+    crate::stats::daily::track(conn, &row.id, |conn| change.save(conn, row))?;
     NewEvent {
         dossier_id: &row.id,
         actor: Some(principal),

@@ -132,7 +132,7 @@ pub async fn upload(
             diesel::update(dossiers::table.find(&dossier))
                 .set((dossiers::version.eq(dossiers::version + 1), dossiers::updated_at.eq(now)))
                 .execute(conn)?;
-            super::refresh_digitized(conn, &dossier)?;
+            crate::stats::daily::track(conn, &dossier, |conn| super::refresh_digitized(conn, &dossier))?;
             NewEvent {
                 dossier_id: &dossier,
                 actor: Some(&p),

@@ -308,29 +308,32 @@ pub fn file(
         created_at: now,
         updated_at: now,
     };
-    diesel::insert_into(dossiers::table).values(&row).execute(conn)?;
-    diesel::insert_into(dossier_units::table)
-        .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&unit.id)))
-        .execute(conn)?;
-    for (i, c) in procedure.spec.components.iter().enumerate() {
-        diesel::insert_into(dossier_components::table)
-            .values((
-                dossier_components::id.eq(uuid::Uuid::now_v7().to_string()),
-                dossier_components::dossier_id.eq(&row.id),
-                dossier_components::position.eq(i as i32),
-                dossier_components::name.eq(&c.name),
-                dossier_components::mandatory.eq(c.mandatory),
-                dossier_components::e_copy_accepted.eq(c.e_copy_accepted),
-                dossier_components::digitization.eq(super::Digitization::NotDigitized.as_str()),
-            ))
+    // The new dossier's first counts, as `stats::daily` keeps them.
+    crate::stats::daily::track(conn, &row.id, |conn| -> Result<(), ApiError> {
+        diesel::insert_into(dossiers::table).values(&row).execute(conn)?;
+        diesel::insert_into(dossier_units::table)
+            .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&unit.id)))
             .execute(conn)?;
-    }
-    let reuse = request.reuse.as_deref().unwrap_or_default();
-    reuse_documents(conn, principal, &row, reuse, now)?;
-    diesel::insert_into(dossier_facts::table)
-        .values((dossier_facts::dossier_id.eq(&row.id), dossier_facts::reused.eq(!reuse.is_empty())))
-        .execute(conn)?;
-    super::refresh_digitized(conn, &row.id)?;
+        for (i, c) in procedure.spec.components.iter().enumerate() {
+            diesel::insert_into(dossier_components::table)
+                .values((
+                    dossier_components::id.eq(uuid::Uuid::now_v7().to_string()),
+                    dossier_components::dossier_id.eq(&row.id),
+                    dossier_components::position.eq(i as i32),
+                    dossier_components::name.eq(&c.name),
+                    dossier_components::mandatory.eq(c.mandatory),
+                    dossier_components::e_copy_accepted.eq(c.e_copy_accepted),
+                    dossier_components::digitization.eq(super::Digitization::NotDigitized.as_str()),
+                ))
+                .execute(conn)?;
+        }
+        let reuse = request.reuse.as_deref().unwrap_or_default();
+        reuse_documents(conn, principal, &row, reuse, now)?;
+        diesel::insert_into(dossier_facts::table)
+            .values((dossier_facts::dossier_id.eq(&row.id), dossier_facts::reused.eq(!reuse.is_empty())))
+            .execute(conn)?;
+        Ok(super::refresh_digitized(conn, &row.id)?)
+    })?;
     let summary = match due_at {
         Some(due) => {
             format!("registered at the {} desk; due {}", channel.as_str(), super::local(due).format("%Y-%m-%d %H:%M"))

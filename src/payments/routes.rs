@@ -82,14 +82,16 @@ fn settle(
     diesel::update(payments::table.find(&payment.id))
         .set((payments::status.eq("paid"), payments::paid_at.eq(now)))
         .execute(conn)?;
-    diesel::update(dossiers::table.find(&dossier.id))
-        .set((
-            dossiers::paid_at.eq(now),
-            dossiers::payment_channel.eq(&payment.channel),
-            dossiers::version.eq(dossiers::version + 1),
-            dossiers::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    crate::stats::daily::track(conn, &dossier.id, |conn| {
+        diesel::update(dossiers::table.find(&dossier.id))
+            .set((
+                dossiers::paid_at.eq(now),
+                dossiers::payment_channel.eq(&payment.channel),
+                dossiers::version.eq(dossiers::version + 1),
+                dossiers::updated_at.eq(now),
+            ))
+            .execute(conn)
+    })?;
     NewEvent {
         dossier_id: &dossier.id,
         actor,

@@ -179,27 +179,23 @@ pub async fn rate(
                 ratings::flagged.eq(flagged),
                 ratings::updated_at.eq(now),
             );
-            match first {
-                Some(at) if now > at + chrono::Duration::days(CHANGEABLE_DAYS) => {
-                    return Err(ApiError::conflict(
-                        "rating_locked",
-                        format!("A rating can be changed for {CHANGEABLE_DAYS} days after it is given."),
-                    ));
-                }
-                Some(_) => {
-                    diesel::update(ratings::table.find(&id)).set(values).execute(conn)?;
-                }
-                None => {
-                    diesel::insert_into(ratings::table)
-                        .values((
-                            ratings::dossier_id.eq(&id),
-                            ratings::rated_by.eq(&principal.user_id),
-                            ratings::rated_at.eq(now),
-                            values,
-                        ))
-                        .execute(conn)?;
-                }
+            if first.is_some_and(|at| now > at + chrono::Duration::days(CHANGEABLE_DAYS)) {
+                return Err(ApiError::conflict(
+                    "rating_locked",
+                    format!("A rating can be changed for {CHANGEABLE_DAYS} days after it is given."),
+                ));
             }
+            crate::stats::daily::track(conn, &id, |conn| match first {
+                Some(_) => diesel::update(ratings::table.find(&id)).set(values).execute(conn),
+                None => diesel::insert_into(ratings::table)
+                    .values((
+                        ratings::dossier_id.eq(&id),
+                        ratings::rated_by.eq(&principal.user_id),
+                        ratings::rated_at.eq(now),
+                        values,
+                    ))
+                    .execute(conn),
+            })?;
             NewEvent {
                 dossier_id: &id,
                 actor: Some(&principal),

@@ -216,6 +216,13 @@ impl TestApp {
         self.get(path, None).await
     }
 
+    /// The statistics' daily counts kept by the actions so far are exactly
+    /// those recomputed from the dossiers (`motcua stats rebuild`).
+    pub async fn assert_counts_kept(&self) {
+        let done = self.db(motcua::stats::daily::rebuild).await;
+        assert_eq!(done.differing, 0, "daily counts drifted from the dossiers: {done:?}");
+    }
+
     /// Runs `f` against the test's database (to look behind the API, or to move time).
     pub async fn db<T, F>(&self, f: F) -> T
     where

@@ -1,0 +1,410 @@
+//! One dossier's contribution to the statistics, day by day (DESIGN.md §6,
+//! `docs/statistics.md`).
+//!
+//! The statistics count flows — dossiers received, finished or rated in a
+//! period — and one stock: the dossiers still in progress when the period
+//! ends. A dossier adds its flows to the local day they happened on, and
+//! each stock as +1 on the day it starts counting and −1 on the day it stops,
+//! so that the stock at the start of day `t` is the sum of the changes of the
+//! days before `t`. Kept per day, receiving unit and procedure in the same
+//! transaction as every change (`stats::daily`), these sums answer any
+//! period without reading a single dossier.
+
+use std::ops::{AddAssign, Neg};
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::QueryableByName;
+
+use super::stats::Counts;
+
+macro_rules! daily_columns {
+    (flows: $($flow:ident),*; stocks: $($stock:ident),* $(,)?) => {
+        /// The counts of one day (or the sum of several): flows that
+        /// happened on it and changes of the stocks.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, QueryableByName)]
+        pub struct Day {
+            $(#[diesel(sql_type = diesel::sql_types::BigInt)] pub $flow: i64,)*
+            $(#[diesel(sql_type = diesel::sql_types::BigInt)] pub $stock: i64,)*
+        }
+
+        impl Day {
+            /// The flow columns, counted on the day they happen.
+            pub const FLOWS: &'static [&'static str] = &[$(stringify!($flow)),*];
+            /// The stock columns, summed over every earlier day.
+            pub const STOCKS: &'static [&'static str] = &[$(stringify!($stock)),*];
+
+            /// The values in the order of `FLOWS` then `STOCKS`.
+            pub fn values(&self) -> Vec<i64> {
+                vec![$(self.$flow,)* $(self.$stock,)*]
+            }
+
+            /// Only the stock changes.
+            fn stocks(self) -> Self {
+                Self { $($stock: self.$stock,)* ..Self::default() }
+            }
+        }
+
+        impl AddAssign for Day {
+            fn add_assign(&mut self, o: Self) {
+                $(self.$flow += o.$flow;)*
+                $(self.$stock += o.$stock;)*
+            }
+        }
+
+        impl Neg for Day {
+            type Output = Self;
+            fn neg(self) -> Self {
+                Self { $($flow: -self.$flow,)* $($stock: -self.$stock,)* }
+            }
+        }
+    };
+}
+
+daily_columns! {
+    flows: received, received_online, received_counter, received_postal, digitized, reused, fee_bearing,
+        paid_online, finished, finished_on_time, processing_days, document_results, e_results,
+        finished_late_apologized, ratings, ratings_satisfied;
+    stocks: in_progress, in_progress_on_time, in_progress_late_apologized
+}
+
+impl Day {
+    pub fn is_zero(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// The counts of a period from the sum of its days' flows and of every
+    /// earlier day's stock changes.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            received: self.received,
+            received_online: self.received_online,
+            received_counter: self.received_counter,
+            received_postal: self.received_postal,
+            digitized: self.digitized,
+            reused: self.reused,
+            fee_bearing: self.fee_bearing,
+            paid_online: self.paid_online,
+            finished: self.finished,
+            finished_on_time: self.finished_on_time,
+            processing_days: self.processing_days,
+            in_progress: self.in_progress,
+            in_progress_on_time: self.in_progress_on_time,
+            document_results: self.document_results,
+            e_results: self.e_results,
+            late: self.finished - self.finished_on_time + self.in_progress - self.in_progress_on_time,
+            late_apologized: self.finished_late_apologized + self.in_progress_late_apologized,
+            ratings: self.ratings,
+            ratings_satisfied: self.ratings_satisfied,
+        }
+    }
+}
+
+/// The sums for the local dates `[from, to)`: the flows of those days and the
+/// stock changes of every day before `to`.
+pub fn window(days: impl IntoIterator<Item = (NaiveDate, Day)>, from: NaiveDate, to: NaiveDate) -> Day {
+    let mut sum = Day::default();
+    for (day, d) in days {
+        if day >= to {
+            continue;
+        }
+        sum += if day >= from { d } else { d.stocks() };
+    }
+    sum
+}
+
+/// A dossier as the statistics see it. Times are UTC, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// `online`, `counter` or `postal`.
+    pub channel: String,
+    pub received_at: Option<NaiveDateTime>,
+    /// The appointment date set at reception, moved by pauses (not by apologies).
+    pub original_due_at: Option<NaiveDateTime>,
+    pub result_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+    pub supplement_requests: i32,
+    pub fee_bearing: bool,
+    pub paid_online: bool,
+    pub digitized: bool,
+    pub reused: bool,
+    /// The procedure's result is a document.
+    pub document_result: bool,
+    pub e_result: bool,
+    pub apologized: bool,
+    pub working_days_taken: Option<i32>,
+    /// When the applicant rated the dossier, and whether satisfied.
+    pub rating: Option<(NaiveDateTime, bool)>,
+}
+
+/// The local date of a stored (UTC) time.
+fn local_day(t: NaiveDateTime) -> NaiveDate {
+    super::calendar::to_local(t.and_utc()).date()
+}
+
+impl Facts {
+    /// No second supplement request (DESIGN.md §6: such a dossier is late).
+    fn at_most_one_supplement(&self) -> bool {
+        self.supplement_requests <= 1
+    }
+
+    /// Finished no later than the appointment date.
+    pub fn finished_on_time(&self) -> bool {
+        self.at_most_one_supplement()
+            && matches!((self.result_at, self.original_due_at), (Some(r), Some(due)) if r <= due)
+    }
+
+    /// Processing ended: the result was issued, or the dossier was returned,
+    /// rejected, withdrawn or stopped.
+    fn left_at(&self) -> Option<NaiveDateTime> {
+        match (self.result_at, self.finished_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The dossier's contributions by local day.
+    pub fn days(&self) -> Vec<(NaiveDate, Day)> {
+        let mut out = Vec::new();
+        if let Some(received) = self.received_at {
+            out.push((
+                local_day(received),
+                Day {
+                    received: 1,
+                    received_online: i64::from(self.channel == "online"),
+                    received_counter: i64::from(self.channel == "counter"),
+                    received_postal: i64::from(self.channel == "postal"),
+                    digitized: i64::from(self.digitized),
+                    reused: i64::from(self.reused),
+                    fee_bearing: i64::from(self.fee_bearing),
+                    paid_online: i64::from(self.fee_bearing && self.paid_online),
+                    ..Day::default()
+                },
+            ));
+            // In progress at the start of day t: received before t, not left before t.
+            let start = local_day(received);
+            let end = self.left_at().map(local_day);
+            span(&mut out, start, end, |d, n| d.in_progress = n);
+            match self.original_due_at.filter(|_| self.at_most_one_supplement()) {
+                // … and on time while the appointment date is not past: up to its day.
+                Some(due) => {
+                    let due = local_day(due);
+                    span(&mut out, start, Some(end.map_or(due, |e| e.min(due))), |d, n| d.in_progress_on_time = n);
+                    if self.apologized {
+                        span(&mut out, start.max(due), end, |d, n| d.in_progress_late_apologized = n);
+                    }
+                }
+                None if self.apologized => span(&mut out, start, end, |d, n| d.in_progress_late_apologized = n),
+                None => {}
+            }
+        }
+        if let Some(result) = self.result_at {
+            let on_time = self.finished_on_time();
+            out.push((
+                local_day(result),
+                Day {
+                    finished: 1,
+                    finished_on_time: i64::from(on_time),
+                    processing_days: i64::from(self.working_days_taken.unwrap_or(0)),
+                    document_results: i64::from(self.document_result),
+                    e_results: i64::from(self.document_result && self.e_result),
+                    finished_late_apologized: i64::from(!on_time && self.apologized),
+                    ..Day::default()
+                },
+            ));
+        }
+        if let Some((rated, satisfied)) = self.rating {
+            out.push((local_day(rated), Day { ratings: 1, ratings_satisfied: i64::from(satisfied), ..Day::default() }));
+        }
+        out
+    }
+}
+
+/// A stock counted at the start of the days after `start` up to `end`
+/// inclusive (or for ever): +1 on `start`, −1 on `end`.
+fn span(out: &mut Vec<(NaiveDate, Day)>, start: NaiveDate, end: Option<NaiveDate>, set: fn(&mut Day, i64)) {
+    if end.is_some_and(|e| e <= start) {
+        return;
+    }
+    let mut plus = Day::default();
+    set(&mut plus, 1);
+    out.push((start, plus));
+    if let Some(end) = end {
+        out.push((end, -plus));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveTime;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Local midnight of `d`, as stored (UTC).
+    fn midnight(d: NaiveDate) -> NaiveDateTime {
+        super::super::calendar::from_local(d.and_time(NaiveTime::MIN)).naive_utc()
+    }
+
+    /// The statistics' definitions read directly off the dossiers, as
+    /// `docs/statistics.md` words them, for the local dates `[from, to)`.
+    fn direct(dossiers: &[Facts], from: NaiveDate, to: NaiveDate) -> Counts {
+        let (start, end) = (midnight(from), midnight(to));
+        let within = |t: Option<NaiveDateTime>| t.is_some_and(|t| start <= t && t < end);
+        let mut c = Counts::default();
+        for f in dossiers {
+            if within(f.received_at) {
+                c.received += 1;
+                c.received_online += i64::from(f.channel == "online");
+                c.received_counter += i64::from(f.channel == "counter");
+                c.received_postal += i64::from(f.channel == "postal");
+                c.digitized += i64::from(f.digitized);
+                c.reused += i64::from(f.reused);
+                c.fee_bearing += i64::from(f.fee_bearing);
+                c.paid_online += i64::from(f.fee_bearing && f.paid_online);
+            }
+            if within(f.result_at) {
+                let on_time = f.finished_on_time();
+                c.finished += 1;
+                c.finished_on_time += i64::from(on_time);
+                c.processing_days += i64::from(f.working_days_taken.unwrap_or(0));
+                c.document_results += i64::from(f.document_result);
+                c.e_results += i64::from(f.document_result && f.e_result);
+                c.late += i64::from(!on_time);
+                c.late_apologized += i64::from(!on_time && f.apologized);
+            }
+            let open = f.received_at.is_some_and(|r| r < end)
+                && f.result_at.is_none_or(|r| r >= end)
+                && f.finished_at.is_none_or(|r| r >= end);
+            if open {
+                let on_time = f.supplement_requests <= 1 && f.original_due_at.is_some_and(|d| d >= end);
+                c.in_progress += 1;
+                c.in_progress_on_time += i64::from(on_time);
+                c.late += i64::from(!on_time);
+                c.late_apologized += i64::from(!on_time && f.apologized);
+            }
+            if let Some((_, satisfied)) = f.rating.filter(|(t, _)| within(Some(*t))) {
+                c.ratings += 1;
+                c.ratings_satisfied += i64::from(satisfied);
+            }
+        }
+        c
+    }
+
+    fn counted(dossiers: &[Facts], from: NaiveDate, to: NaiveDate) -> Counts {
+        window(dossiers.iter().flat_map(Facts::days), from, to).counts()
+    }
+
+    const EPOCH: &str = "2026-01-01T00:00:00";
+
+    /// A time within 40 days of the epoch, to the minute, so that local
+    /// midnights and day ends are hit often.
+    fn time() -> impl Strategy<Value = NaiveDateTime> {
+        prop_oneof![
+            (0i64..40, 0i64..24).prop_map(|(d, h)| (d, h * 60 - 7 * 60)),
+            (0i64..40 * 24 * 60).prop_map(|m| (0, m)),
+        ]
+        .prop_map(|(d, m)| {
+            EPOCH.parse::<NaiveDateTime>().unwrap() + chrono::Duration::days(d) + chrono::Duration::minutes(m)
+        })
+    }
+
+    prop_compose! {
+        fn facts()(
+            channel in prop::sample::select(vec!["online", "counter", "postal"]),
+            received in prop::option::of(time()),
+            due_after in 0i64..20 * 24 * 60,
+            result_after in prop::option::of(0i64..30 * 24 * 60),
+            finished_after in prop::option::of(0i64..30 * 24 * 60),
+            supplement_requests in 0..3i32,
+            flags in prop::array::uniform8(any::<bool>()),
+            working_days in prop::option::of(0..30i32),
+            rating in prop::option::of((0i64..10 * 24 * 60, any::<bool>())),
+        ) -> Facts {
+            let after = |t: NaiveDateTime, m: i64| t + chrono::Duration::minutes(m);
+            let result_at = received.zip(result_after).map(|(r, m)| after(r, m));
+            let finished_at = received.zip(finished_after).map(|(r, m)| after(result_at.unwrap_or(r), m));
+            Facts {
+                channel: channel.to_string(),
+                received_at: received,
+                original_due_at: received.map(|r| after(r, due_after)),
+                result_at,
+                finished_at,
+                supplement_requests,
+                fee_bearing: flags[0],
+                paid_online: flags[1],
+                digitized: flags[2],
+                reused: flags[3],
+                document_result: flags[4],
+                e_result: flags[5],
+                apologized: flags[6],
+                working_days_taken: result_at.and(working_days),
+                rating: finished_at.zip(rating).map(|(f, (m, s))| (after(f, m), s)),
+            }
+        }
+    }
+
+    fn date(offset: i64) -> NaiveDate {
+        EPOCH.parse::<NaiveDateTime>().unwrap().date() + chrono::Duration::days(offset)
+    }
+
+    proptest! {
+        /// Summing the days gives, for any period, what the definitions
+        /// count on the dossiers themselves.
+        #[test]
+        fn days_add_up_to_the_definitions(
+            dossiers in prop::collection::vec(facts(), 0..30),
+            from in -2i64..45,
+            length in 0i64..45,
+        ) {
+            let (from, to) = (date(from), date(from + length));
+            prop_assert_eq!(counted(&dossiers, from, to), direct(&dossiers, from, to));
+        }
+
+        /// A change moves the counts from the old facts to the new: what
+        /// `stats::daily::track` stores.
+        #[test]
+        fn a_change_is_the_difference(before in facts(), after in facts(), from in 0i64..40, length in 0i64..40) {
+            let (from, to) = (date(from), date(from + length));
+            let moved = before.days().into_iter().map(|(d, c)| (d, -c)).chain(after.days());
+            let mut counts = counted(std::slice::from_ref(&before), from, to);
+            counts += window(moved, from, to).counts();
+            prop_assert_eq!(counts, direct(std::slice::from_ref(&after), from, to));
+        }
+    }
+
+    #[test]
+    fn a_dossier_in_progress_is_counted_until_its_result() {
+        let t = |s: &str| s.parse::<NaiveDateTime>().unwrap();
+        // Received 2 March 10:00 local, due 5 March 17:00, result 9 March 08:00.
+        let f = Facts {
+            channel: "counter".into(),
+            received_at: Some(t("2026-03-02T03:00:00")),
+            original_due_at: Some(t("2026-03-05T10:00:00")),
+            result_at: Some(t("2026-03-09T01:00:00")),
+            finished_at: None,
+            supplement_requests: 0,
+            fee_bearing: false,
+            paid_online: false,
+            digitized: true,
+            reused: false,
+            document_result: true,
+            e_result: true,
+            apologized: true,
+            working_days_taken: Some(5),
+            rating: None,
+        };
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let at = |to: &str| counted(std::slice::from_ref(&f), d("2026-03-01"), d(to));
+        // Not yet received at the start of 2 March; in progress on time from 3 March.
+        assert_eq!(at("2026-03-02").in_progress, 0);
+        assert_eq!((at("2026-03-03").in_progress, at("2026-03-03").in_progress_on_time), (1, 1));
+        // Still on time at the start of its due day, late from the next.
+        assert_eq!(at("2026-03-05").in_progress_on_time, 1);
+        let late = at("2026-03-06");
+        assert_eq!((late.in_progress, late.in_progress_on_time, late.late, late.late_apologized), (1, 0, 1, 1));
+        // Finished late on 9 March: no longer in progress from 10 March.
+        let done = at("2026-03-10");
+        assert_eq!((done.in_progress, done.finished, done.finished_on_time, done.late), (0, 1, 0, 1));
+        assert_eq!((done.e_results, done.processing_days, done.late_apologized), (1, 5, 1));
+    }
+}

@@ -1,0 +1,262 @@
+//! The statistics' daily counts (`domain::daily`) in `daily_counts`: kept in
+//! the same transaction as every change to a dossier, read by the statistics
+//! with one aggregate over days × units (× procedures), recomputed from the
+//! dossiers by `motcua stats rebuild`.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use diesel::sql_types::{Date, Text};
+
+use crate::db::DbConnection;
+use crate::db::schema::{daily_counts, dossier_facts, dossiers, procedures, ratings};
+use crate::domain::daily::{Day, Facts};
+
+/// Where a dossier's counts go: its receiving unit and procedure.
+type Owner = (String, String);
+type Key = (NaiveDate, String, String);
+
+/// The columns `Facts` is read from.
+macro_rules! facts_query {
+    () => {
+        dossiers::table.inner_join(dossier_facts::table).inner_join(procedures::table).left_join(ratings::table).select(
+            (
+                dossiers::receiving_unit_id,
+                dossiers::procedure_id,
+                dossiers::channel,
+                dossiers::received_at,
+                dossiers::original_due_at,
+                dossiers::result_at,
+                dossiers::finished_at,
+                dossiers::supplement_requests,
+                dossiers::fee_vnd,
+                dossiers::payment_channel,
+                dossier_facts::digitized,
+                dossier_facts::reused,
+                procedures::result_is_document,
+                dossier_facts::e_result,
+                dossier_facts::apologized,
+                dossier_facts::working_days_taken,
+                ratings::rated_at.nullable(),
+                ratings::satisfied.nullable(),
+            ),
+        )
+    };
+}
+
+type FactsRow = (
+    String,
+    String,
+    String,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+    Option<chrono::NaiveDateTime>,
+    i32,
+    i64,
+    Option<String>,
+    bool,
+    bool,
+    bool,
+    bool,
+    bool,
+    Option<i32>,
+    Option<chrono::NaiveDateTime>,
+    Option<bool>,
+);
+
+fn facts_of(r: FactsRow) -> (Owner, Facts) {
+    let (unit, procedure, channel, received_at, original_due_at, result_at, finished_at, supplement_requests) =
+        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7);
+    let facts = Facts {
+        channel,
+        received_at,
+        original_due_at,
+        result_at,
+        finished_at,
+        supplement_requests,
+        fee_bearing: r.8 > 0,
+        paid_online: r.9.as_deref() == Some("online"),
+        digitized: r.10,
+        reused: r.11,
+        document_result: r.12,
+        e_result: r.13,
+        apologized: r.14,
+        working_days_taken: r.15,
+        rating: r.16.zip(r.17),
+    };
+    ((unit, procedure), facts)
+}
+
+fn facts(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(Owner, Facts)>> {
+    Ok(facts_query!().filter(dossiers::id.eq(dossier_id)).first::<FactsRow>(conn).optional()?.map(facts_of))
+}
+
+/// Adds `sign` × the dossier's contributions to `into`.
+fn contribute(into: &mut BTreeMap<Key, Day>, (owner, facts): &(Owner, Facts), sign: i64) {
+    for (day, d) in facts.days() {
+        let d = if sign < 0 { -d } else { d };
+        *into.entry((day, owner.0.clone(), owner.1.clone())).or_default() += d;
+    }
+}
+
+/// Runs `change` on dossier `id` (which it may create) and moves the
+/// dossier's counts from what it was to what it is, in the caller's
+/// transaction.
+pub fn track<T, E: From<diesel::result::Error>>(
+    conn: &mut DbConnection,
+    id: &str,
+    change: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    let before = facts(conn, id)?;
+    let out = change(conn)?;
+    let after = facts(conn, id)?;
+    if before != after {
+        let mut moved = BTreeMap::new();
+        if let Some(b) = &before {
+            contribute(&mut moved, b, -1);
+        }
+        if let Some(a) = &after {
+            contribute(&mut moved, a, 1);
+        }
+        add(conn, &moved)?;
+    }
+    Ok(out)
+}
+
+/// A text literal; the values are ids this service generated.
+fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Adds the counts to their rows, creating them as needed: one statement
+/// per 500 rows, in key order (so that concurrent transactions lock rows in
+/// the same order).
+fn add(conn: &mut DbConnection, rows: &BTreeMap<Key, Day>) -> QueryResult<()> {
+    let columns: Vec<&str> = Day::FLOWS.iter().chain(Day::STOCKS).copied().collect();
+    let rows: Vec<_> = rows.iter().filter(|(_, d)| !d.is_zero()).collect();
+    for chunk in rows.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|((day, unit, procedure), d)| {
+                let counts: Vec<String> = d.values().iter().map(i64::to_string).collect();
+                format!("('{day}', {}, {}, {})", literal(unit), literal(procedure), counts.join(", "))
+            })
+            .collect();
+        let set: Vec<String> = columns.iter().map(|c| format!("{c} = daily_counts.{c} + excluded.{c}")).collect();
+        diesel::sql_query(format!(
+            "INSERT INTO daily_counts (day, unit_id, procedure_id, {}) VALUES {} \
+             ON CONFLICT (day, unit_id, procedure_id) DO UPDATE SET {}",
+            columns.join(", "),
+            values.join(", "),
+            set.join(", ")
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// What `rebuild` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// Rows written.
+    pub rows: usize,
+    /// Rows whose kept counts differed from the recomputed ones (0 unless
+    /// the database was edited around the service).
+    pub differing: usize,
+}
+
+#[derive(QueryableByName)]
+struct KeptRow {
+    #[diesel(sql_type = Text)]
+    day: String,
+    #[diesel(sql_type = Text)]
+    procedure_id: String,
+    #[diesel(embed)]
+    counts: Day,
+}
+
+/// Recomputes every count from the dossiers, one receiving unit at a time
+/// (memory stays bounded by the largest unit), and compares them with the
+/// counts kept so far.
+pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
+    use crate::db::schema::units;
+    let read = Day::FLOWS.iter().chain(Day::STOCKS).map(|c| format!("CAST({c} AS BIGINT) AS {c}"));
+    let kept_query = format!(
+        "SELECT CAST(day AS TEXT) AS day, procedure_id, {} FROM daily_counts WHERE unit_id = $1",
+        read.collect::<Vec<_>>().join(", ")
+    );
+    conn.transaction(|conn| {
+        let mut done = Rebuilt { rows: 0, differing: 0 };
+        for unit in units::table.select(units::id).order(units::id).load::<String>(conn)? {
+            let mut rows = BTreeMap::new();
+            for r in facts_query!().filter(dossiers::receiving_unit_id.eq(&unit)).load::<FactsRow>(conn)? {
+                contribute(&mut rows, &facts_of(r), 1);
+            }
+            rows.retain(|_, d: &mut Day| !d.is_zero());
+            let kept: BTreeMap<Key, Day> = diesel::sql_query(&kept_query)
+                .bind::<Text, _>(&unit)
+                .load::<KeptRow>(conn)?
+                .into_iter()
+                .filter(|r| !r.counts.is_zero())
+                .map(|r| {
+                    ((r.day.parse().expect("dates read back as YYYY-MM-DD"), unit.clone(), r.procedure_id), r.counts)
+                })
+                .collect();
+            done.differing += rows.iter().filter(|(k, d)| kept.get(*k) != Some(*d)).count()
+                + kept.keys().filter(|k| !rows.contains_key(*k)).count();
+            done.rows += rows.len();
+            diesel::delete(daily_counts::table.filter(daily_counts::unit_id.eq(&unit))).execute(conn)?;
+            add(conn, &rows)?;
+        }
+        Ok(done)
+    })
+}
+
+/// What the sums are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Unit,
+    Procedure,
+    Day,
+}
+
+#[derive(QueryableByName)]
+struct Sum {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(embed)]
+    day: Day,
+}
+
+/// For each group of the subtree whose path starts with `scope`: the flows
+/// of the local dates `[from, to)` and the stock changes of every day before
+/// `to`, so that `Day::counts` gives the period's counts. Grouped by day,
+/// the flows of days before `from` are left out.
+pub fn sums(
+    conn: &mut DbConnection,
+    grouping: Grouping,
+    scope: &str,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> QueryResult<Vec<(String, Day)>> {
+    let key = match grouping {
+        Grouping::Unit => "unit_id",
+        Grouping::Procedure => "procedure_id",
+        Grouping::Day => "CAST(day AS TEXT)",
+    };
+    let flows = Day::FLOWS.iter().map(|c| format!("SUM(CASE WHEN day >= $1 THEN {c} ELSE 0 END) AS {c}"));
+    let stocks = Day::STOCKS.iter().map(|c| format!("SUM({c}) AS {c}"));
+    let columns: Vec<String> = flows.chain(stocks).collect();
+    let rows: Vec<Sum> = diesel::sql_query(format!(
+        "SELECT {key} AS key, {} FROM daily_counts \
+         WHERE day < $2 AND unit_id IN (SELECT id FROM units WHERE path LIKE $3) GROUP BY {key}",
+        columns.join(", ")
+    ))
+    .bind::<Date, _>(from)
+    .bind::<Date, _>(to)
+    .bind::<Text, _>(format!("{scope}%"))
+    .load(conn)?;
+    Ok(rows.into_iter().map(|s| (s.key, s.day)).collect())
+}
