@@ -185,6 +185,7 @@ enum UnitCommand {
 
 #[actix_web::main]
 async fn main() -> anyhow::Result<()> {
+    return_large_blocks_to_the_system();
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
         println!("{}", motcua::openapi::document());
@@ -329,5 +330,17 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {}
         () = terminate => {}
+    }
+}
+
+/// glibc raises its mmap threshold to the size of the largest block freed so
+/// far; from then on argon2's 19 MiB per hash (and the exports' buffers) come
+/// from per-thread arenas that keep the memory for good. A fixed threshold
+/// has blocks of 1 MiB and more mapped on their own and returned when freed.
+fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets a parameter of the allocator, under its lock.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }

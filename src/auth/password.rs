@@ -1,5 +1,7 @@
-//! argon2id with OWASP parameters (19 MiB, 2 iterations, 1 lane), always run
-//! off the async workers.
+//! argon2id with OWASP parameters (19 MiB, 2 iterations, 1 lane), run on a
+//! pool of its own with one thread per core: a login flood then takes at most
+//! those threads (and 19 MiB each), never the async workers nor the blocking
+//! pool that the database work needs.
 
 use std::sync::OnceLock;
 
@@ -21,11 +23,28 @@ pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
     argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string()).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+fn hashers() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .thread_name(|i| format!("argon2-{i}"))
+            .build()
+            .expect("starting the password hashing threads")
+    })
+}
+
+/// Runs `f` on the hashing pool; requests queue there when all its threads are busy.
+async fn on_hashers<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    hashers().spawn(move || {
+        let _ = done.send(f());
+    });
+    result.await.map_err(ApiError::internal)
+}
+
 pub async fn hash(password: String) -> Result<String, ApiError> {
-    actix_web::web::block(move || hash_blocking(&password))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+    on_hashers(move || hash_blocking(&password)).await?.map_err(ApiError::internal)
 }
 
 /// A hash of nothing anyone knows, verified against when the account does
@@ -38,13 +57,12 @@ fn dummy_hash() -> &'static str {
 /// Verifies `password` against `stored`, or against the dummy hash when
 /// there is no account; false in that case whatever the password.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, ApiError> {
-    actix_web::web::block(move || {
+    on_hashers(move || {
         let hash = stored.as_deref().unwrap_or_else(|| dummy_hash());
         let ok = PasswordHash::new(hash).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok());
         ok && stored.is_some()
     })
     .await
-    .map_err(ApiError::internal)
 }
 
 #[cfg(test)]

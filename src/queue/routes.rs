@@ -111,6 +111,11 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: page.next_cursor }))
 }
 
+/// Unassigned received dossiers, written as the predicate of the partial
+/// index `dossiers_claimable_idx` (literally: a bound parameter would keep
+/// the planners from using it).
+const CLAIMABLE: &str = "dossiers.status = 'received' AND dossiers.assignee_id IS NULL";
+
 /// The next unassigned received dossier of the caller's subtree, locked for
 /// this transaction. PostgreSQL skips rows other claimers hold (`FOR UPDATE
 /// SKIP LOCKED`), so concurrent claims — from any instance — get different
@@ -121,7 +126,7 @@ fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<St
         () => {
             dossiers::table
                 .filter(dossiers::unit_id.eq_any(&in_scope))
-                .filter(dossiers::status.eq(Status::Received.as_str()).and(dossiers::assignee_id.is_null()))
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(CLAIMABLE))
                 .order((dossiers::queue_at.asc(), dossiers::id.asc()))
                 .select(dossiers::id)
                 .limit(1)

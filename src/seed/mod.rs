@@ -51,6 +51,15 @@ struct DemoUnit {
 /// whether anything was written.
 pub async fn demo(db: &Db) -> anyhow::Result<bool> {
     let data: DemoData = toml::from_str(DEMO)?;
+    let province = data.units[0].code.clone();
+    if db
+        .run(move |conn| Ok(units::find_by_code(conn, &province)?))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .is_some()
+    {
+        return Ok(false);
+    }
     let mut hashes = Vec::new();
     for _ in DEMO_ACCOUNTS {
         hashes.push(password::hash(DEMO_PASSWORD.into()).await.map_err(|e| anyhow::anyhow!("{e}"))?);
