@@ -80,9 +80,9 @@ pub struct AuditQuery {
 }
 
 /// The caller's scope; auditors and administrators only.
-async fn scope_of(state: &AppState, principal: Principal) -> Result<Scope, ApiError> {
+fn scope_of(principal: &Principal) -> Result<Scope, ApiError> {
     principal.require_any(&[Role::Auditor, Role::Admin])?;
-    state.db.run(move |conn| Ok(Scope { path: principal.scope_path(conn)?, root: principal.is_at_root(conn)? })).await
+    Ok(Scope { path: principal.scope_path()?, root: principal.is_at_root()? })
 }
 
 /// The audit log of the caller's scope, newest first: entries of actors
@@ -101,7 +101,7 @@ pub async fn list(
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let scope = scope_of(&state, principal).await?;
+    let scope = scope_of(&principal)?;
     if q.format.unwrap_or_default() == Format::Csv {
         if q.cursor.is_some() || q.limit.is_some() {
             return Err(ApiError::bad_request("invalid_query", "A CSV export has every entry: no cursor or limit."));
@@ -190,7 +190,7 @@ pub struct VerifyReport {
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = VerifyReport), (status = 403, body = Problem)))]
 pub async fn verify(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
-    if !scope_of(&state, principal).await?.root {
+    if !scope_of(&principal)?.root {
         return Err(ApiError::forbidden("Verifying the whole chain needs an auditor or administrator of a root unit."));
     }
     let (mut verifier, mut last) = (Verifier::default(), 0);

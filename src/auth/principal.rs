@@ -6,7 +6,6 @@ use diesel::prelude::*;
 use futures_util::future::LocalBoxFuture;
 
 use crate::app::AppState;
-use crate::db::DbConnection;
 use crate::db::schema::{units, users};
 use crate::domain::roles::Role;
 use crate::error::ApiError;
@@ -17,6 +16,8 @@ pub struct Principal {
     pub user_id: String,
     pub roles: Vec<Role>,
     pub unit_id: Option<String>,
+    /// The materialised path of `unit_id`.
+    scope: Option<String>,
 }
 
 impl Principal {
@@ -40,19 +41,14 @@ impl Principal {
 
     /// The materialised path of the caller's unit: the root of everything a
     /// staff member may see. Citizens have no scope.
-    pub fn scope_path(&self, conn: &mut DbConnection) -> Result<String, ApiError> {
-        let unit = self.unit_id.as_deref().ok_or_else(|| ApiError::forbidden("Only staff have a unit scope."))?;
-        units::table
-            .filter(units::id.eq(unit))
-            .select(units::path)
-            .first(conn)
-            .optional()?
-            .ok_or_else(|| ApiError::forbidden("Your unit no longer exists."))
+    pub fn scope_path(&self) -> Result<String, ApiError> {
+        self.unit_id.as_deref().ok_or_else(|| ApiError::forbidden("Only staff have a unit scope."))?;
+        self.scope.clone().ok_or_else(|| ApiError::forbidden("Your unit no longer exists."))
     }
 
     /// Whether the caller's scope is a whole tree (their unit has no parent).
-    pub fn is_at_root(&self, conn: &mut DbConnection) -> Result<bool, ApiError> {
-        let path = self.scope_path(conn)?;
+    pub fn is_at_root(&self) -> Result<bool, ApiError> {
+        let path = self.scope_path()?;
         Ok(path.matches('/').count() == 2)
     }
 }
@@ -77,9 +73,11 @@ impl FromRequest for Principal {
     }
 }
 
-/// A valid signature is not enough: the account must still be active, so that
-/// deactivating a staff account ends its access at once rather than when its
-/// access token expires (one primary-key lookup per authenticated request).
+/// A valid signature is not enough: the account must still be active, and
+/// its roles and unit are read with it, so that deactivating an account or
+/// changing its roles or unit takes effect at once rather than when its
+/// access token expires (one query per authenticated request, which also
+/// yields the unit's path for every scope check of the request).
 async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let token = req
         .headers()
@@ -90,14 +88,23 @@ async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
     let claims = state.tokens.decode_access(token.trim()).ok_or_else(invalid_token)?;
     let user_id = claims.sub.clone();
-    let active = state
+    let account = state
         .db
-        .run(move |conn| Ok(users::table.find(user_id).select(users::active).first::<bool>(conn).optional()?))
+        .run(move |conn| {
+            Ok(users::table
+                .find(user_id)
+                .left_join(units::table.on(units::id.nullable().eq(users::unit_id)))
+                .select((users::active, users::roles, users::unit_id, units::path.nullable()))
+                .first::<(bool, String, Option<String>, Option<String>)>(conn)
+                .optional()?)
+        })
         .await?;
-    if active != Some(true) {
-        return Err(invalid_token());
+    match account {
+        Some((true, roles, unit_id, scope)) => {
+            Ok(Principal { user_id: claims.sub, roles: crate::domain::roles::decode(&roles), unit_id, scope })
+        }
+        _ => Err(invalid_token()),
     }
-    Ok(Principal { user_id: claims.sub, roles: claims.roles, unit_id: claims.unit })
 }
 
 fn invalid_token() -> ApiError {

@@ -218,7 +218,7 @@ pub fn file(
         _ => {}
     }
     if let (true, Some(u)) = (registering, &unit) {
-        let scope = principal.scope_path(conn)?;
+        let scope = principal.scope_path()?;
         if !u.path.starts_with(&scope) {
             v.push("unit_id", "clerks register dossiers at a unit of their scope");
         }

@@ -131,9 +131,10 @@ pub fn load_visible(
     principal: &Principal,
     id: &str,
 ) -> Result<(DossierRow, Access), ApiError> {
-    let row: DossierRow = dossiers::table
+    let (row, current): (DossierRow, String) = dossiers::table
         .find(id)
-        .select(DossierRow::as_select())
+        .inner_join(units::table.on(units::id.eq(dossiers::unit_id)))
+        .select((DossierRow::as_select(), units::path))
         .first(conn)
         .optional()?
         .ok_or_else(ApiError::not_found)?;
@@ -143,8 +144,7 @@ pub fn load_visible(
     if principal.unit_id.is_none() {
         return Err(ApiError::not_found());
     }
-    let scope = principal.scope_path(conn)?;
-    let current: String = units::table.find(&row.unit_id).select(units::path).first(conn)?;
+    let scope = principal.scope_path()?;
     if current.starts_with(&scope) {
         return Ok((row, Access::Acting));
     }

@@ -181,7 +181,7 @@ pub async fn list(
         .run(move |conn| {
             let mut sql = crate::dossier_listing!().order(dossiers::id.desc()).limit(fetch).into_boxed();
             if principal.unit_id.is_some() {
-                let scope = principal.scope_path(conn)?;
+                let scope = principal.scope_path()?;
                 sql = sql.filter(
                     dossiers::id.eq_any(
                         dossier_units::table

@@ -12,7 +12,6 @@ use super::Kind;
 use super::outbox::{self, OutboxRow, State};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::db::DbConnection;
 use crate::db::schema::outbox as outbox_t;
 use crate::domain::roles::Role;
 use crate::error::{ApiError, Problem};
@@ -72,9 +71,9 @@ pub struct ListQuery {
 }
 
 /// The outbox is the whole province's: its administrators manage it.
-fn require_outbox_admin(conn: &mut DbConnection, principal: &Principal) -> Result<(), ApiError> {
+fn require_outbox_admin(principal: &Principal) -> Result<(), ApiError> {
     principal.require_any(&[Role::Admin])?;
-    if principal.is_at_root(conn)? {
+    if principal.is_at_root()? {
         Ok(())
     } else {
         Err(ApiError::forbidden("The outbox is managed by administrators of the province."))
@@ -95,7 +94,7 @@ pub async fn list(
     let rows = state
         .db
         .run(move |conn| {
-            require_outbox_admin(conn, &principal)?;
+            require_outbox_admin(&principal)?;
             let mut sql =
                 outbox_t::table.select(OutboxRow::as_select()).order(outbox_t::id.desc()).limit(fetch).into_boxed();
             if let Some(s) = q.state {
@@ -128,7 +127,7 @@ pub async fn retry(
     let row = state
         .db
         .write(move |conn| {
-            require_outbox_admin(conn, &principal)?;
+            require_outbox_admin(&principal)?;
             outbox::retry(conn, &id)
         })
         .await?;

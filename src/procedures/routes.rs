@@ -9,7 +9,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Component, OnlineLevel, ProcedureRow, ProcedureSpec, ProcedureView};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::db::DbConnection;
 use crate::db::schema::procedures;
 use crate::domain::roles::Role;
 use crate::domain::text::contains_pattern;
@@ -88,9 +87,9 @@ pub async fn get(state: web::Data<AppState>, code: web::Path<String>) -> Result<
 
 /// The catalogue is the province's: only an administrator of a root unit
 /// changes it.
-fn require_catalogue_admin(conn: &mut DbConnection, principal: &Principal) -> Result<(), ApiError> {
+fn require_catalogue_admin(principal: &Principal) -> Result<(), ApiError> {
     principal.require_any(&[Role::Admin])?;
-    if principal.is_at_root(conn)? {
+    if principal.is_at_root()? {
         Ok(())
     } else {
         Err(ApiError::forbidden("Only an administrator of the province manages the catalogue."))
@@ -112,7 +111,7 @@ pub async fn create(
     let view = state
         .db
         .write(move |conn| {
-            require_catalogue_admin(conn, &principal)?;
+            require_catalogue_admin(&principal)?;
             spec.validate()?;
             if super::find_by_code(conn, &spec.code)?.is_some() {
                 return Err(ApiError::conflict(
@@ -158,7 +157,7 @@ pub async fn update(
     let view = state
         .db
         .write(move |conn| {
-            require_catalogue_admin(conn, &principal)?;
+            require_catalogue_admin(&principal)?;
             let current = super::find_by_code(conn, &code)?.ok_or_else(ApiError::not_found)?;
             let s = current.spec;
             let mut spec = ProcedureSpec {

@@ -79,7 +79,7 @@ pub async fn queue(
     let rows = state
         .db
         .run(move |conn| {
-            let scope = principal.scope_path(conn)?;
+            let scope = principal.scope_path()?;
             let in_scope = crate::units::ids_in_subtree(conn, &scope)?;
             let mut sql = crate::dossier_listing!()
                 .filter(dossiers::unit_id.eq_any(in_scope))
@@ -149,7 +149,7 @@ pub async fn claim(state: web::Data<AppState>, principal: Principal) -> Result<H
     let claimed = state
         .db
         .write(move |conn| {
-            let scope = p.scope_path(conn)?;
+            let scope = p.scope_path()?;
             let Some(id) = next_claimable(conn, &scope)? else { return Ok(None) };
             actions::apply(conn, &st, &p, &id, &ActionRequest::Claim, None)?;
             Ok(Some(id))

@@ -247,7 +247,7 @@ pub async fn list(
     let rows = state
         .db
         .run(move |conn| {
-            let scope = principal.scope_path(conn)?;
+            let scope = principal.scope_path()?;
             let mut sql = ratings::table
                 .inner_join(dossiers::table)
                 .filter(

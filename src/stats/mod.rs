@@ -30,16 +30,16 @@ pub enum GroupBy {
 }
 
 /// Counts per group (receiving unit, procedure or day) for the local dates
-/// `[from, to)` over the subtree at `scope`: one aggregate over the daily
+/// `[from, to)` over the units `unit_ids`: one aggregate over the daily
 /// counts, whatever the number of dossiers.
 fn counts_by(
     conn: &mut DbConnection,
     grouping: Grouping,
-    scope: &str,
+    unit_ids: &[&str],
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<BTreeMap<String, Counts>> {
-    Ok(daily::sums(conn, grouping, scope, from, to)?.into_iter().map(|(k, d)| (k, d.counts())).collect())
+    Ok(daily::sums(conn, grouping, unit_ids, from, to)?.into_iter().map(|(k, d)| (k, d.counts())).collect())
 }
 
 /// A unit of the subtree, as statistics label it.
@@ -97,7 +97,8 @@ pub fn compute(
         .into_iter()
         .map(|(id, code, name, level)| (id, UnitInfo { code, name, level: level.parse().expect("valid level") }))
         .collect();
-    let by_unit = counts_by(conn, Grouping::Unit, scope, from, to)?;
+    let ids: Vec<&str> = units.keys().map(String::as_str).collect();
+    let by_unit = counts_by(conn, Grouping::Unit, &ids, from, to)?;
 
     let mut total = Counts::default();
     let mut levels: BTreeMap<Level, Counts> = BTreeMap::new();
@@ -124,7 +125,7 @@ pub fn compute(
                 .into_iter()
                 .map(|(id, code, name)| (id, (code, name)))
                 .collect();
-            counts_by(conn, Grouping::Procedure, scope, from, to)?
+            counts_by(conn, Grouping::Procedure, &ids, from, to)?
                 .into_iter()
                 .map(|(id, c)| {
                     let (code, name) = names.get(&id).cloned().unwrap_or_default();
@@ -133,7 +134,7 @@ pub fn compute(
                 .collect()
         }
         GroupBy::Month => {
-            let days: Vec<(NaiveDate, Day)> = daily::sums(conn, Grouping::Day, scope, from, to)?
+            let days: Vec<(NaiveDate, Day)> = daily::sums(conn, Grouping::Day, &ids, from, to)?
                 .into_iter()
                 .map(|(day, d)| (day.parse().expect("dates read back as YYYY-MM-DD"), d))
                 .collect();

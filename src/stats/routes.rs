@@ -41,7 +41,7 @@ impl StatsQuery {
         principal: &Principal,
     ) -> Result<(UnitRow, NaiveDate, NaiveDate), ApiError> {
         principal.require_any(&[Role::Auditor, Role::Approver, Role::Admin])?;
-        let scope = principal.scope_path(conn)?;
+        let scope = principal.scope_path()?;
         let id = self.unit.clone().or_else(|| principal.unit_id.clone()).unwrap_or_default();
         let unit = crate::units::find_in_scope(conn, &id, &scope)?.ok_or_else(ApiError::not_found)?;
         let today = crate::dossiers::local(crate::time::now()).date();

@@ -110,7 +110,7 @@ pub async fn create(
     let row = state
         .db
         .write(move |conn| {
-            let scope = principal.scope_path(conn)?;
+            let scope = principal.scope_path()?;
             let parent = match &body.parent_id {
                 Some(id) => Some(
                     super::find_in_scope(conn, id, &scope)?
@@ -160,7 +160,7 @@ pub async fn update(
     let row = state
         .db
         .write(move |conn| {
-            let scope = principal.scope_path(conn)?;
+            let scope = principal.scope_path()?;
             let unit = super::find_in_scope(conn, &id, &scope)?.ok_or_else(ApiError::not_found)?;
             let at = crate::time::now();
             diesel::update(units::table.find(&id))
