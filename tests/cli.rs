@@ -191,8 +191,7 @@ fn upgrading_counts_the_dossiers_already_there() {
     // Back to the release before the daily counts, with its dossiers.
     let mut conn = diesel::SqliteConnection::establish(path.to_str().unwrap()).unwrap();
     let migrations = FileBasedMigrations::from_path(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")).unwrap();
-    let reverted = conn.revert_last_migration(migrations).unwrap();
-    assert_eq!(reverted.to_string(), "20250107000001");
+    while conn.revert_last_migration(migrations.clone()).unwrap().to_string() != "20250107000001" {}
     drop(conn);
 
     let out = motcua(&["migrate"], &env, None);

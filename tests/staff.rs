@@ -122,13 +122,19 @@ async fn admins_update_staff_and_deactivation_ends_sessions(b: Backend) {
     let view: Value = res.json().await.unwrap();
     assert_eq!(view["roles"], json!(["specialist", "approver"]));
     assert_eq!(view["full_name"], "Đỗ Minh Đức");
+    // Roles and unit apply to the open session at once, not at its next refresh.
+    let access = tokens["access_token"].as_str().unwrap();
+    let ha_long_stats = format!("/api/v1/stats?unit={}", app.unit_id("193").await);
+    assert_eq!(app.get(&ha_long_stats, Some(access)).await.status(), StatusCode::OK);
 
     let mong_cai = app.unit_id("194").await;
     let view: Value = app.patch(&path, Some(&admin), json!({"unit_id": mong_cai})).await.json().await.unwrap();
     assert_eq!(view["unit_code"], "194");
+    assert_problem(app.get(&ha_long_stats, Some(access)).await, StatusCode::NOT_FOUND, "not_found").await;
 
     let res = app.patch(&path, Some(&admin), json!({"active": false})).await;
     assert_eq!(res.status(), StatusCode::OK);
+    assert_problem(app.get("/api/v1/me", Some(access)).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
     let res = app.post("/api/v1/auth/refresh", None, json!({"refresh_token": tokens["refresh_token"]})).await;
     assert_problem(res, StatusCode::UNAUTHORIZED, "invalid_token").await;
     let res = app

@@ -156,7 +156,11 @@ impl Db {
         let (target, _) = setup(settings)?;
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
-            .min_idle(Some(1))
+            // No idle connection kept in reserve: r2d2 would open it in the
+            // background whenever the last idle one is taken, and a command
+            // that exits meanwhile (`motcua user create`) could crash in the
+            // TLS library's exit handlers under that connecting thread.
+            .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(settings.checkout_timeout_secs.max(1)))
             .build(Manager(target.clone()))
             .context("opening the database pool")?;

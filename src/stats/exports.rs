@@ -276,9 +276,20 @@ fn page(
             dossier_facts::table
                 .on(dossier_facts::dossier_id.eq(dossiers::id).and(dossier_facts::dossier_id.gt(after.to_owned()))),
         )
-        .left_join(ratings::table.on(ratings::dossier_id.eq(dossiers::id).and(ratings::dossier_id.gt(after.to_owned()))))
+        .left_join(
+            ratings::table.on(ratings::dossier_id.eq(dossiers::id).and(ratings::dossier_id.gt(after.to_owned()))),
+        )
         .filter(dossiers::receiving_unit_id.eq_any(in_scope))
-        .filter(dossiers::submitted_at.ge(from).and(dossiers::submitted_at.lt(to)))
+        // The period through COALESCE, which no index serves: the pages then
+        // walk the primary key in order on both backends, instead of SQLite
+        // reading the whole period from the submitted_at index and sorting
+        // it for every page (0.7 s per page at a million dossiers).
+        .filter(
+            diesel::dsl::sql::<diesel::sql_types::Bool>("COALESCE(dossiers.submitted_at, dossiers.submitted_at) >= ")
+                .bind::<diesel::sql_types::Timestamp, _>(from)
+                .sql(" AND COALESCE(dossiers.submitted_at, dossiers.submitted_at) < ")
+                .bind::<diesel::sql_types::Timestamp, _>(to),
+        )
         .filter(dossiers::id.gt(after))
         .order(dossiers::id.asc())
         .limit(PAGE)

@@ -1,1 +1,0 @@
-DROP INDEX dossiers_claimable_idx;
