@@ -149,6 +149,12 @@ pub struct Db {
     sqlite_writer: Arc<Mutex<()>>,
 }
 
+/// An SQL text literal, for values written into a statement rather than
+/// bound (ids this service generated, where a planner needs to see them).
+pub fn text_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
 impl Db {
     /// Prepares the database (creates the PostgreSQL database or the SQLite
     /// file when missing), applies pending migrations and opens the pool.

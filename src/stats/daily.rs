@@ -9,8 +9,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Text};
 
-use crate::db::DbConnection;
 use crate::db::schema::{daily_counts, dossier_facts, dossiers, procedures, ratings};
+use crate::db::{DbConnection, text_literal};
 use crate::domain::daily::{Day, Facts};
 
 /// Where a dossier's counts go: its receiving unit and procedure.
@@ -125,11 +125,6 @@ pub fn track<T, E: From<diesel::result::Error>>(
     Ok(out)
 }
 
-/// A text literal; the values are ids this service generated.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Adds the counts to their rows, creating them as needed: one statement
 /// per 500 rows, in key order (so that concurrent transactions lock rows in
 /// the same order).
@@ -141,7 +136,7 @@ fn add(conn: &mut DbConnection, rows: &BTreeMap<Key, Day>) -> QueryResult<()> {
             .iter()
             .map(|((day, unit, procedure), d)| {
                 let counts: Vec<String> = d.values().iter().map(i64::to_string).collect();
-                format!("('{day}', {}, {}, {})", literal(unit), literal(procedure), counts.join(", "))
+                format!("('{day}', {}, {}, {})", text_literal(unit), text_literal(procedure), counts.join(", "))
             })
             .collect();
         let set: Vec<String> = columns.iter().map(|c| format!("{c} = daily_counts.{c} + excluded.{c}")).collect();
@@ -267,7 +262,7 @@ pub fn sums(
     let flows = Day::FLOWS.iter().map(|c| format!("SUM(CASE WHEN day >= $1 THEN {c} ELSE 0 END) AS {c}"));
     let stocks = Day::STOCKS.iter().map(|c| format!("SUM({c}) AS {c}"));
     let columns: Vec<String> = flows.chain(stocks).collect();
-    let units: Vec<String> = unit_ids.iter().map(|id| literal(id)).collect();
+    let units: Vec<String> = unit_ids.iter().map(|id| text_literal(id)).collect();
     let rows: Vec<Sum> = diesel::sql_query(format!(
         "SELECT {key} AS key, {} FROM daily_counts WHERE day < $2 AND unit_id IN ({}) GROUP BY {key}",
         columns.join(", "),
