@@ -752,7 +752,7 @@ pub fn run(
     plan.extend((0..options.backlog).map(|_| (rng.random_range(0..world.applicants.len()), true)));
     simulate_year(conn, &world, &mut tally, &mut rng, &options.mix, options.year, &plan)?;
     crate::stats::daily::rebuild(conn)?;
-    crate::stats::daily::analyze(conn, None)?;
+    crate::db::analyze(conn, None)?;
     let mut report = tally.report;
     report.dossiers -= report.history_dossiers;
     report.seconds = started.elapsed().as_secs_f64();

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Text};
 
@@ -45,48 +45,48 @@ macro_rules! facts_query {
     };
 }
 
-type FactsRow = (
-    String,
-    String,
-    String,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-    i32,
-    i64,
-    Option<String>,
-    bool,
-    bool,
-    bool,
-    bool,
-    bool,
-    Option<i32>,
-    Option<chrono::NaiveDateTime>,
-    Option<bool>,
-);
+/// A dossier's row as `facts_query!` selects it.
+#[derive(Queryable)]
+struct FactsRow {
+    unit_id: String,
+    procedure_id: String,
+    channel: String,
+    received_at: Option<NaiveDateTime>,
+    original_due_at: Option<NaiveDateTime>,
+    result_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    supplement_requests: i32,
+    fee_vnd: i64,
+    payment_channel: Option<String>,
+    digitized: bool,
+    reused: bool,
+    document_result: bool,
+    e_result: bool,
+    apologized: bool,
+    working_days_taken: Option<i32>,
+    rated_at: Option<NaiveDateTime>,
+    satisfied: Option<bool>,
+}
 
 fn facts_of(r: FactsRow) -> (Owner, Facts) {
-    let (unit, procedure, channel, received_at, original_due_at, result_at, finished_at, supplement_requests) =
-        (r.0, r.1, r.2, r.3, r.4, r.5, r.6, r.7);
     let facts = Facts {
-        channel,
-        received_at,
-        original_due_at,
-        result_at,
-        finished_at,
-        supplement_requests,
-        fee_bearing: r.8 > 0,
-        paid_online: r.9.as_deref() == Some("online"),
-        digitized: r.10,
-        reused: r.11,
-        document_result: r.12,
-        e_result: r.13,
-        apologized: r.14,
-        working_days_taken: r.15,
-        rating: r.16.zip(r.17),
+        channel: r.channel,
+        received_at: r.received_at,
+        original_due_at: r.original_due_at,
+        result_at: r.result_at,
+        finished_at: r.finished_at,
+        supplement_requests: r.supplement_requests,
+        fee_bearing: r.fee_vnd > 0,
+        paid_online: r.payment_channel.as_deref() == Some("online"),
+        digitized: r.digitized,
+        reused: r.reused,
+        document_result: r.document_result,
+        e_result: r.e_result,
+        apologized: r.apologized,
+        working_days_taken: r.working_days_taken,
+        rating: r.rated_at.zip(r.satisfied),
     };
-    ((unit, procedure), facts)
+    ((r.unit_id, r.procedure_id), facts)
 }
 
 fn facts(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(Owner, Facts)>> {
@@ -207,19 +207,8 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
         }
         Ok(done)
     })?;
-    analyze(conn, Some("daily_counts"))?;
+    crate::db::analyze(conn, Some("daily_counts"))?;
     Ok(done)
-}
-
-/// Refreshes PostgreSQL's planner statistics of `table` (or of every table)
-/// after a bulk change, rather than waiting for autovacuum: planned with the
-/// row counts of an empty table, statistics and exports read a million rows
-/// the slow way.
-pub fn analyze(conn: &mut DbConnection, table: Option<&str>) -> QueryResult<()> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::connection::SimpleConnection::batch_execute(pg, &format!("ANALYZE {}", table.unwrap_or_default()))?;
-    }
-    Ok(())
 }
 
 /// What the sums are grouped by.
