@@ -8,6 +8,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
+use crate::audit::linker::Linker;
 use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
@@ -40,6 +41,8 @@ pub struct AppState {
     /// Delivers the outbox: in the background when `notifications.worker_enabled`,
     /// or on demand (`run_pending`).
     pub mail_worker: Arc<Worker>,
+    /// Links recorded audit entries into the hash chain (`src/audit/linker.rs`).
+    pub audit_linker: Arc<Linker>,
 }
 
 pub struct Application {
@@ -76,6 +79,7 @@ impl Application {
             payments: crate::payments::providers(&settings.payments),
             notifier: Notifier::new(&settings.notifications),
             mail_worker,
+            audit_linker: Arc::default(),
             db,
             settings,
         });
@@ -85,7 +89,15 @@ impl Application {
             let http = &data.settings.http;
             App::new()
                 .app_data(data.clone())
-                .app_data(web::JsonConfig::default().limit(http.json_limit_bytes).error_handler(error::json_error))
+                // Only `application/json` (any parameters): the audit summary
+                // reads exactly the bodies the handlers read.
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(http.json_limit_bytes)
+                        .content_type(|mime| mime.essence_str() == actix_web::mime::APPLICATION_JSON.essence_str())
+                        .content_type_required(true)
+                        .error_handler(error::json_error),
+                )
                 .app_data(web::PayloadConfig::new(http.body_limit_bytes))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
@@ -114,9 +126,11 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped, delivering the outbox in the background when
-    /// `notifications.worker_enabled`; the worker stops with the server.
+    /// Serves until stopped, linking audit entries and, when
+    /// `notifications.worker_enabled`, delivering the outbox in the
+    /// background; both stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let linker = actix_web::rt::spawn(self.state.audit_linker.clone().run(self.state.db.clone()));
         let worker = self
             .state
             .settings
@@ -124,6 +138,7 @@ impl Application {
             .worker_enabled
             .then(|| actix_web::rt::spawn(self.state.mail_worker.clone().run()));
         let stopped = self.server.await;
+        linker.abort();
         if let Some(worker) = worker {
             worker.abort();
         }

@@ -7,6 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::dossier::{RATING_CHANGEABLE_DAYS, Refusal};
+
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One invalid field of a request.
@@ -161,18 +163,80 @@ impl ResponseError for ApiError {
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
+        use crate::db::backend::{Constraint, unique_violation};
         use diesel::result::{DatabaseErrorKind, Error};
         match e {
             Error::NotFound => Self::not_found(),
-            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-                Self::conflict("already_exists", "A resource with the same unique key already exists.")
-            }
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => match unique_violation(&e) {
+                Some(Constraint::UserEmail) => Self::conflict("email_taken", "An account with this e-mail exists."),
+                Some(Constraint::UserNationalId) => {
+                    Self::conflict("national_id_taken", "A verified account holds this national ID.")
+                }
+                Some(Constraint::UnitCode) => Self::conflict("unit_code_taken", "A unit with this code exists."),
+                Some(Constraint::ProcedureCode) => {
+                    Self::conflict("procedure_code_taken", "A procedure with this code exists.")
+                }
+                Some(Constraint::ProviderRef) => Refusal::ProviderRefReused.into(),
+                // Invariants the dossier's lock keeps; the database refuses a second effect too.
+                Some(Constraint::OneValidResult | Constraint::OnePayment | Constraint::OneRating) | None => {
+                    tracing::warn!(error = %e, "unique violation");
+                    Self::conflict(
+                        "conflict",
+                        "This conflicts with a change made at the same moment; reload and retry.",
+                    )
+                }
+            },
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(),
             // PostgreSQL refuses NUL in text: the caller's input, not our fault.
             Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
                 Self::invalid_field("body", "text may not contain NUL characters")
             }
             other => Self::internal(other),
+        }
+    }
+}
+
+/// A refusal of the rules (`src/domain/dossier.rs`) as the caller sees it.
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> Self {
+        let unprocessable = |code, detail: &str| Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail);
+        match r {
+            Refusal::NotNow { action, status, allowed } => Self::illegal_action(action, status, allowed),
+            Refusal::NotYours { action } => {
+                Self::forbidden(format!("You may not {} this dossier.", action.as_str().replace('_', " ")))
+            }
+            Refusal::FeeUnpaid => Self::conflict("fee_unpaid", "The fee must be paid before the result is returned."),
+            Refusal::Invalid { field, message } => Self::invalid_field(field, message),
+            Refusal::Forbidden(detail) => Self::forbidden(detail),
+            Refusal::DocumentsLocked { status } => {
+                Self::conflict("dossier_locked", format!("Documents cannot be added while the dossier is {status}."))
+            }
+            Refusal::ResultLocked { status } => Self::conflict(
+                "dossier_locked",
+                format!("A result is prepared while in progress or pending approval, not {status}."),
+            ),
+            Refusal::ResultNotValid { status } => {
+                Self::conflict("result_not_valid", format!("The result is already {}.", status.as_str()))
+            }
+            Refusal::NothingToPay => Self::conflict("nothing_to_pay", "This dossier has no fee to pay."),
+            Refusal::PaymentNotPending { status } => {
+                Self::conflict("payment_not_pending", format!("The payment is already {}.", status.as_str()))
+            }
+            Refusal::ProviderRefReused => Self::conflict(
+                "provider_ref_reused",
+                "This provider reference is recorded for another payment, dossier, amount or outcome.",
+            ),
+            Refusal::PaymentMismatch => unprocessable("payment_mismatch", "No payment of this provider has this id."),
+            Refusal::DossierMismatch => unprocessable("dossier_mismatch", "The payment belongs to another dossier."),
+            Refusal::AmountMismatch => unprocessable("amount_mismatch", "The amount differs from the fee to pay."),
+            Refusal::NotRateable { status } => Self::conflict(
+                "not_rateable",
+                format!("A dossier is rated once returned, rejected or stopped, not while {status}."),
+            ),
+            Refusal::RatingLocked => Self::conflict(
+                "rating_locked",
+                format!("A rating can be changed for {RATING_CHANGEABLE_DAYS} days after it is given."),
+            ),
         }
     }
 }

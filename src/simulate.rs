@@ -570,15 +570,11 @@ struct Batch {
 }
 
 /// Multi-row inserts of `$rows` into `$table`, a statement per
-/// `ROWS_PER_STATEMENT` rows. Batch inserts do not compile on the
-/// multi-backend connection: each backend gets its own.
+/// `ROWS_PER_STATEMENT` rows.
 macro_rules! insert_all {
     ($conn:expr, $table:expr, $rows:expr) => {
         for chunk in $rows.chunks(ROWS_PER_STATEMENT) {
-            match &mut *$conn {
-                DbConnection::Pg(c) => diesel::insert_into($table).values(chunk).execute(c)?,
-                DbConnection::Sqlite(c) => diesel::insert_into($table).values(chunk).execute(c)?,
-            };
+            crate::insert_rows!(&mut *$conn, $table, chunk)?;
         }
     };
 }
@@ -752,7 +748,7 @@ pub fn run(
     plan.extend((0..options.backlog).map(|_| (rng.random_range(0..world.applicants.len()), true)));
     simulate_year(conn, &world, &mut tally, &mut rng, &options.mix, options.year, &plan)?;
     crate::stats::daily::rebuild(conn)?;
-    crate::db::analyze(conn, None)?;
+    crate::db::backend::analyze(conn, None)?;
     let mut report = tally.report;
     report.dossiers -= report.history_dossiers;
     report.seconds = started.elapsed().as_secs_f64();
@@ -798,7 +794,6 @@ fn user(
         email,
         password_hash: hash.to_string(),
         full_name: name,
-        national_id,
         phone: None,
         roles: roles.into(),
         unit_id: unit.map(str::to_string),
@@ -807,6 +802,12 @@ fn user(
         email_verified_at: Some(now),
         created_at: now,
         updated_at: now,
+        // Simulated applicants were verified at a desk.
+        national_id_verified_at: national_id.as_ref().map(|_| now),
+        national_id,
+        national_id_claim: None,
+        national_id_verified_by: None,
+        national_id_verified_unit_id: None,
     }
 }
 

@@ -789,8 +789,10 @@ async fn due_date_before_tet_is_hand_computed(b: Backend) {
         .state
         .db
         .run(move |conn| {
-            let procedure = motcua::procedures::find_by_code(conn, CONSTRUCTION)?.unwrap();
-            Ok(motcua::dossiers::filing::due_date(conn, &procedure, received, 17)?)
+            let p = motcua::procedures::find_by_code(conn, CONSTRUCTION)?.unwrap().spec;
+            let terms = motcua::domain::dossier::Terms::new(p.processing_days, p.cutoff_hour, 17);
+            let calendar = motcua::dossiers::calendar_from(conn, received)?;
+            Ok(motcua::domain::dossier::due_date(&terms, received, &calendar))
         })
         .await
         .unwrap();

@@ -39,11 +39,12 @@ async fn db_set_due_in_past(app: &TestApp, d: &Value) {
     let past = motcua::time::now() - chrono::Duration::days(3);
     // Edited as the service edits dossiers: with their daily counts.
     app.db(move |c| {
-        motcua::stats::daily::track(c, &id.clone(), |c| {
-            diesel::update(dossiers::table.find(id))
-                .set((dossiers::due_at.eq(past), dossiers::original_due_at.eq(past), dossiers::queue_at.eq(past)))
-                .execute(c)
-        })
+        let before = motcua::stats::daily::facts(c, &id)?;
+        diesel::update(dossiers::table.find(&id))
+            .set((dossiers::due_at.eq(past), dossiers::original_due_at.eq(past), dossiers::queue_at.eq(past)))
+            .execute(c)?;
+        let after = motcua::stats::daily::facts(c, &id)?;
+        motcua::stats::daily::moved(c, before.as_ref(), after.as_ref())
     })
     .await;
 }

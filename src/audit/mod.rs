@@ -1,28 +1,34 @@
-//! The audit log: every state-changing request that succeeded appends an
-//! entry to a hash chain (`src/domain/audit_chain.rs`), through the
-//! [`record`] middleware.
+//! The audit log: every state-changing request that succeeded records one
+//! entry, in the transaction of the change it records (`Audit::write`), so
+//! that no committed change lacks its entry — also across `kill -9`.
 //!
-//! The entry follows the committed change: the handler's own transaction has
-//! committed when its 2xx response reaches the middleware, which then appends
-//! in a transaction of its own and only then lets the response go. Appending
-//! is serialised across requests and instances — `pg_advisory_xact_lock` on
-//! PostgreSQL, the single writer on SQLite — so that each entry takes the
-//! previous `seq` + 1 and links to its hash. If appending fails, the error is
-//! logged with the request id and the client still gets its 2xx.
+//! Recording does not take the chain: an entry is written to
+//! `audit_pending`, and the linker (`linker.rs`) appends pending entries to
+//! the hash chain of `audit_log` (`src/domain/audit_chain.rs`) after they
+//! commit, in the order it finds them, one batch at a time under one lock.
+//! A global chain appended inside every transaction would hold that lock
+//! until each commit and serialise every write of every instance.
+//!
+//! The [`record`] middleware summarises the request body before the handler
+//! runs; the [`Audit`] extractor gives the handler the entry to write.
 
+pub mod linker;
 pub mod routes;
 pub mod summary;
 
-use actix_web::body::{BodySize, EitherBody, MessageBody};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use actix_web::body::MessageBody;
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web::{self, Bytes, BytesMut};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use chrono::{NaiveDateTime, SecondsFormat};
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
+use futures_util::future::LocalBoxFuture;
 use futures_util::{StreamExt, stream};
 use serde::{Serialize, Serializer};
 use tracing_actix_web::RequestId;
@@ -31,17 +37,11 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{audit_log, units};
-use crate::domain::audit_chain::{self, GENESIS};
+use crate::db::schema::{audit_log, audit_pending};
+use crate::domain::audit_chain;
+use crate::error::ApiError;
 use routes::AuditQuery;
 use summary::{BodySummary, action_name, summarise};
-
-/// The advisory lock that serialises appends on PostgreSQL (migrations use
-/// 7243001).
-const CHAIN_LOCK: i64 = 7_243_002;
-
-/// The largest created resource whose `id` is read back as the target.
-const MAX_CREATED_BODY: u64 = 64 * 1024;
 
 /// One entry of the audit log, as stored and as listed.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, ToSchema)]
@@ -50,7 +50,7 @@ pub struct AuditEntry {
     /// Position in the chain: 1, 2, 3 … without gaps.
     pub seq: i64,
     pub id: String,
-    /// RFC 3339 UTC with microseconds, exactly as hashed.
+    /// When the change happened; RFC 3339 UTC with microseconds, exactly as hashed.
     #[serde(serialize_with = "micros_utc")]
     #[schema(value_type = String, format = DateTime)]
     pub at: NaiveDateTime,
@@ -111,29 +111,177 @@ impl AuditEntry {
     }
 }
 
-/// Appends `entry` to the chain; sets its `seq`, `at`, `unit_path` (from its
-/// `unit_id`), `prev_hash` and `hash`. Call inside a write transaction: on
-/// PostgreSQL the chain lock is held until it commits.
-pub fn append(conn: &mut DbConnection, mut entry: AuditEntry) -> QueryResult<AuditEntry> {
-    if let DbConnection::Pg(pg) = conn {
-        pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))?;
+/// An entry recorded with its change, not yet linked into the chain.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_pending)]
+pub struct PendingEntry {
+    pub id: String,
+    pub at: NaiveDateTime,
+    pub actor_id: Option<String>,
+    pub actor_role: String,
+    pub unit_id: Option<String>,
+    pub unit_path: Option<String>,
+    pub method: String,
+    pub route: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub status: i32,
+    pub request_id: String,
+    pub client_address: Option<String>,
+    pub summary: String,
+}
+
+impl PendingEntry {
+    /// The entry at position `seq` after the entry whose hash is `prev_hash`.
+    pub fn link(self, seq: i64, prev_hash: String) -> AuditEntry {
+        let mut entry = AuditEntry {
+            seq,
+            id: self.id,
+            at: self.at,
+            actor_id: self.actor_id,
+            actor_role: self.actor_role,
+            unit_id: self.unit_id,
+            unit_path: self.unit_path,
+            method: self.method,
+            route: self.route,
+            action: self.action,
+            target: self.target,
+            status: self.status,
+            request_id: self.request_id,
+            client_address: self.client_address,
+            summary: self.summary,
+            prev_hash,
+            hash: String::new(),
+        };
+        entry.hash = entry.chain_entry().compute_hash();
+        entry
     }
-    entry.unit_path = match &entry.unit_id {
-        Some(unit) => units::table.find(unit).select(units::path).first(conn).optional()?,
-        None => None,
-    };
-    let head: Option<(i64, String)> = audit_log::table
-        .order(audit_log::seq.desc())
-        .select((audit_log::seq, audit_log::hash))
-        .first(conn)
-        .optional()?;
-    let (seq, prev_hash) = head.unwrap_or_else(|| (0, GENESIS.to_string()));
-    entry.seq = seq + 1;
-    entry.prev_hash = prev_hash;
-    entry.at = crate::time::now();
-    entry.hash = entry.chain_entry().compute_hash();
-    diesel::insert_into(audit_log::table).values(&entry).execute(conn)?;
-    Ok(entry)
+}
+
+/// The audit entry of the request being handled, to be written with the
+/// change it records: `audit.write(&state, |conn, audit| …)`. Every
+/// state-changing handler takes one; the [`record`] middleware reports a
+/// request answered 2xx without its entry.
+pub struct Audit {
+    entry: PendingEntry,
+    /// Set once the entry is written, or declared not needed.
+    done: Arc<AtomicBool>,
+    /// The request changed nothing: no entry to write.
+    unchanged: bool,
+    /// The route has no path parameters: the handler names the target.
+    target_from_handler: bool,
+}
+
+/// What the middleware leaves for the extractor.
+#[derive(Clone)]
+struct Draft {
+    summary: BodySummary,
+    done: Arc<AtomicBool>,
+}
+
+impl Audit {
+    /// The entry's id, which the events of the change carry.
+    pub fn id(&self) -> &str {
+        &self.entry.id
+    }
+
+    /// Names what a request without path parameters changed or created.
+    pub fn target(&mut self, target: &str) {
+        if self.target_from_handler {
+            self.entry.target = Some(target.to_string());
+        }
+    }
+
+    /// The status of the answer, when not 200.
+    pub fn status(&mut self, status: StatusCode) {
+        self.entry.status = i32::from(status.as_u16());
+    }
+
+    /// Runs `f` and writes this entry in one write transaction, then wakes
+    /// the linker.
+    pub async fn write<T, F>(self, state: &AppState, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &mut Audit) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let mut audit = self;
+        let out = state
+            .db
+            .write(move |conn| {
+                let out = f(conn, &mut audit)?;
+                if !audit.unchanged {
+                    audit.insert(conn)?;
+                }
+                Ok((out, audit.done))
+            })
+            .await;
+        let (out, done) = out?;
+        done.store(true, Ordering::Relaxed);
+        state.audit_linker.wake();
+        Ok(out)
+    }
+
+    /// Writes the entry of a request that changed nothing else.
+    pub async fn write_alone(self, state: &AppState) -> Result<(), ApiError> {
+        self.write(state, |_, _| Ok(())).await
+    }
+
+    /// The request changed nothing after all (`POST /verify` only reads; a
+    /// download finds the dossier already returned): no entry.
+    pub fn nothing_changed(&mut self) {
+        self.unchanged = true;
+        self.done.store(true, Ordering::Relaxed);
+    }
+
+    fn insert(&mut self, conn: &mut DbConnection) -> QueryResult<()> {
+        self.entry.at = crate::time::now();
+        diesel::insert_into(audit_pending::table).values(&self.entry).execute(conn).map(drop)
+    }
+}
+
+impl FromRequest for Audit {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let draft = req
+                .extensions()
+                .get::<Draft>()
+                .cloned()
+                .unwrap_or_else(|| Draft { summary: summarise(None, None, None), done: Arc::default() });
+            let principal = Principal::extract(&req).await.ok();
+            let route = req.match_pattern().unwrap_or_else(|| req.path().to_string());
+            let params: Vec<&str> = req.match_info().iter().map(|(_, v)| v).collect();
+            let (actor_id, actor_role, unit_id, unit_path) = match principal {
+                Some(p) => {
+                    let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
+                    let path = p.scope().map(str::to_string);
+                    (Some(p.user_id), roles.join(","), p.unit_id, path)
+                }
+                None if route.starts_with("/api/v1/payments/callback/") => (None, "provider".into(), None, None),
+                None => (None, "anonymous".into(), None, None),
+            };
+            let entry = PendingEntry {
+                id: uuid::Uuid::now_v7().to_string(),
+                at: NaiveDateTime::default(),
+                actor_id,
+                actor_role,
+                unit_id,
+                unit_path,
+                method: req.method().to_string(),
+                action: action_name(req.method().as_str(), &route, draft.summary.action.as_deref()),
+                target: Some(params.join("/")).filter(|t| !t.is_empty()),
+                route,
+                status: 200,
+                request_id: req.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default(),
+                client_address: req.peer_addr().map(|a| a.ip().to_string()),
+                summary: draft.summary.text,
+            };
+            Ok(Audit { target_from_handler: params.is_empty(), entry, done: draft.done, unchanged: false })
+        })
+    }
 }
 
 /// What a caller may see: entries of actors in the subtree at `path`, and
@@ -195,28 +343,49 @@ pub fn chain_after(conn: &mut DbConnection, seq: i64, limit: i64) -> QueryResult
         .load(conn)
 }
 
-/// Appends an audit entry for every request with a method other than GET,
-/// HEAD or OPTIONS that gets a 2xx answer.
+/// The first dossier event whose audit entry is neither in the chain nor
+/// waiting to be linked.
+pub fn unaudited_event(conn: &mut DbConnection) -> QueryResult<Option<routes::UnauditedEvent>> {
+    use crate::db::schema::dossier_events;
+    let found: Option<(String, String, Option<String>)> = dossier_events::table
+        .filter(dossier_events::audit_id.is_not_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            audit_log::table.filter(audit_log::id.nullable().eq(dossier_events::audit_id)),
+        )))
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            audit_pending::table.filter(audit_pending::id.nullable().eq(dossier_events::audit_id)),
+        )))
+        .select((dossier_events::id, dossier_events::dossier_id, dossier_events::audit_id))
+        .order(dossier_events::id.asc())
+        .first(conn)
+        .optional()?;
+    Ok(found.map(|(event_id, dossier_id, audit_id)| routes::UnauditedEvent {
+        event_id,
+        dossier_id,
+        audit_id: audit_id.unwrap_or_default(),
+    }))
+}
+
+/// Summarises the body of every request with a method other than GET, HEAD
+/// or OPTIONS for its audit entry, before the handler runs; afterwards
+/// reports (as an error in the log) a 2xx answer to such a request whose
+/// handler wrote no entry.
 pub async fn record(
     mut req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<EitherBody<impl MessageBody, Bytes>>, actix_web::Error> {
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let state = match req.app_data::<web::Data<AppState>>() {
-        Some(state) if !safe => state.clone(),
-        _ => return Ok(next.call(req).await?.map_into_left_body()),
+    let json_limit = req.app_data::<web::Data<AppState>>().map(|s| s.settings.http.json_limit_bytes);
+    let summary = match json_limit {
+        Some(limit) if !safe => capture_body(&mut req, limit).await,
+        _ => summarise(None, None, None),
     };
-    let body = capture_body(&mut req, state.settings.http.json_limit_bytes).await;
+    let done = Arc::new(AtomicBool::new(false));
+    req.extensions_mut().insert(Draft { summary, done: done.clone() });
     let res = next.call(req).await?;
-    if !res.status().is_success() {
-        return Ok(res.map_into_left_body());
-    }
-    let (res, created) = created_id(res).await?;
-    let principal = Principal::extract(res.request()).await.ok();
-    let entry = describe(res.request(), res.status().as_u16(), &body, created, principal);
-    let request_id = entry.request_id.clone();
-    if let Err(e) = state.db.write(move |conn| Ok(append(conn, entry)?)).await {
-        tracing::error!(request_id = %request_id, error = %e, "appending to the audit log failed");
+    if !safe && res.status().is_success() && !done.load(Ordering::Relaxed) {
+        let route = res.request().match_pattern().unwrap_or_default();
+        tracing::error!(%route, status = %res.status(), "a state-changing request succeeded without its audit entry");
     }
     Ok(res)
 }
@@ -253,70 +422,6 @@ async fn read_json(req: &mut ServiceRequest, limit: usize) -> Option<Bytes> {
     let bytes = buf.freeze();
     req.set_payload(Payload::from(bytes.clone()));
     Some(bytes)
-}
-
-/// For a 201 to a route without path parameters, the `id` of what was
-/// created (read from a small JSON answer, which is then sent as it was).
-async fn created_id<B: MessageBody>(
-    res: ServiceResponse<B>,
-) -> Result<(ServiceResponse<EitherBody<B, Bytes>>, Option<String>), actix_web::Error> {
-    let readable = res.status() == actix_web::http::StatusCode::CREATED
-        && res.request().match_info().iter().next().is_none()
-        && res.headers().get(CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"))
-        && matches!(res.response().body().size(), BodySize::Sized(n) if n <= MAX_CREATED_BODY);
-    if !readable {
-        return Ok((res.map_into_left_body(), None));
-    }
-    let (req, response) = res.into_parts();
-    let (response, body) = response.into_parts();
-    let bytes = actix_web::body::to_bytes(body).await.map_err(|e| {
-        let e: Box<dyn std::error::Error> = e.into();
-        actix_web::error::ErrorInternalServerError(e.to_string())
-    })?;
-    let id = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_string));
-    Ok((ServiceResponse::new(req, response.set_body(bytes)).map_into_right_body(), id))
-}
-
-/// The entry for a request, before it takes its place in the chain.
-fn describe(
-    req: &HttpRequest,
-    status: u16,
-    body: &BodySummary,
-    created: Option<String>,
-    principal: Option<Principal>,
-) -> AuditEntry {
-    let route = req.match_pattern().unwrap_or_else(|| req.path().to_string());
-    let params: Vec<&str> = req.match_info().iter().map(|(_, v)| v).collect();
-    let target = if params.is_empty() { created } else { Some(params.join("/")) }.filter(|t| !t.is_empty());
-    let (actor_id, actor_role, unit_id) = match principal {
-        Some(p) => {
-            let roles: Vec<&str> = p.roles.iter().map(|r| r.as_str()).collect();
-            (Some(p.user_id), roles.join(","), p.unit_id)
-        }
-        None if route.starts_with("/api/v1/payments/callback/") => (None, "provider".to_string(), None),
-        None => (None, "anonymous".to_string(), None),
-    };
-    AuditEntry {
-        seq: 0,
-        id: uuid::Uuid::now_v7().to_string(),
-        at: NaiveDateTime::default(),
-        actor_id,
-        actor_role,
-        unit_id,
-        unit_path: None,
-        method: req.method().to_string(),
-        action: action_name(req.method().as_str(), &route, body.action.as_deref()),
-        route,
-        target,
-        status: i32::from(status),
-        request_id: req.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default(),
-        client_address: req.peer_addr().map(|a| a.ip().to_string()),
-        summary: body.text.clone(),
-        prev_hash: String::new(),
-        hash: String::new(),
-    }
 }
 
 #[cfg(test)]

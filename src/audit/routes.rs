@@ -102,6 +102,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let scope = scope_of(&principal)?;
+    super::linker::link_all(&state.db).await?;
     if q.format.unwrap_or_default() == Format::Csv {
         if q.cursor.is_some() || q.limit.is_some() {
             return Err(ApiError::bad_request("invalid_query", "A CSV export has every entry: no cursor or limit."));
@@ -180,19 +181,34 @@ pub struct VerifyReport {
     /// Broken chain: the first entry that does not verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_broken: Option<Broken>,
+    /// A dossier event whose audit entry is not in the log (removed, or
+    /// never written): the chain alone cannot show a lost last entry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unaudited_event: Option<UnauditedEvent>,
+}
+
+/// An event of a dossier that names an audit entry the log does not hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnauditedEvent {
+    pub event_id: String,
+    pub dossier_id: String,
+    /// The missing entry's id.
+    pub audit_id: String,
 }
 
 /// Recomputes the whole chain in `seq` order and names the first broken
 /// entry: `gap in sequence` (an entry is missing or out of order), `broken
 /// link` (its `prev_hash` is not the previous entry's hash) or `hash
-/// mismatch` (its fields were altered). Auditors and administrators of a
-/// root unit only.
+/// mismatch` (its fields were altered); then checks that every dossier
+/// event's audit entry is in the log (`unaudited_event`). Auditors and
+/// administrators of a root unit only.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
     responses((status = 200, body = VerifyReport), (status = 403, body = Problem)))]
 pub async fn verify(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
     if !scope_of(&principal)?.root {
         return Err(ApiError::forbidden("Verifying the whole chain needs an auditor or administrator of a root unit."));
     }
+    super::linker::link_all(&state.db).await?;
     let (mut verifier, mut last) = (Verifier::default(), 0);
     loop {
         // Hashing runs beside the read, on the blocking pool.
@@ -212,6 +228,7 @@ pub async fn verify(state: web::Data<AppState>, principal: Principal) -> Result<
                 head_hash: None,
                 entries_checked: Some(verifier.checked()),
                 first_broken: Some(broken),
+                unaudited_event: None,
             }));
         }
         match read {
@@ -219,12 +236,14 @@ pub async fn verify(state: web::Data<AppState>, principal: Principal) -> Result<
             _ => break,
         }
     }
+    let unaudited_event = state.db.run(|conn| Ok(super::unaudited_event(conn)?)).await?;
     Ok(HttpResponse::Ok().json(VerifyReport {
-        valid: true,
+        valid: unaudited_event.is_none(),
         entries: Some(verifier.checked()),
         head_hash: Some(verifier.head_hash().to_string()),
         entries_checked: None,
         first_broken: None,
+        unaudited_event,
     }))
 }
 

@@ -14,6 +14,7 @@ use super::principal::Principal;
 use super::tokens::{hash_secret_token, new_secret_token};
 use super::users::{self, UserRow};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::db::DbConnection;
 use crate::db::schema::{account_tokens, refresh_tokens, users as users_t};
 use crate::domain::identity::check_password;
@@ -136,12 +137,16 @@ pub struct EmailVerified {
 /// A GET, so that the e-mailed link works when followed. Single-use.
 #[utoipa::path(get, path = "/api/v1/auth/verify-email", tag = "auth", params(TokenQuery),
     responses((status = 200, body = EmailVerified), (status = 400, body = Problem)))]
-pub async fn verify_email(state: web::Data<AppState>, query: web::Query<TokenQuery>) -> Result<HttpResponse, ApiError> {
+pub async fn verify_email(
+    state: web::Data<AppState>,
+    audit: Audit,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, ApiError> {
     let token = query.into_inner().token;
-    let email = state
-        .db
-        .write(move |conn| {
+    let email = audit
+        .write(&state, move |conn, audit| {
             let user = consume(conn, &token, Purpose::VerifyEmail)?;
+            audit.target(&user.id);
             diesel::update(users_t::table.find(&user.id).filter(users_t::email_verified_at.is_null()))
                 .set((users_t::email_verified_at.eq(now()), users_t::updated_at.eq(now())))
                 .execute(conn)?;
@@ -156,11 +161,15 @@ pub async fn verify_email(state: web::Data<AppState>, query: web::Query<TokenQue
 #[utoipa::path(post, path = "/api/v1/auth/resend-verification", tag = "auth", security(("bearer" = [])),
     responses((status = 202, description = "A new link is on its way"), (status = 401, body = Problem),
         (status = 409, body = Problem)))]
-pub async fn resend_verification(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
+pub async fn resend_verification(
+    state: web::Data<AppState>,
+    principal: Principal,
+    audit: Audit,
+) -> Result<HttpResponse, ApiError> {
     let notifier = state.notifier.clone();
-    state
-        .db
-        .write(move |conn| {
+    audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::ACCEPTED);
             let user: UserRow = users_t::table.find(&principal.user_id).select(UserRow::as_select()).first(conn)?;
             if user.email_verified_at.is_some() {
                 return Err(ApiError::conflict("already_verified", "This e-mail address is already verified."));
@@ -186,6 +195,7 @@ pub struct ResetRequest {
         (status = 429, body = Problem)))]
 pub async fn request_reset(
     state: web::Data<AppState>,
+    audit: Audit,
     req: HttpRequest,
     body: web::Json<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -193,9 +203,9 @@ pub async fn request_reset(
     let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
     state.login_limiter.check(&format!("password-reset:{email}"), &address)?;
     let notifier = state.notifier.clone();
-    state
-        .db
-        .write(move |conn| {
+    audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::ACCEPTED);
             let Some(user) = users::find_by_email(conn, &email)?.filter(|u| u.active) else { return Ok(()) };
             let ttl = chrono::Duration::minutes(notifier.settings().password_reset_ttl_minutes);
             let token = issue(conn, &user.id, Purpose::ResetPassword, ttl)?;
@@ -235,16 +245,21 @@ pub struct ResetConfirm {
 #[utoipa::path(post, path = "/api/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
     responses((status = 204, description = "Password changed"), (status = 400, body = Problem),
         (status = 422, body = Problem)))]
-pub async fn reset(state: web::Data<AppState>, body: web::Json<ResetConfirm>) -> Result<HttpResponse, ApiError> {
+pub async fn reset(
+    state: web::Data<AppState>,
+    audit: Audit,
+    body: web::Json<ResetConfirm>,
+) -> Result<HttpResponse, ApiError> {
     let ResetConfirm { token, new_password } = body.into_inner();
     let mut v = Validator::default();
     v.parsed("new_password", check_password(&new_password));
     v.finish()?;
     let hash = password::hash(new_password).await?;
-    let user_id = state
-        .db
-        .write(move |conn| {
+    let user_id = audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::NO_CONTENT);
             let user = consume(conn, &token, Purpose::ResetPassword)?;
+            audit.target(&user.id);
             let at = now();
             diesel::update(users_t::table.find(&user.id))
                 .set((

@@ -46,6 +46,11 @@ impl Principal {
         self.scope.clone().ok_or_else(|| ApiError::forbidden("Your unit no longer exists."))
     }
 
+    /// The materialised path of the caller's unit, if any (staff).
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
     /// Whether the caller's scope is a whole tree (their unit has no parent).
     pub fn is_at_root(&self) -> Result<bool, ApiError> {
         let path = self.scope_path()?;

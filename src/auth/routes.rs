@@ -11,6 +11,7 @@ use super::principal::Principal;
 use super::tokens::{hash_secret_token, new_secret_token};
 use super::users::{self, UserRow, UserView};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::db::DbConnection;
 use crate::db::schema::{refresh_tokens, users as users_t};
 use crate::domain::identity::{Email, NationalId, check_password, normalize_phone};
@@ -24,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/auth/refresh").route(web::post().to(refresh)))
         .service(web::resource("/auth/logout").route(web::post().to(logout)))
         .service(web::resource("/me").route(web::get().to(me)))
+        .configure(super::identity::configure)
         .configure(super::email::configure);
 }
 
@@ -69,7 +71,11 @@ pub struct TokenResponse {
 /// Register a citizen account.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
     responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    audit: Audit,
+    body: web::Json<RegisterRequest>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut v = Validator::default();
     let email = v.parsed("email", Email::parse(&body.email));
@@ -90,7 +96,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
         email,
         password_hash,
         full_name,
-        national_id: Some(national_id.to_string()),
+        national_id: None,
         phone,
         roles: roles::encode(&[Role::Citizen]),
         unit_id: None,
@@ -99,21 +105,25 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
         email_verified_at: None,
         created_at: at,
         updated_at: at,
+        national_id_claim: Some(national_id.to_string()),
+        national_id_verified_at: None,
+        national_id_verified_by: None,
+        national_id_verified_unit_id: None,
     };
     let notifier = state.notifier.clone();
-    let view = state
-        .db
-        .write(move |conn| {
+    let view = audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::CREATED);
+            audit.target(&row.id);
             if users::email_taken(conn, &row.email)? {
                 return Err(ApiError::conflict("email_taken", "An account with this e-mail already exists."));
             }
-            let id_taken: bool =
-                diesel::select(diesel::dsl::exists(users_t::table.filter(users_t::national_id.eq(&row.national_id))))
-                    .get_result(conn)?;
-            if id_taken {
+            // A claim does not block another: only a verified national ID is taken.
+            let claim = row.national_id_claim.as_deref().unwrap_or_default();
+            if super::identity::verified_account(conn, claim)?.is_some() {
                 return Err(ApiError::conflict(
                     "national_id_taken",
-                    "An account with this national ID already exists.",
+                    "A verified account holds this national ID: sign in to it, or ask at a one-stop desk.",
                 ));
             }
             diesel::insert_into(users_t::table).values(&row).execute(conn)?;
@@ -133,6 +143,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterReques
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn login(
     state: web::Data<AppState>,
+    audit: Audit,
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -153,7 +164,7 @@ pub async fn login(
     };
     let family = uuid::Uuid::now_v7().to_string();
     let st = state.clone();
-    let response = state.db.write(move |conn| issue_tokens(conn, &st, user, family)).await?;
+    let response = audit.write(&state, move |conn, _| issue_tokens(conn, &st, user, family)).await?;
     Ok(HttpResponse::Ok().json(response))
 }
 
@@ -199,12 +210,15 @@ fn invalid_refresh() -> ApiError {
 /// revokes its whole family: whoever holds a stolen copy is logged out too.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
-pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    audit: Audit,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let hash = hash_secret_token(body.refresh_token.trim());
     let st = state.clone();
-    let response = state
-        .db
-        .write(move |conn| {
+    let response = audit
+        .write(&state, move |conn, audit| {
             let Some((id, family, user_id, expires_at, revoked_at)) = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&hash))
                 .select((
@@ -219,6 +233,8 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
             else {
                 return Err(invalid_refresh());
             };
+            // Refused below, the family revoked or nothing changed: a 401 either way.
+            audit.status(actix_web::http::StatusCode::UNAUTHORIZED);
             let at = now();
             // Retire this token; zero rows means someone used it before us.
             let retired = diesel::update(refresh_tokens::table)
@@ -234,6 +250,7 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshRequest>
             if expires_at < at || !user.active {
                 return Ok(None);
             }
+            audit.status(actix_web::http::StatusCode::OK);
             issue_tokens(conn, &st, user, family).map(Some)
         })
         .await?;
@@ -253,11 +270,15 @@ fn revoke_family(conn: &mut DbConnection, family: &str) -> QueryResult<usize> {
 /// Answers 204 whether or not the token was known.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "Logged out")))]
-pub async fn logout(state: web::Data<AppState>, body: web::Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    audit: Audit,
+    body: web::Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
     let hash = hash_secret_token(body.refresh_token.trim());
-    state
-        .db
-        .write(move |conn| {
+    audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::NO_CONTENT);
             let family: Option<String> = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&hash))
                 .select(refresh_tokens::family_id)

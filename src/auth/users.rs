@@ -20,6 +20,7 @@ pub struct UserRow {
     pub email: String,
     pub password_hash: String,
     pub full_name: String,
+    /// The national ID a clerk verified (`src/auth/identity.rs`).
     pub national_id: Option<String>,
     pub phone: Option<String>,
     pub roles: String,
@@ -29,11 +30,21 @@ pub struct UserRow {
     pub email_verified_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// The national ID the account claims, until verified.
+    pub national_id_claim: Option<String>,
+    pub national_id_verified_at: Option<NaiveDateTime>,
+    pub national_id_verified_by: Option<String>,
+    pub national_id_verified_unit_id: Option<String>,
 }
 
 impl UserRow {
     pub fn role_list(&self) -> Vec<Role> {
         roles::decode(&self.roles)
+    }
+
+    /// The national ID the account goes by: the verified one, else its claim.
+    pub fn stated_national_id(&self) -> Option<&str> {
+        self.national_id.as_deref().or(self.national_id_claim.as_deref())
     }
 }
 
@@ -43,7 +54,12 @@ pub struct UserView {
     pub id: String,
     pub email: String,
     pub full_name: String,
+    /// The verified national ID, else the one claimed at registration.
     pub national_id: Option<String>,
+    /// A clerk has seen the card: the account receives the counter dossiers
+    /// and repository documents of this national ID.
+    pub national_id_verified: bool,
+    pub national_id_verified_at: Option<DateTime<Utc>>,
     pub phone: Option<String>,
     pub roles: Vec<Role>,
     pub unit_id: Option<String>,
@@ -59,10 +75,12 @@ impl UserView {
     pub fn new(u: UserRow, unit_code: Option<String>) -> Self {
         Self {
             roles: u.role_list(),
+            national_id: u.stated_national_id().map(str::to_string),
+            national_id_verified: u.national_id.is_some(),
+            national_id_verified_at: u.national_id_verified_at.map(utc),
             id: u.id,
             email: u.email,
             full_name: u.full_name,
-            national_id: u.national_id,
             phone: u.phone,
             unit_id: u.unit_id,
             unit_code,

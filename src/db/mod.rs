@@ -2,6 +2,7 @@
 //! strictly from the URL scheme, an r2d2 pool, embedded migrations per backend,
 //! and the helpers that run diesel work on actix's blocking pool.
 
+pub mod backend;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -155,17 +156,6 @@ pub fn text_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// Refreshes PostgreSQL's planner statistics of `table` (or of every table)
-/// after a bulk change, rather than waiting for autovacuum: planned with the
-/// row counts of an empty table, statistics and exports read a million rows
-/// the slow way. SQLite plans without them.
-pub fn analyze(conn: &mut DbConnection, table: Option<&str>) -> QueryResult<()> {
-    if let DbConnection::Pg(pg) = conn {
-        pg.batch_execute(&format!("ANALYZE {}", table.unwrap_or_default()))?;
-    }
-    Ok(())
-}
-
 impl Db {
     /// Prepares the database (creates the PostgreSQL database or the SQLite
     /// file when missing), applies pending migrations and opens the pool.
@@ -211,8 +201,9 @@ impl Db {
         .map_err(ApiError::internal)?
     }
 
-    /// Runs `f` inside one write transaction: everything or nothing is
-    /// committed, and a 2xx is only sent after the commit.
+    /// Runs `f` inside one write transaction (`backend::write_transaction`):
+    /// everything or nothing is committed, and a 2xx is only sent after the
+    /// commit.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -221,7 +212,7 @@ impl Db {
         let writer = (self.backend() == Backend::Sqlite).then(|| self.sqlite_writer.clone());
         self.run(move |conn| {
             let _guard = writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-            conn.transaction(f)
+            backend::write_transaction(conn, f)
         })
         .await
     }
@@ -315,18 +306,15 @@ fn prepare(target: &Target, create_if_missing: bool) -> anyhow::Result<()> {
 /// Applies the pending migrations of the target's backend; returns their names.
 fn migrate(target: &Target) -> anyhow::Result<Vec<String>> {
     let mut conn = open(target, true).context("connecting for migrations")?;
-    let applied = match &mut conn {
+    // Several instances may start at once: one migrates, the others wait.
+    let applied = backend::with_session_lock(&mut conn, backend::Lock::Migrations, |conn| match conn {
         DbConnection::Pg(c) => {
-            // Several instances may start at once: one migrates, the others wait.
-            c.batch_execute("SELECT pg_advisory_lock(7243001)")?;
-            let r = c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect());
-            c.batch_execute("SELECT pg_advisory_unlock(7243001)")?;
-            r
+            c.run_pending_migrations(PG_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
         }
         DbConnection::Sqlite(c) => {
             c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.iter().map(|m| m.to_string()).collect())
         }
-    };
+    })?;
     let applied: Vec<String> = applied.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
     // The daily counts start from the dossiers already there.
     if applied.iter().any(|m| m == DAILY_COUNTS_MIGRATION) {

@@ -30,6 +30,10 @@ diesel::table! {
         email_verified_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        national_id_claim -> Nullable<Text>,
+        national_id_verified_at -> Nullable<Timestamp>,
+        national_id_verified_by -> Nullable<Text>,
+        national_id_verified_unit_id -> Nullable<Text>,
     }
 }
 
@@ -264,6 +268,7 @@ diesel::table! {
         to_status -> Text,
         summary -> Text,
         payload -> Text,
+        audit_id -> Nullable<Text>,
     }
 }
 
@@ -361,6 +366,7 @@ diesel::table! {
         recorded_by -> Nullable<Text>,
         created_at -> Timestamp,
         paid_at -> Nullable<Timestamp>,
+        settled_fee -> Bool,
     }
 }
 
@@ -386,6 +392,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_pending (id) {
+        id -> Text,
+        at -> Timestamp,
+        actor_id -> Nullable<Text>,
+        actor_role -> Text,
+        unit_id -> Nullable<Text>,
+        unit_path -> Nullable<Text>,
+        method -> Text,
+        route -> Text,
+        action -> Text,
+        target -> Nullable<Text>,
+        status -> Integer,
+        request_id -> Text,
+        client_address -> Nullable<Text>,
+        summary -> Text,
+    }
+}
+
 diesel::joinable!(dossiers -> procedures (procedure_id));
 diesel::joinable!(dossier_units -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> units (unit_id));
@@ -404,6 +429,7 @@ diesel::joinable!(result_drafts -> dossiers (dossier_id));
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     audit_log,
+    audit_pending,
     daily_counts,
     dossier_components,
     dossier_events,

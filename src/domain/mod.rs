@@ -3,6 +3,7 @@
 pub mod audit_chain;
 pub mod calendar;
 pub mod daily;
+pub mod dossier;
 pub mod dossier_code;
 pub mod identity;
 pub mod result_form;

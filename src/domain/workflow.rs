@@ -63,6 +63,14 @@ impl Status {
         matches!(self, Status::Returned | Status::Rejected | Status::Withdrawn | Status::Stopped)
     }
 
+    /// The statuses in which the clock runs against the desk: only these
+    /// can be overdue.
+    pub const CLOCK_RUNNING: [Status; 3] = [Status::Received, Status::InProgress, Status::PendingApproval];
+
+    pub fn clock_runs(self) -> bool {
+        Self::CLOCK_RUNNING.contains(&self)
+    }
+
     /// Received by the desk and not yet finished: the clock runs (or is paused).
     pub fn is_in_processing(self) -> bool {
         matches!(self, Status::Received | Status::InProgress | Status::AwaitingApplicant | Status::PendingApproval)

@@ -1,18 +1,23 @@
 //! `POST /dossiers/{id}/actions`: one state-machine action, its payload
-//! checked, applied with its event in one transaction.
+//! checked, its effect decided by `domain::dossier::apply` and stored with
+//! its event through the one write path (`write.rs`).
 
-use chrono::{DateTime, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{DossierRow, NewEvent, actor, load_visible};
+use super::write::{Locked, calendar_start, store};
+use super::{DossierRow, NewEvent, actor};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_facts, dossier_units, dossiers, units, users};
+use crate::db::schema::{dossier_units, units, users};
+use crate::domain::calendar::Calendar;
+use crate::domain::dossier::{self as domain, Act, Now, Terms};
 use crate::domain::roles::{self, Role};
-use crate::domain::workflow::{Action, Actor, Refusal, Situation, Status, permitted, transition};
+use crate::domain::workflow::{Action, Status};
 use crate::error::{ApiError, Validator};
 
 /// An action and its payload: `{"action": "reject", "reason": "…"}`.
@@ -40,7 +45,7 @@ pub enum ActionRequest {
         assignee_id: String,
     },
     /// Specialist takes this dossier.
-    Claim,
+    Claim {},
     /// Give the dossier back to the unassigned queue.
     Release {
         reason: Option<String>,
@@ -83,7 +88,7 @@ impl ActionRequest {
             Self::Supplement { .. } => Action::Supplement,
             Self::Reject { .. } => Action::Reject,
             Self::Assign { .. } => Action::Assign,
-            Self::Claim => Action::Claim,
+            Self::Claim {} => Action::Claim,
             Self::Release { .. } => Action::Release,
             Self::Transfer { .. } => Action::Transfer,
             Self::SubmitForApproval { .. } => Action::SubmitForApproval,
@@ -132,7 +137,7 @@ impl ActionRequest {
             Self::Assign { assignee_id } => {
                 v.text("assignee_id", assignee_id, 64);
             }
-            Self::Claim => {}
+            Self::Claim {} => {}
         }
         v.finish()
     }
@@ -167,17 +172,6 @@ impl ActionRequest {
     }
 }
 
-/// The first of the caller's roles that allows `action`: what the event records.
-fn acting_role(s: Situation, action: Action, who: Actor<'_>) -> &'static str {
-    if who.is_applicant {
-        return Role::Citizen.as_str();
-    }
-    who.roles
-        .iter()
-        .find(|r| permitted(s, action, Actor { roles: std::slice::from_ref(r), ..who }))
-        .map_or("staff", |r| r.as_str())
-}
-
 /// Checks an `If-Match` header against the dossier's version.
 pub fn check_if_match(if_match: Option<&str>, row: &DossierRow) -> Result<(), ApiError> {
     match if_match.map(str::trim) {
@@ -191,137 +185,57 @@ pub fn check_if_match(if_match: Option<&str>, row: &DossierRow) -> Result<(), Ap
     }
 }
 
-/// Applies `request` to dossier `id`, with its event.
+/// Applies `request` to the locked dossier: the rules decide its effect
+/// (`domain::dossier::apply`), stored here with its event and its messages.
 pub fn apply(
     conn: &mut DbConnection,
     state: &AppState,
     principal: &Principal,
-    id: &str,
+    audit: &Audit,
+    locked: Locked,
     request: &ActionRequest,
     if_match: Option<&str>,
 ) -> Result<(), ApiError> {
-    let (row, access) = load_visible(conn, principal, id)?;
+    let Locked { row, dossier, access } = locked;
+    let access = access.ok_or_else(ApiError::not_found)?;
     check_if_match(if_match, &row)?;
     let now = crate::time::now();
-    let situation = row.situation(now);
     let who = actor(principal, access, &row);
-    let action = request.action();
-    if action == Action::ReturnResult && situation.status == Status::ResultReady && situation.fee_due {
-        return Err(ApiError::conflict("fee_unpaid", "The fee must be paid before the result is returned."));
-    }
-    let to = transition(situation, action, who).map_err(|refusal| match refusal {
-        Refusal::NotNow { allowed } => ApiError::illegal_action(action, situation.status, allowed),
-        Refusal::NotYours => {
-            ApiError::forbidden(format!("You may not {} this dossier.", action.as_str().replace('_', " ")))
-        }
-    })?;
-    let role = acting_role(situation, action, who);
-    let mut change = Change::new(&row, to, now);
-    let change_it = |conn: &mut DbConnection| -> Result<(), ApiError> {
-        match request {
-            ActionRequest::Receive { .. } => {
-                let procedure = procedure_of(conn, &row)?;
-                let due = super::filing::due_date(conn, &procedure, now, state.settings.dossiers.day_end_hour)?;
-                change.received_at = Some(now);
-                change.due_at = Some(due);
-                change.original_due_at = Some(due);
-            }
-            ActionRequest::RequestSupplement { .. } => {
-                change.supplement_requests += 1;
-                if to == Status::AwaitingApplicant {
-                    change.paused_at = Some(now);
-                }
-            }
-            ActionRequest::Supplement { .. } => {
-                if let (Some(paused), Some(due)) = (row.paused_at, row.due_at) {
-                    let calendar = super::calendar_from(conn, paused)?;
-                    let push = |t: NaiveDateTime| {
-                        super::stored(calendar.extend_for_pause(
-                            super::local(t),
-                            super::local(paused),
-                            super::local(now),
-                        ))
-                    };
-                    change.due_at = Some(push(due));
-                    change.original_due_at = row.original_due_at.map(push);
-                }
-                change.paused_at = None;
-            }
-            ActionRequest::Assign { assignee_id } => {
-                change.assignee_id = Some(check_assignee(conn, &row, assignee_id)?);
-            }
-            ActionRequest::Claim => change.assignee_id = Some(principal.user_id.clone()),
-            ActionRequest::Release { .. } => change.assignee_id = None,
-            ActionRequest::Transfer { target_unit_id, .. } => {
-                let target = crate::units::find(conn, target_unit_id)?
-                    .filter(|u| u.active && u.id != row.unit_id)
-                    .ok_or_else(|| ApiError::invalid_field("target_unit_id", "no other active unit with this id"))?;
-                change.unit_id = target.id.clone();
-                change.assignee_id = None;
-                let known: bool = diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, &target.id))))
-                    .get_result(conn)?;
-                if !known {
-                    diesel::insert_into(dossier_units::table)
-                        .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&target.id)))
-                        .execute(conn)?;
-                }
-            }
-            ActionRequest::Approve { .. } => {
-                change.result_at = Some(now);
-                let e_result = crate::results::issue_from_draft(conn, &state.signer, &row, principal)?.is_some();
-                let taken = match row.received_at {
-                    Some(received) => {
-                        let calendar = super::calendar_from(conn, received)?;
-                        Some(calendar.working_days_between(super::local(received).date(), super::local(now).date())
-                            as i32)
-                    }
-                    None => None,
-                };
-                diesel::update(dossier_facts::table.find(&row.id))
-                    .set((dossier_facts::e_result.eq(e_result), dossier_facts::working_days_taken.eq(taken)))
-                    .execute(conn)?;
-            }
-            ActionRequest::Reject { .. }
-            | ActionRequest::Withdraw { .. }
-            | ActionRequest::Stop { .. }
-            | ActionRequest::ReturnResult { .. } => change.finished_at = Some(now),
-            ActionRequest::Apologize { new_due_at, .. } => {
-                // Appointment dates are to the second (and stored alike on both backends).
-                let new_due = new_due_at.naive_utc().with_nanosecond(0).expect("zero is a valid nanosecond");
-                if new_due <= now || row.due_at.is_some_and(|d| new_due <= d) {
-                    return Err(ApiError::invalid_field(
-                        "new_due_at",
-                        "the new date is later than now and than the current one",
-                    ));
-                }
-                change.due_at = Some(new_due);
-                diesel::update(dossier_facts::table.find(&row.id))
-                    .set(dossier_facts::apologized.eq(true))
-                    .execute(conn)?;
-            }
-            ActionRequest::SubmitForApproval { .. } | ActionRequest::ReturnForRework { .. } => {}
-        }
-        if to.is_terminal() || to == Status::Received {
-            // Finished dossiers and dossiers back in the shared queue have no assignee.
-            if !matches!(request, ActionRequest::Assign { .. } | ActionRequest::Claim) {
-                change.assignee_id = None;
-            }
-        }
-        change.save(conn, &row)
-    };
-    if action.is_counted() {
-        crate::stats::daily::track(conn, &row.id, change_it)?;
+    // Whether the caller may take the action now, before its payload is checked.
+    domain::check(&dossier, request.action(), who, now)?;
+    let act = act_of(conn, request, &row, principal)?;
+    let (terms, calendar) = if act.needs_calendar() {
+        let terms = terms_of(conn, &row, state.settings.dossiers.day_end_hour)?;
+        (terms, super::calendar_from(conn, calendar_start(&dossier, now))?)
     } else {
-        change_it(conn)?;
+        (Terms { processing_days: 0, cutoff_hour: 0, day_end: NaiveTime::MIN }, Calendar::default())
+    };
+    let after = domain::apply(&dossier, &act, who, &terms, Now { at: now, calendar: &calendar })?;
+    match &act {
+        Act::Approve { e_result: true } => {
+            crate::results::issue_from_draft(conn, &state.signer, &row, principal)?;
+        }
+        Act::Transfer { to_unit_id } => {
+            let known: bool = diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, to_unit_id))))
+                .get_result(conn)?;
+            if !known {
+                diesel::insert_into(dossier_units::table)
+                    .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(to_unit_id)))
+                    .execute(conn)?;
+            }
+        }
+        _ => {}
     }
+    store(conn, &row, &dossier, &after)?;
     NewEvent {
+        audit_id: audit.id(),
         dossier_id: &row.id,
         actor: Some(principal),
-        role,
+        role: domain::acting_role(&dossier, act.action(), who, now),
         unit_id: Some(&row.unit_id),
-        action: action.as_str(),
-        from: Some(situation.status),
-        to,
+        action: act.action().as_str(),
+        from: Some(dossier.status),
+        to: after.status,
         summary: request.summary(),
         payload: request.payload(),
     }
@@ -329,25 +243,53 @@ pub fn apply(
     state.notifier.after_action(conn, &row.id, request)
 }
 
+/// The rules' act for `request`, with what only the database can check:
+/// that an assignee is an active specialist of the dossier's subtree, that a
+/// transfer's target is an active unit, whether a result draft waits.
+fn act_of(
+    conn: &mut DbConnection,
+    request: &ActionRequest,
+    row: &DossierRow,
+    principal: &Principal,
+) -> Result<Act, ApiError> {
+    Ok(match request {
+        ActionRequest::Receive { .. } => Act::Receive,
+        ActionRequest::RequestSupplement { .. } => Act::RequestSupplement,
+        ActionRequest::Supplement { .. } => Act::Supplement,
+        ActionRequest::Reject { .. } => Act::Reject,
+        ActionRequest::Assign { assignee_id } => Act::Assign { assignee_id: check_assignee(conn, row, assignee_id)? },
+        ActionRequest::Claim {} => Act::Claim { by: principal.user_id.clone() },
+        ActionRequest::Release { .. } => Act::Release,
+        ActionRequest::Transfer { target_unit_id, .. } => {
+            let target = crate::units::find(conn, target_unit_id)?
+                .filter(|u| u.active)
+                .ok_or_else(|| ApiError::invalid_field("target_unit_id", "no other active unit with this id"))?;
+            Act::Transfer { to_unit_id: target.id }
+        }
+        ActionRequest::SubmitForApproval { .. } => Act::SubmitForApproval,
+        ActionRequest::ReturnForRework { .. } => Act::ReturnForRework,
+        ActionRequest::Approve { .. } => Act::Approve { e_result: crate::results::has_draft(conn, &row.id)? },
+        ActionRequest::ReturnResult { .. } => Act::ReturnResult,
+        ActionRequest::Withdraw { .. } => Act::Withdraw,
+        ActionRequest::Stop { .. } => Act::Stop,
+        ActionRequest::Apologize { new_due_at, .. } => Act::Apologize { new_due_at: new_due_at.naive_utc() },
+    })
+}
+
 /// The applicant's first download of a ready e-result returns the dossier,
-/// once its fee is settled (DESIGN.md §4: `return_result`).
+/// once its fee is settled (`domain::dossier::return_on_download`); whether it did.
 pub fn return_on_download(
     conn: &mut DbConnection,
     state: &AppState,
     principal: &Principal,
-    row: &DossierRow,
-) -> Result<(), ApiError> {
-    let now = crate::time::now();
-    let situation = row.situation(now);
-    if situation.status != Status::ResultReady
-        || crate::domain::workflow::target(situation, Action::ReturnResult).is_none()
-    {
-        return Ok(());
-    }
-    let mut change = Change::new(row, Status::Returned, now);
-    change.finished_at = Some(now);
-    crate::stats::daily::track(conn, &row.id, |conn| change.save(conn, row))?;
+    audit: &Audit,
+    locked: &Locked,
+) -> Result<bool, ApiError> {
+    let Some(after) = domain::return_on_download(&locked.dossier, crate::time::now()) else { return Ok(false) };
+    let row = &locked.row;
+    store(conn, row, &locked.dossier, &after)?;
     NewEvent {
+        audit_id: audit.id(),
         dossier_id: &row.id,
         actor: Some(principal),
         role: Role::Citizen.as_str(),
@@ -359,13 +301,18 @@ pub fn return_on_download(
         payload: serde_json::json!({}),
     }
     .insert(conn)?;
-    state.notifier.after_action(conn, &row.id, &ActionRequest::ReturnResult { note: None })
+    state.notifier.after_action(conn, &row.id, &ActionRequest::ReturnResult { note: None })?;
+    Ok(true)
 }
 
-fn procedure_of(conn: &mut DbConnection, row: &DossierRow) -> Result<crate::procedures::ProcedureView, ApiError> {
+/// The terms that set the appointment date of the dossier's procedure.
+fn terms_of(conn: &mut DbConnection, row: &DossierRow, day_end_hour: u32) -> Result<Terms, ApiError> {
     use crate::db::schema::procedures;
-    let code: String = procedures::table.find(&row.procedure_id).select(procedures::code).first(conn)?;
-    crate::procedures::find_by_code(conn, &code)?.ok_or_else(ApiError::not_found)
+    let (days, cutoff): (i32, i32) = procedures::table
+        .find(&row.procedure_id)
+        .select((procedures::processing_days, procedures::cutoff_hour))
+        .first(conn)?;
+    Ok(Terms::new(days, cutoff, day_end_hour))
 }
 
 /// An assignee is an active specialist whose scope holds the dossier's unit.
@@ -382,69 +329,5 @@ fn check_assignee(conn: &mut DbConnection, row: &DossierRow, assignee_id: &str) 
             Ok(assignee_id.to_string())
         }
         _ => Err(ApiError::invalid_field("assignee_id", "no active specialist whose scope holds this dossier")),
-    }
-}
-
-/// The columns an action changes; `save` bumps the version.
-struct Change {
-    status: Status,
-    unit_id: String,
-    assignee_id: Option<String>,
-    received_at: Option<NaiveDateTime>,
-    due_at: Option<NaiveDateTime>,
-    original_due_at: Option<NaiveDateTime>,
-    paused_at: Option<NaiveDateTime>,
-    result_at: Option<NaiveDateTime>,
-    finished_at: Option<NaiveDateTime>,
-    supplement_requests: i32,
-    now: NaiveDateTime,
-}
-
-impl Change {
-    fn new(row: &DossierRow, status: Status, now: NaiveDateTime) -> Self {
-        Self {
-            status,
-            unit_id: row.unit_id.clone(),
-            assignee_id: row.assignee_id.clone(),
-            received_at: row.received_at,
-            due_at: row.due_at,
-            original_due_at: row.original_due_at,
-            paused_at: row.paused_at,
-            result_at: row.result_at,
-            finished_at: row.finished_at,
-            supplement_requests: row.supplement_requests,
-            now,
-        }
-    }
-
-    /// Writes the change if the dossier is still at the version read.
-    fn save(self, conn: &mut DbConnection, row: &DossierRow) -> Result<(), ApiError> {
-        let updated =
-            diesel::update(dossiers::table.filter(dossiers::id.eq(&row.id).and(dossiers::version.eq(row.version))))
-                .set((
-                    dossiers::status.eq(self.status.as_str()),
-                    dossiers::unit_id.eq(&self.unit_id),
-                    dossiers::assignee_id.eq(&self.assignee_id),
-                    dossiers::received_at.eq(self.received_at),
-                    dossiers::due_at.eq(self.due_at),
-                    dossiers::original_due_at.eq(self.original_due_at),
-                    dossiers::paused_at.eq(self.paused_at),
-                    dossiers::result_at.eq(self.result_at),
-                    dossiers::finished_at.eq(self.finished_at),
-                    dossiers::supplement_requests.eq(self.supplement_requests),
-                    dossiers::queue_at.eq(self.due_at.unwrap_or(row.submitted_at)),
-                    dossiers::version.eq(row.version + 1),
-                    dossiers::updated_at.eq(self.now),
-                ))
-                .execute(conn)?;
-        if updated == 1 {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                actix_web::http::StatusCode::PRECONDITION_FAILED,
-                "precondition_failed",
-                "The dossier changed while this action was applied; reload it and try again.",
-            ))
-        }
     }
 }

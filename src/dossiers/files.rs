@@ -7,12 +7,14 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::write::{self, Locked};
 use super::{Access, Digitization, NewEvent, load_visible};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
-use crate::db::schema::{dossier_components, dossier_files, dossiers};
+use crate::db::schema::{dossier_components, dossier_files};
+use crate::domain::dossier::{self as domain, Uploader};
 use crate::domain::roles::Role;
-use crate::domain::workflow::Status;
 use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -43,6 +45,7 @@ pub struct UploadForm {
 pub async fn upload(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     path: web::Path<(String, String)>,
     form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
@@ -56,100 +59,72 @@ pub async fn upload(
         ),
         None => None,
     };
-    let (p, dossier, files) = (principal.clone(), id.clone(), state.files.clone());
-    state
-        .db
-        .write(move |conn| {
-            let (row, access) = load_visible(conn, &p, &dossier)?;
-            let status = row.status();
-            let digitization = match access {
-                Access::Applicant => match requested {
-                    None | Some(Digitization::ElectronicOriginal) => Digitization::ElectronicOriginal,
-                    Some(_) => {
-                        return Err(ApiError::invalid_field("digitization", "applicants upload electronic originals"));
-                    }
-                },
-                Access::Acting if p.has(Role::Clerk) => match requested {
-                    None => Digitization::Scanned,
-                    Some(Digitization::Reused | Digitization::NotDigitized) => {
-                        return Err(ApiError::invalid_field("digitization", "not a status set by an upload"));
-                    }
-                    Some(d) => d,
-                },
-                _ => return Err(ApiError::forbidden("Only the applicant or a clerk of the unit uploads documents.")),
-            };
-            let editable = match access {
-                Access::Applicant => {
-                    matches!(status, Status::Submitted | Status::SupplementRequested | Status::AwaitingApplicant)
-                }
-                _ => !status.is_terminal(),
-            };
-            if !editable {
-                return Err(ApiError::conflict(
-                    "dossier_locked",
-                    format!("Documents cannot be added while the dossier is {status}."),
-                ));
-            }
-            let (name, e_copy_accepted): (String, bool) = dossier_components::table
-                .filter(dossier_components::id.eq(&component).and(dossier_components::dossier_id.eq(&dossier)))
-                .select((dossier_components::name, dossier_components::e_copy_accepted))
-                .first(conn)
-                .optional()?
-                .ok_or_else(ApiError::not_found)?;
-            if digitization == Digitization::ECopyCertified && !e_copy_accepted {
-                return Err(ApiError::invalid_field("digitization", "this component does not accept certified copies"));
-            }
-            let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
-            let now = crate::time::now();
-            diesel::insert_into(dossier_files::table)
-                .values((
-                    dossier_files::id.eq(uuid::Uuid::now_v7().to_string()),
-                    dossier_files::dossier_id.eq(&dossier),
-                    dossier_files::component_id.eq(&component),
-                    dossier_files::sha256.eq(&sha256),
-                    dossier_files::size_bytes.eq(upload.bytes.len() as i64),
-                    dossier_files::content_type.eq(kind.content_type()),
-                    dossier_files::file_name.eq(&upload.file_name),
-                    dossier_files::uploaded_by.eq(&p.user_id),
-                    dossier_files::created_at.eq(now),
-                ))
-                .execute(conn)?;
-            crate::repository::add_component(
-                conn,
-                &row,
-                crate::repository::ComponentFile {
-                    document_type: &name,
-                    digitization: digitization.as_str(),
-                    sha256: &sha256,
-                    content_type: kind.content_type(),
-                    size_bytes: upload.bytes.len() as i64,
-                    file_name: &upload.file_name,
-                },
-            )?;
-            diesel::update(dossier_components::table.find(&component))
-                .set(dossier_components::digitization.eq(digitization.as_str()))
-                .execute(conn)?;
-            diesel::update(dossiers::table.find(&dossier))
-                .set((dossiers::version.eq(dossiers::version + 1), dossiers::updated_at.eq(now)))
-                .execute(conn)?;
-            crate::stats::daily::track(conn, &dossier, |conn| super::refresh_digitized(conn, &dossier))?;
-            NewEvent {
-                dossier_id: &dossier,
-                actor: Some(&p),
-                role: if access == Access::Applicant { Role::Citizen.as_str() } else { Role::Clerk.as_str() },
-                unit_id: Some(&row.unit_id),
-                action: "upload",
-                from: Some(status),
-                to: status,
-                summary: format!("{name}: {} ({})", upload.file_name, digitization.as_str()),
-                payload: serde_json::json!({
-                    "component_id": component, "sha256": sha256, "digitization": digitization.as_str()
-                }),
-            }
-            .insert(conn)?;
-            Ok(())
-        })
-        .await?;
+    let (p, files) = (principal.clone(), state.files.clone());
+    write::change(&state, audit, Some(principal.clone()), id.clone(), move |conn, audit, locked| {
+        audit.status(StatusCode::CREATED);
+        let Locked { row, dossier, access } = locked;
+        let (name, e_copy_accepted): (String, bool) = dossier_components::table
+            .filter(dossier_components::id.eq(&component).and(dossier_components::dossier_id.eq(&row.id)))
+            .select((dossier_components::name, dossier_components::e_copy_accepted))
+            .first(conn)
+            .optional()?
+            .ok_or_else(ApiError::not_found)?;
+        let who = match access {
+            Some(Access::Applicant) => Uploader::Applicant,
+            Some(Access::Acting) if p.has(Role::Clerk) => Uploader::Clerk,
+            _ => Uploader::Other,
+        };
+        let digitization = domain::upload(dossier.status, who, requested, e_copy_accepted)?;
+        let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
+        let now = crate::time::now();
+        diesel::insert_into(dossier_files::table)
+            .values((
+                dossier_files::id.eq(uuid::Uuid::now_v7().to_string()),
+                dossier_files::dossier_id.eq(&row.id),
+                dossier_files::component_id.eq(&component),
+                dossier_files::sha256.eq(&sha256),
+                dossier_files::size_bytes.eq(upload.bytes.len() as i64),
+                dossier_files::content_type.eq(kind.content_type()),
+                dossier_files::file_name.eq(&upload.file_name),
+                dossier_files::uploaded_by.eq(&p.user_id),
+                dossier_files::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        crate::repository::add_component(
+            conn,
+            &row,
+            crate::repository::ComponentFile {
+                document_type: &name,
+                digitization: digitization.as_str(),
+                sha256: &sha256,
+                content_type: kind.content_type(),
+                size_bytes: upload.bytes.len() as i64,
+                file_name: &upload.file_name,
+            },
+        )?;
+        diesel::update(dossier_components::table.find(&component))
+            .set(dossier_components::digitization.eq(digitization.as_str()))
+            .execute(conn)?;
+        super::refresh_digitized(conn, &row.id)?;
+        write::store(conn, &row, &dossier, &dossier)?;
+        NewEvent {
+            audit_id: audit.id(),
+            dossier_id: &row.id,
+            actor: Some(&p),
+            role: if who == Uploader::Applicant { Role::Citizen.as_str() } else { Role::Clerk.as_str() },
+            unit_id: Some(&row.unit_id),
+            action: "upload",
+            from: Some(dossier.status),
+            to: dossier.status,
+            summary: format!("{name}: {} ({})", upload.file_name, digitization.as_str()),
+            payload: serde_json::json!({
+                "component_id": component, "sha256": sha256, "digitization": digitization.as_str()
+            }),
+        }
+        .insert(conn)?;
+        Ok(())
+    })
+    .await?;
     super::routes::respond(&state, principal, id, StatusCode::CREATED).await
 }
 

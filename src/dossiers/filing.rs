@@ -1,5 +1,6 @@
 //! Filing: a citizen submits online; a clerk registers a counter or postal
-//! dossier, received at once. Both get a gap-free code.
+//! dossier, received at once (`domain::dossier::file`). Both get a gap-free
+//! code; both go through the write path's `create` (`write.rs`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -7,39 +8,23 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
+use super::write::Created;
 use super::{Applicant, DossierRow, NewEvent};
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::auth::users::UserRow;
 use crate::db::DbConnection;
 use crate::db::schema::{
     dossier_components, dossier_facts, dossier_files, dossier_units, dossiers, idempotency_keys, users,
 };
+pub use crate::domain::dossier::Channel;
+use crate::domain::dossier::{self as domain, Now, Terms};
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::identity::{Email, NationalId, normalize_phone};
 use crate::domain::roles::Role;
 use crate::domain::text::fold;
-use crate::domain::workflow::Status;
 use crate::error::{ApiError, Validator};
 use crate::notify::Notifier;
-use crate::procedures::ProcedureView;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Online,
-    Counter,
-    Postal,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Online => "online",
-            Self::Counter => "counter",
-            Self::Postal => "postal",
-        }
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -144,7 +129,7 @@ fn online_applicant(
             Ok(Applicant {
                 kind: ApplicantKind::Citizen.as_str().into(),
                 name: account.full_name.clone(),
-                national_id: account.national_id.clone(),
+                national_id: account.stated_national_id().map(str::to_string),
                 email: Some(account.email.clone()),
                 phone: account.phone.clone(),
                 address,
@@ -161,18 +146,21 @@ pub struct Filing {
     pub require_verified_email: bool,
 }
 
-/// Files or registers a dossier in one transaction; returns its id, and
-/// whether it already existed under the same idempotency key.
+/// Files or registers a dossier inside the write path's transaction; or,
+/// for a request repeated with its `Idempotency-Key`, finds the dossier it
+/// made (concurrent repeats wait for the first: the key is locked).
 pub fn file(
     conn: &mut DbConnection,
+    audit: &Audit,
     principal: &Principal,
     filing: Filing,
     day_end_hour: u32,
     notifier: &Notifier,
-) -> Result<(String, bool), ApiError> {
+) -> Result<Created, ApiError> {
     let Filing { request, idempotency_key, require_verified_email } = filing;
     let fingerprint = request.fingerprint();
     if let Some(key) = &idempotency_key {
+        crate::db::backend::lock_text_for_transaction(conn, &format!("idempotency:{}:{key}", principal.user_id))?;
         let earlier: Option<(String, String)> = idempotency_keys::table
             .find((&principal.user_id, key))
             .select((idempotency_keys::request_hash, idempotency_keys::dossier_id))
@@ -180,7 +168,7 @@ pub fn file(
             .optional()?;
         if let Some((hash, dossier_id)) = earlier {
             return if hash == fingerprint {
-                Ok((dossier_id, true))
+                Ok(Created { id: dossier_id, new: false })
             } else {
                 Err(ApiError::new(
                     actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -248,15 +236,12 @@ pub fn file(
     v.finish()?;
     let (procedure, unit) = (procedure.expect("validated"), unit.expect("validated"));
 
-    // A registered dossier belongs to the citizen account with the same
-    // national ID, so that they can follow it online.
+    // A registered dossier belongs to the citizen account whose national ID
+    // a clerk verified (`users.national_id`), so that they can follow it
+    // online; a claimed national ID binds nothing (`src/auth/identity.rs`).
     let owner = if registering {
         match &applicant.national_id {
-            Some(nid) => users::table
-                .filter(users::national_id.eq(nid).and(users::roles.eq(Role::Citizen.as_str())))
-                .select(users::id)
-                .first::<String>(conn)
-                .optional()?,
+            Some(nid) => crate::auth::identity::verified_account(conn, nid)?,
             None => None,
         }
     } else {
@@ -268,12 +253,9 @@ pub fn file(
     let day = DossierCode::day_key(local_now.date());
     let seq = crate::db::next_in_sequence(conn, &format!("dossier:{}", unit.id), &day)?;
     let code = DossierCode::new(&unit.code, local_now.date(), seq as u32).to_string();
-    let (status, received_at, due_at) = if registering {
-        let due = due_date(conn, &procedure, now, day_end_hour)?;
-        (Status::Received, Some(now), Some(due))
-    } else {
-        (Status::Submitted, None, None)
-    };
+    let terms = Terms::new(procedure.spec.processing_days, procedure.spec.cutoff_hour, day_end_hour);
+    let calendar = super::calendar_from(conn, now)?;
+    let dossier = domain::file(channel, &unit.id, procedure.spec.fee_vnd, &terms, Now { at: now, calendar: &calendar });
     let row = DossierRow {
         id: uuid::Uuid::now_v7().to_string(),
         search_text: fold(&format!("{code} {}", applicant.name)),
@@ -290,26 +272,25 @@ pub fn file(
         applicant_address: applicant.address.clone(),
         form_data: serde_json::Value::Object(form).to_string(),
         channel: channel.as_str().into(),
-        status: status.as_str().into(),
+        status: dossier.status.as_str().into(),
         assignee_id: None,
-        submitted_at: now,
-        received_at,
-        due_at,
-        original_due_at: due_at,
+        submitted_at: dossier.submitted_at,
+        received_at: dossier.received_at,
+        due_at: dossier.due_at,
+        original_due_at: dossier.original_due_at,
         paused_at: None,
         result_at: None,
         finished_at: None,
         supplement_requests: 0,
-        fee_vnd: procedure.spec.fee_vnd,
+        fee_vnd: dossier.fee_vnd,
         version: 1,
-        queue_at: due_at.unwrap_or(now),
+        queue_at: dossier.queue_at(),
         paid_at: None,
         payment_channel: None,
         created_at: now,
         updated_at: now,
     };
-    // The new dossier's first counts, as `stats::daily` keeps them.
-    crate::stats::daily::track(conn, &row.id, |conn| -> Result<(), ApiError> {
+    {
         diesel::insert_into(dossiers::table).values(&row).execute(conn)?;
         diesel::insert_into(dossier_units::table)
             .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&unit.id)))
@@ -328,26 +309,35 @@ pub fn file(
                 .execute(conn)?;
         }
         let reuse = request.reuse.as_deref().unwrap_or_default();
-        reuse_documents(conn, principal, &row, reuse, now)?;
+        // Documents of the applicant: a clerk reuses those of the national ID
+        // on the card; a citizen online those of their own account, and of
+        // their national ID once verified.
+        let reuse_national_id = if registering {
+            row.applicant_national_id.clone()
+        } else {
+            crate::auth::identity::verified_national_id(conn, &principal.user_id)?
+        };
+        reuse_documents(conn, principal, &row, reuse, reuse_national_id.as_deref(), now)?;
         diesel::insert_into(dossier_facts::table)
             .values((dossier_facts::dossier_id.eq(&row.id), dossier_facts::reused.eq(!reuse.is_empty())))
             .execute(conn)?;
-        Ok(super::refresh_digitized(conn, &row.id)?)
-    })?;
-    let summary = match due_at {
+        super::refresh_digitized(conn, &row.id)?;
+    }
+    let summary = match dossier.due_at {
         Some(due) => {
             format!("registered at the {} desk; due {}", channel.as_str(), super::local(due).format("%Y-%m-%d %H:%M"))
         }
         None => "submitted online".to_string(),
     };
     NewEvent {
+        audit_id: audit.id(),
         dossier_id: &row.id,
         actor: Some(principal),
         role: if registering { Role::Clerk.as_str() } else { Role::Citizen.as_str() },
         unit_id: Some(&unit.id),
         action: if registering { "register" } else { "submit" },
         from: None,
-        to: status,
+        to: dossier.status,
         summary,
         payload: serde_json::json!({"channel": channel.as_str(), "procedure_code": procedure.spec.code}),
     }
@@ -373,7 +363,7 @@ pub fn file(
             ))
             .execute(conn)?;
     }
-    Ok((row.id, false))
+    Ok(Created { id: row.id, new: true })
 }
 
 /// Points components at repository documents of the applicant: the
@@ -383,6 +373,7 @@ fn reuse_documents(
     principal: &Principal,
     row: &DossierRow,
     reuse: &[Reuse],
+    national_id: Option<&str>,
     now: NaiveDateTime,
 ) -> Result<(), ApiError> {
     for (i, r) in reuse.iter().enumerate() {
@@ -393,18 +384,13 @@ fn reuse_documents(
             .optional()?;
         let component =
             component.ok_or_else(|| ApiError::invalid_field(&format!("reuse[{i}].component"), "no such component"))?;
-        let doc = crate::repository::find_usable(
-            conn,
-            &r.document_id,
-            row.applicant_user_id.as_deref(),
-            row.applicant_national_id.as_deref(),
-        )?
-        .ok_or_else(|| {
-            ApiError::invalid_field(
-                &format!("reuse[{i}].document_id"),
-                "no valid document of the applicant's repository",
-            )
-        })?;
+        let doc = crate::repository::find_usable(conn, &r.document_id, row.applicant_user_id.as_deref(), national_id)?
+            .ok_or_else(|| {
+                ApiError::invalid_field(
+                    &format!("reuse[{i}].document_id"),
+                    "no valid document of the applicant's repository",
+                )
+            })?;
         diesel::update(dossier_components::table.find(&component))
             .set((
                 dossier_components::digitization.eq(super::Digitization::Reused.as_str()),
@@ -426,22 +412,4 @@ fn reuse_documents(
             .execute(conn)?;
     }
     Ok(())
-}
-
-/// The appointment date of a dossier of `procedure` received at `received`.
-pub fn due_date(
-    conn: &mut DbConnection,
-    procedure: &ProcedureView,
-    received: NaiveDateTime,
-    day_end_hour: u32,
-) -> QueryResult<NaiveDateTime> {
-    let calendar = super::calendar_from(conn, received)?;
-    let day_end = chrono::NaiveTime::from_hms_opt(day_end_hour, 0, 0).expect("validated hour");
-    let due = calendar.due_at(
-        super::local(received),
-        procedure.spec.processing_days as u32,
-        procedure.spec.cutoff_hour as u32,
-        day_end,
-    );
-    Ok(super::stored(due))
 }

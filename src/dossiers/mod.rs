@@ -6,6 +6,7 @@ pub mod actions;
 pub mod files;
 pub mod filing;
 pub mod routes;
+pub mod write;
 
 use std::collections::HashMap;
 
@@ -20,6 +21,8 @@ use crate::db::schema::{
     dossier_components, dossier_events, dossier_files, dossier_units, dossiers, procedures, units,
 };
 use crate::domain::calendar::{Calendar, from_local, to_local};
+use crate::domain::dossier as domain;
+pub use crate::domain::dossier::Digitization;
 use crate::domain::roles::Role;
 use crate::domain::workflow::{Action, Actor, Situation, Status, allowed_actions};
 use crate::error::ApiError;
@@ -62,20 +65,14 @@ pub struct DossierRow {
     pub payment_channel: Option<String>,
 }
 
-/// Statuses in which the clock does not run against the desk.
-fn clock_stopped(status: Status) -> bool {
-    matches!(status, Status::Submitted | Status::SupplementRequested | Status::AwaitingApplicant | Status::ResultReady)
-        || status.is_terminal()
-}
-
 impl DossierRow {
     pub fn status(&self) -> Status {
         Status::parse(&self.status).expect("statuses are written by the state machine")
     }
 
-    /// Past its appointment date without a result (and not waiting for the applicant).
+    /// Past its appointment date while the clock runs (`domain::dossier::overdue`).
     pub fn overdue(&self, now: NaiveDateTime) -> bool {
-        !clock_stopped(self.status()) && self.due_at.is_some_and(|due| now > due)
+        domain::overdue(self.status(), self.due_at, now)
     }
 
     pub fn situation(&self, now: NaiveDateTime) -> Situation {
@@ -87,16 +84,35 @@ impl DossierRow {
         }
     }
 
-    /// A fee is to be paid and has not been.
     pub fn fee_due(&self) -> bool {
-        self.fee_vnd > 0 && self.paid_at.is_none()
+        domain::fee_due(self.fee_vnd, self.paid_at)
     }
 
-    /// The national portal's status code: 6 (awaiting payment) while a fee
-    /// is due on an unfinished dossier, else the status's own code.
     pub fn national_status(&self) -> u8 {
-        let status = self.status();
-        if self.fee_due() && !status.is_terminal() { 6 } else { status.national_code() }
+        domain::national_status(self.status(), self.fee_due())
+    }
+
+    /// What the rules see of the dossier, with its counted `facts`.
+    pub fn dossier(&self, facts: Option<&crate::domain::daily::Facts>) -> domain::Dossier {
+        domain::Dossier {
+            status: self.status(),
+            unit_id: self.unit_id.clone(),
+            assignee_id: self.assignee_id.clone(),
+            submitted_at: self.submitted_at,
+            received_at: self.received_at,
+            due_at: self.due_at,
+            original_due_at: self.original_due_at,
+            paused_at: self.paused_at,
+            result_at: self.result_at,
+            finished_at: self.finished_at,
+            supplement_requests: self.supplement_requests,
+            fee_vnd: self.fee_vnd,
+            paid_at: self.paid_at,
+            payment_channel: self.payment_channel.as_deref().and_then(domain::PaymentChannel::parse),
+            apologized: facts.is_some_and(|f| f.apologized),
+            e_result: facts.is_some_and(|f| f.e_result),
+            working_days_taken: facts.and_then(|f| f.working_days_taken),
+        }
     }
 
     pub fn etag(&self) -> String {
@@ -131,30 +147,35 @@ pub fn load_visible(
     principal: &Principal,
     id: &str,
 ) -> Result<(DossierRow, Access), ApiError> {
-    let (row, current): (DossierRow, String) = dossiers::table
+    let row: DossierRow = dossiers::table
         .find(id)
-        .inner_join(units::table.on(units::id.eq(dossiers::unit_id)))
-        .select((DossierRow::as_select(), units::path))
+        .select(DossierRow::as_select())
         .first(conn)
         .optional()?
         .ok_or_else(ApiError::not_found)?;
+    let access = access_to(conn, principal, &row)?;
+    Ok((row, access))
+}
+
+/// How the caller relates to the dossier `row`; 404 if they may not see it.
+pub fn access_to(conn: &mut DbConnection, principal: &Principal, row: &DossierRow) -> Result<Access, ApiError> {
     if row.applicant_user_id.as_deref() == Some(principal.user_id.as_str()) && principal.has(Role::Citizen) {
-        return Ok((row, Access::Applicant));
+        return Ok(Access::Applicant);
     }
-    if principal.unit_id.is_none() {
+    let Some(scope) = principal.scope().filter(|_| principal.unit_id.is_some()) else {
         return Err(ApiError::not_found());
-    }
-    let scope = principal.scope_path()?;
-    if current.starts_with(&scope) {
-        return Ok((row, Access::Acting));
+    };
+    let current: String = units::table.find(&row.unit_id).select(units::path).first(conn)?;
+    if current.starts_with(scope) {
+        return Ok(Access::Acting);
     }
     let held: bool = diesel::select(diesel::dsl::exists(
         dossier_units::table
             .inner_join(units::table)
-            .filter(dossier_units::dossier_id.eq(id).and(units::path.like(format!("{scope}%")))),
+            .filter(dossier_units::dossier_id.eq(&row.id).and(units::path.like(format!("{scope}%")))),
     ))
     .get_result(conn)?;
-    if held { Ok((row, Access::Former)) } else { Err(ApiError::not_found()) }
+    if held { Ok(Access::Former) } else { Err(ApiError::not_found()) }
 }
 
 /// The working-day calendar for `[from, from + 2 years)`, long enough for any
@@ -176,39 +197,6 @@ pub fn stored(local: NaiveDateTime) -> NaiveDateTime {
 /// A stored UTC timestamp as local time.
 pub fn local(t: NaiveDateTime) -> NaiveDateTime {
     to_local(utc(t))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Digitization {
-    NotDigitized,
-    /// A clerk scanned the paper document.
-    Scanned,
-    /// Certified electronic copy of a paper original.
-    ECopyCertified,
-    /// Filed electronically by the applicant.
-    ElectronicOriginal,
-    /// Taken from the applicant's document repository.
-    Reused,
-}
-
-impl Digitization {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::NotDigitized => "not_digitized",
-            Self::Scanned => "scanned",
-            Self::ECopyCertified => "e_copy_certified",
-            Self::ElectronicOriginal => "electronic_original",
-            Self::Reused => "reused",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        [Self::Scanned, Self::ECopyCertified, Self::ElectronicOriginal, Self::Reused]
-            .into_iter()
-            .find(|d| d.as_str() == s)
-            .unwrap_or(Self::NotDigitized)
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -412,7 +400,7 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
             digitization: Digitization::parse(&digitization),
         })
         .collect();
-    let digitized = components.iter().all(|c| !c.mandatory || c.digitization != Digitization::NotDigitized);
+    let digitized = domain::digitized(components.iter().map(|c| (c.mandatory, c.digitization)));
     let situation = row.situation(now);
     Ok(DossierView {
         id: row.id.clone(),
@@ -451,19 +439,15 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
     })
 }
 
-/// Recomputes whether every mandatory component has an electronic form.
+/// Recomputes whether the dossier is digitized (`domain::dossier::digitized`).
 pub fn refresh_digitized(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<()> {
     use crate::db::schema::dossier_facts;
-    let missing: bool = diesel::select(diesel::dsl::exists(
-        dossier_components::table.filter(
-            dossier_components::dossier_id
-                .eq(dossier_id)
-                .and(dossier_components::mandatory.eq(true))
-                .and(dossier_components::digitization.eq(Digitization::NotDigitized.as_str())),
-        ),
-    ))
-    .get_result(conn)?;
-    diesel::update(dossier_facts::table.find(dossier_id)).set(dossier_facts::digitized.eq(!missing)).execute(conn)?;
+    let components: Vec<(bool, String)> = dossier_components::table
+        .filter(dossier_components::dossier_id.eq(dossier_id))
+        .select((dossier_components::mandatory, dossier_components::digitization))
+        .load(conn)?;
+    let digitized = domain::digitized(components.iter().map(|(m, d)| (*m, Digitization::parse(d))));
+    diesel::update(dossier_facts::table.find(dossier_id)).set(dossier_facts::digitized.eq(digitized)).execute(conn)?;
     Ok(())
 }
 
@@ -488,6 +472,8 @@ pub struct EventView {
 
 /// An event to record in the same transaction as the change it describes.
 pub struct NewEvent<'a> {
+    /// The audit entry of the request that made it (`src/dossiers/write.rs`).
+    pub audit_id: &'a str,
     pub dossier_id: &'a str,
     pub actor: Option<&'a Principal>,
     pub role: &'a str,
@@ -514,6 +500,7 @@ impl NewEvent<'_> {
                 dossier_events::to_status.eq(self.to.as_str()),
                 dossier_events::summary.eq(self.summary),
                 dossier_events::payload.eq(self.payload.to_string()),
+                dossier_events::audit_id.eq(self.audit_id),
             ))
             .execute(conn)?;
         Ok(())

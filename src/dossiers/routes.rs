@@ -9,8 +9,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::actions::{self, ActionRequest};
 use super::filing::{self, Channel, FileDossier, Filing};
+use super::write;
 use super::{DossierRow, DossierSummary, DossierView, EventView, ListRow, actor, load_visible, summary, view};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::schema::{dossier_events, dossier_units, dossiers, procedures, scope_units, units, users};
@@ -58,6 +60,7 @@ pub async fn respond(
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     req: HttpRequest,
     body: web::Json<FileDossier>,
 ) -> Result<HttpResponse, ApiError> {
@@ -68,22 +71,17 @@ pub async fn create(
             return Err(ApiError::bad_request("invalid_header", "Idempotency-Key is 1 to 200 visible characters."));
         }
     };
-    let request = body.into_inner();
-    let day_end = state.settings.dossiers.day_end_hour;
-    let require_verified_email = state.settings.notifications.require_verified_email_to_file;
-    let attempt = |request: FileDossier, key: Option<String>, p: Principal| {
-        let notifier = state.notifier.clone();
-        state.db.write(move |conn| {
-            let filing = Filing { request, idempotency_key: key, require_verified_email };
-            filing::file(conn, &p, filing, day_end, &notifier)
-        })
+    let filing = Filing {
+        request: body.into_inner(),
+        idempotency_key: key,
+        require_verified_email: state.settings.notifications.require_verified_email_to_file,
     };
-    let outcome = match attempt(request.clone(), key.clone(), principal.clone()).await {
-        // Two requests with one key at once: the loser finds the winner's dossier.
-        Err(e) if e.code == "already_exists" && key.is_some() => attempt(request, key, principal.clone()).await,
-        other => other,
-    };
-    let (id, _replayed) = outcome?;
+    let (day_end, notifier, p) = (state.settings.dossiers.day_end_hour, state.notifier.clone(), principal.clone());
+    let id = write::create(&state, audit, move |conn, audit| {
+        audit.status(actix_web::http::StatusCode::CREATED);
+        filing::file(conn, audit, &p, filing, day_end, &notifier)
+    })
+    .await?;
     respond(&state, principal, id, actix_web::http::StatusCode::CREATED).await
 }
 
@@ -110,6 +108,7 @@ pub async fn get(
 pub async fn act(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     req: HttpRequest,
     body: web::Json<ActionRequest>,
@@ -118,8 +117,10 @@ pub async fn act(
     request.validate()?;
     let if_match = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("\"invalid\"").to_string());
     let (id, p, st) = (id.into_inner(), principal.clone(), state.clone());
-    let dossier = id.clone();
-    state.db.write(move |conn| actions::apply(conn, &st, &p, &dossier, &request, if_match.as_deref())).await?;
+    write::change(&state, audit, Some(principal.clone()), id.clone(), move |conn, audit, locked| {
+        actions::apply(conn, &st, &p, audit, locked, &request, if_match.as_deref())
+    })
+    .await?;
     respond(&state, principal, id, actix_web::http::StatusCode::OK).await
 }
 
@@ -143,20 +144,17 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-/// Statuses in which the clock runs: only these can be overdue.
-pub const CLOCK_RUNNING: [&str; 3] = ["received", "in_progress", "pending_approval"];
-
 /// Narrows a boxed dossier query to overdue (`Some(true)`) or not overdue
 /// (`Some(false)`) dossiers at `now`; shared by `/dossiers` and `/queue`.
 #[macro_export]
 macro_rules! filter_overdue {
     ($sql:expr, $overdue:expr, $now:expr) => {{
         use $crate::db::schema::dossiers;
-        use $crate::dossiers::routes::CLOCK_RUNNING;
+        let clock_running = $crate::domain::workflow::Status::CLOCK_RUNNING.map(|s| s.as_str());
         match $overdue {
-            Some(true) => $sql.filter(dossiers::status.eq_any(CLOCK_RUNNING).and(dossiers::due_at.lt($now))),
+            Some(true) => $sql.filter(dossiers::status.eq_any(clock_running).and(dossiers::due_at.lt($now))),
             Some(false) => $sql.filter(
-                dossiers::status.ne_all(CLOCK_RUNNING).or(dossiers::due_at.ge($now)).or(dossiers::due_at.is_null()),
+                dossiers::status.ne_all(clock_running).or(dossiers::due_at.ge($now)).or(dossiers::due_at.is_null()),
             ),
             None => $sql,
         }

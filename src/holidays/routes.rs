@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{DayKind, Holiday};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::schema::holidays;
 use crate::domain::calendar::to_local;
@@ -97,6 +98,7 @@ fn require_calendar_admin(principal: &Principal) -> Result<(), ApiError> {
 pub async fn put(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     date: web::Path<String>,
     body: web::Json<PutHoliday>,
 ) -> Result<HttpResponse, ApiError> {
@@ -112,9 +114,8 @@ pub async fn put(
     v.finish()?;
     let holiday = Holiday { date: day, kind, name };
     let stored = holiday.clone();
-    state
-        .db
-        .write(move |conn| {
+    audit
+        .write(&state, move |conn, _| {
             diesel::delete(holidays::table.find(day)).execute(conn)?;
             diesel::insert_into(holidays::table)
                 .values((holidays::day.eq(day), holidays::kind.eq(kind.as_str()), holidays::name.eq(&stored.name)))
@@ -131,10 +132,19 @@ pub async fn put(
 pub async fn delete(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     date: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     require_calendar_admin(&principal)?;
     let day = parse_date(&date)?;
-    let removed = state.db.write(move |conn| Ok(diesel::delete(holidays::table.find(day)).execute(conn)?)).await?;
-    if removed == 0 { Err(ApiError::not_found()) } else { Ok(HttpResponse::NoContent().finish()) }
+    audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::NO_CONTENT);
+            match diesel::delete(holidays::table.find(day)).execute(conn)? {
+                0 => Err(ApiError::not_found()),
+                _ => Ok(()),
+            }
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

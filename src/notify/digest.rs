@@ -13,7 +13,6 @@ use crate::auth::users::UserRow;
 use crate::db::DbConnection;
 use crate::db::schema::{dossiers, procedures, scheduled_runs, units, users};
 use crate::domain::workflow::Status;
-use crate::dossiers::routes::CLOCK_RUNNING;
 use crate::error::ApiError;
 use crate::queue::routes::waiting_for;
 
@@ -51,8 +50,10 @@ pub fn queue_digests(conn: &mut DbConnection, notifier: &Notifier, now: NaiveDat
     let mut queued = 0;
     for (user, scope) in staff {
         // What waits for them and has a running clock.
-        let statuses: Vec<&str> =
-            waiting_for(&user.role_list()).into_iter().filter(|s| CLOCK_RUNNING.contains(s)).collect();
+        let statuses: Vec<&str> = waiting_for(&user.role_list())
+            .into_iter()
+            .filter(|s| Status::parse(s).is_some_and(Status::clock_runs))
+            .collect();
         if statuses.is_empty() {
             continue;
         }

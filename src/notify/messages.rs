@@ -208,7 +208,7 @@ impl Notifier {
             }
             ActionRequest::Supplement { .. }
             | ActionRequest::Assign { .. }
-            | ActionRequest::Claim
+            | ActionRequest::Claim {}
             | ActionRequest::Release { .. }
             | ActionRequest::Transfer { .. }
             | ActionRequest::SubmitForApproval { .. }

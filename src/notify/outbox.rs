@@ -118,10 +118,7 @@ pub fn claim_next(
         };
     }
     loop {
-        let id: Option<String> = match conn {
-            DbConnection::Pg(pg) => due!().for_update().skip_locked().first(pg).optional()?,
-            DbConnection::Sqlite(sqlite) => due!().first(sqlite).optional()?,
-        };
+        let id: Option<String> = crate::first_unlocked!(conn, due!())?;
         let Some(id) = id else { return Ok(None) };
         // The update re-checks that the message is still claimable, so that
         // correctness does not rest on the locking alone.

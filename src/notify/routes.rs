@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::Kind;
 use super::outbox::{self, OutboxRow, State};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::schema::outbox as outbox_t;
 use crate::domain::roles::Role;
@@ -121,12 +122,12 @@ pub async fn list(
 pub async fn retry(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let row = state
-        .db
-        .write(move |conn| {
+    let row = audit
+        .write(&state, move |conn, _| {
             require_outbox_admin(&principal)?;
             outbox::retry(conn, &id)
         })

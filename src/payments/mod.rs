@@ -24,8 +24,32 @@ pub struct CallbackResult {
     /// The provider's own transaction reference.
     pub provider_ref: String,
     pub amount_vnd: i64,
-    /// `paid` or `failed`.
-    pub status: String,
+    pub status: Reported,
+}
+
+/// What a provider reports of a payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reported {
+    Paid,
+    Failed,
+}
+
+impl CallbackResult {
+    /// The report as the rules read it (`domain::dossier::callback`).
+    pub fn report(&self) -> crate::domain::dossier::Report<'_> {
+        use crate::domain::dossier::{PaymentStatus, Report};
+        Report {
+            payment_id: &self.payment_id,
+            dossier_code: &self.dossier_code,
+            provider_ref: &self.provider_ref,
+            amount_vnd: self.amount_vnd,
+            outcome: match self.status {
+                Reported::Paid => PaymentStatus::Paid,
+                Reported::Failed => PaymentStatus::Failed,
+            },
+        }
+    }
 }
 
 /// A payment gateway. The shipped adapter speaks a small JSON protocol signed

@@ -8,24 +8,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::schema::{dossiers, payments};
+pub use crate::domain::dossier::PaymentChannel;
+use crate::domain::dossier::{self as domain, Callback, PaymentStatus};
 use crate::domain::roles::Role;
-use crate::dossiers::{Access, DossierRow, NewEvent, load_visible};
+use crate::dossiers::write::{self, Locked};
+use crate::dossiers::{Access, NewEvent};
 use crate::error::{ApiError, Problem};
 use crate::time::utc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/dossiers/{id}/payments").route(web::post().to(create)))
         .service(web::resource("/payments/callback/{provider}").route(web::post().to(callback)));
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentChannel {
-    Online,
-    Counter,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -54,6 +51,8 @@ pub struct PaymentRow {
     pub created_at: NaiveDateTime,
     #[serde(skip)]
     pub paid_at: Option<NaiveDateTime>,
+    /// This payment settled the dossier's fee (a later one is owed back).
+    pub settled_fee: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -70,36 +69,36 @@ impl From<PaymentRow> for PaymentView {
     }
 }
 
-/// Marks the dossier's fee paid by `payment`, with its event.
+/// Records the settlement of the locked dossier's fee by `payment`
+/// (`domain::dossier::settle`: exactly once), with its event.
 fn settle(
     conn: &mut DbConnection,
-    dossier: &DossierRow,
+    audit: &Audit,
+    locked: &Locked,
     payment: &PaymentRow,
     actor: Option<&Principal>,
     role: &str,
 ) -> Result<(), ApiError> {
     let now = crate::time::now();
+    let channel = PaymentChannel::parse(&payment.channel).unwrap_or(PaymentChannel::Online);
+    let after = domain::settle(&locked.dossier, channel, now)?;
     diesel::update(payments::table.find(&payment.id))
-        .set((payments::status.eq("paid"), payments::paid_at.eq(now)))
+        .set((
+            payments::status.eq(PaymentStatus::Paid.as_str()),
+            payments::paid_at.eq(now),
+            payments::settled_fee.eq(true),
+        ))
         .execute(conn)?;
-    crate::stats::daily::track(conn, &dossier.id, |conn| {
-        diesel::update(dossiers::table.find(&dossier.id))
-            .set((
-                dossiers::paid_at.eq(now),
-                dossiers::payment_channel.eq(&payment.channel),
-                dossiers::version.eq(dossiers::version + 1),
-                dossiers::updated_at.eq(now),
-            ))
-            .execute(conn)
-    })?;
+    write::store(conn, &locked.row, &locked.dossier, &after)?;
     NewEvent {
-        dossier_id: &dossier.id,
+        audit_id: audit.id(),
+        dossier_id: &locked.row.id,
         actor,
         role,
-        unit_id: Some(&dossier.unit_id),
+        unit_id: Some(&locked.row.unit_id),
         action: "payment",
-        from: Some(dossier.status()),
-        to: dossier.status(),
+        from: Some(locked.dossier.status),
+        to: locked.dossier.status,
         summary: format!("fee of {} VND paid ({})", payment.amount_vnd, payment.channel),
         payload: serde_json::json!({"payment_id": payment.id, "channel": payment.channel,
                                     "provider": payment.provider, "amount_vnd": payment.amount_vnd}),
@@ -109,35 +108,45 @@ fn settle(
 }
 
 /// Pay a dossier's fee: the applicant starts an online payment (pending,
-/// with the provider's checkout address); a clerk records a counter payment
-/// (paid at once).
+/// with the provider's checkout address; 201, or 200 with the payment
+/// already pending: a dossier has at most one); a clerk records a counter
+/// payment (paid at once). A fee is settled once.
 #[utoipa::path(post, path = "/api/v1/dossiers/{id}/payments", tag = "payments", params(("id" = String, Path)),
     request_body = CreatePayment, security(("bearer" = [])),
-    responses((status = 201, body = PaymentView), (status = 403, body = Problem), (status = 404, body = Problem),
+    responses((status = 201, body = PaymentView, description = "Started or recorded"),
+        (status = 200, body = PaymentView, description = "The online payment already pending"),
+        (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     body: web::Json<CreatePayment>,
 ) -> Result<HttpResponse, ApiError> {
     let CreatePayment { channel, provider } = body.into_inner();
-    let (id, st) = (id.into_inner(), state.clone());
-    let payment = state
-        .db
-        .write(move |conn| {
-            let (row, access) = load_visible(conn, &principal, &id)?;
+    let (st, p) = (state.clone(), principal.clone());
+    let (created, payment) =
+        write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
             match channel {
-                PaymentChannel::Online if access != Access::Applicant => {
+                PaymentChannel::Online if locked.access != Some(Access::Applicant) => {
                     return Err(ApiError::forbidden("The applicant pays online."));
                 }
-                PaymentChannel::Counter if access != Access::Acting || !principal.has(Role::Clerk) => {
+                PaymentChannel::Counter if locked.access != Some(Access::Acting) || !p.has(Role::Clerk) => {
                     return Err(ApiError::forbidden("A clerk of the unit records counter payments."));
                 }
                 _ => {}
             }
-            if !row.fee_due() || row.status().is_terminal() {
-                return Err(ApiError::conflict("nothing_to_pay", "This dossier has no fee to pay."));
+            domain::may_pay(&locked.dossier)?;
+            let pending: Option<PaymentRow> = payments::table
+                .filter(
+                    payments::dossier_id.eq(&locked.row.id).and(payments::status.eq(PaymentStatus::Pending.as_str())),
+                )
+                .select(PaymentRow::as_select())
+                .first(conn)
+                .optional()?;
+            if let (PaymentChannel::Online, Some(pending)) = (channel, pending) {
+                return Ok((false, pending));
             }
             let payment_id = uuid::Uuid::now_v7().to_string();
             let checkout = match (channel, provider.as_deref()) {
@@ -146,7 +155,7 @@ pub async fn create(
                         .payments
                         .get(name)
                         .ok_or_else(|| ApiError::invalid_field("provider", "no payment provider with this name"))?;
-                    Some(adapter.checkout_url(&payment_id, row.fee_vnd))
+                    Some(adapter.checkout_url(&payment_id, locked.row.fee_vnd))
                 }
                 (PaymentChannel::Online, None) => {
                     return Err(ApiError::invalid_field("provider", "an online payment names its provider"));
@@ -157,24 +166,27 @@ pub async fn create(
             diesel::insert_into(payments::table)
                 .values((
                     payments::id.eq(&payment_id),
-                    payments::dossier_id.eq(&row.id),
-                    payments::channel.eq(if counter { "counter" } else { "online" }),
+                    payments::dossier_id.eq(&locked.row.id),
+                    payments::channel.eq(channel.as_str()),
                     payments::provider.eq(provider.filter(|_| !counter)),
-                    payments::amount_vnd.eq(row.fee_vnd),
-                    payments::status.eq("pending"),
+                    payments::amount_vnd.eq(locked.row.fee_vnd),
+                    // A counter payment is settled below, in this transaction.
+                    payments::status.eq(if counter { PaymentStatus::Paid } else { PaymentStatus::Pending }.as_str()),
                     payments::checkout_url.eq(checkout),
-                    payments::recorded_by.eq(counter.then(|| principal.user_id.clone())),
+                    payments::recorded_by.eq(counter.then(|| p.user_id.clone())),
                     payments::created_at.eq(crate::time::now()),
                 ))
                 .execute(conn)?;
             let payment: PaymentRow = payments::table.find(&payment_id).select(PaymentRow::as_select()).first(conn)?;
             if counter {
-                settle(conn, &row, &payment, Some(&principal), Role::Clerk.as_str())?;
+                settle(conn, audit, &locked, &payment, Some(&p), Role::Clerk.as_str())?;
             }
-            Ok(payments::table.find(&payment_id).select(PaymentRow::as_select()).first::<PaymentRow>(conn)?)
+            audit.status(StatusCode::CREATED);
+            Ok((true, payments::table.find(&payment_id).select(PaymentRow::as_select()).first::<PaymentRow>(conn)?))
         })
         .await?;
-    Ok(HttpResponse::Created().json(PaymentView::from(payment)))
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok(HttpResponse::build(status).json(PaymentView::from(payment)))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -184,16 +196,21 @@ pub struct CallbackAck {
 }
 
 /// A payment provider reports a result. The raw body must carry the
-/// provider's HMAC-SHA256 signature (`X-Signature`, hex); the callback is
-/// idempotent on the provider's transaction reference, and refused when the
-/// amount or the dossier does not match the payment.
+/// provider's HMAC-SHA256 signature (`X-Signature`, hex). A provider
+/// reference is recorded once: the same report again gets the same answer;
+/// the reference reused for another payment, dossier, amount or outcome
+/// answers 409 `provider_ref_reused`. A new reference must name a pending
+/// payment of this provider, its dossier and its amount (422 otherwise; 409
+/// `payment_not_pending` once the payment is paid or failed). A payment paid
+/// after the fee was settled is recorded, not settled again.
 #[utoipa::path(post, path = "/api/v1/payments/callback/{provider}", tag = "payments",
     params(("provider" = String, Path), ("X-Signature" = String, Header, description = "hex HMAC-SHA256 of the body")),
     request_body(content = String, description = "The provider's JSON report", content_type = "application/json"),
     responses((status = 200, body = CallbackAck), (status = 401, body = Problem), (status = 404, body = Problem),
-        (status = 422, body = Problem)))]
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn callback(
     state: web::Data<AppState>,
+    audit: Audit,
     provider: web::Path<String>,
     req: HttpRequest,
     body: web::Bytes,
@@ -205,67 +222,106 @@ pub async fn callback(
         return Err(ApiError::unauthorized("invalid_signature", "The callback's signature is invalid."));
     }
     let report = adapter.parse(&body).map_err(|e| ApiError::invalid_field("body", e))?;
-    let apply = |report: crate::payments::CallbackResult, name: String| {
-        state.db.write(move |conn| record_callback(conn, &name, report))
+    // The dossier of the payment the report names: the one to lock.
+    let (lookup_name, lookup_id) = (name.clone(), report.payment_id.clone());
+    let dossier: Option<String> = state
+        .db
+        .run(move |conn| {
+            Ok(payments::table
+                .filter(payments::id.eq(&lookup_id).and(payments::provider.eq(&lookup_name)))
+                .select(payments::dossier_id)
+                .first(conn)
+                .optional()?)
+        })
+        .await?;
+    let ack = match dossier {
+        Some(id) => {
+            write::change(&state, audit, None, id, move |conn, audit, locked| {
+                record_callback(conn, audit, &name, &report, Some(&locked))
+            })
+            .await?
+        }
+        // No such payment: nothing to lock, nothing will change.
+        None => audit.write(&state, move |conn, audit| record_callback(conn, audit, &name, &report, None)).await?,
     };
-    let ack = match apply(report.clone(), name.clone()).await {
-        // The same report twice at once: the loser finds the winner's record.
-        Err(e) if e.code == "already_exists" => apply(report, name).await,
-        other => other,
-    }?;
     Ok(HttpResponse::Ok().json(ack))
 }
 
-fn mismatch(code: &'static str, detail: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
-}
-
+/// Applies a provider's report as `domain::dossier::callback` decides;
+/// `locked` is the named payment's dossier, when that payment exists.
 fn record_callback(
     conn: &mut DbConnection,
+    audit: &mut Audit,
     provider: &str,
-    report: crate::payments::CallbackResult,
+    report: &crate::payments::CallbackResult,
+    locked: Option<&Locked>,
 ) -> Result<CallbackAck, ApiError> {
-    let known: Option<PaymentRow> = payments::table
-        .filter(payments::provider.eq(provider).and(payments::provider_ref.eq(&report.provider_ref)))
-        .select(PaymentRow::as_select())
-        .first(conn)
-        .optional()?;
-    if let Some(p) = known {
-        // A replay: already recorded, nothing changes.
-        return Ok(CallbackAck { payment_id: p.id, status: p.status });
+    let with_code = |conn: &mut DbConnection, filter: (&str, &str)| -> QueryResult<Option<(PaymentRow, String)>> {
+        let (column, value) = filter;
+        let base = payments::table.inner_join(dossiers::table).filter(payments::provider.eq(provider)).into_boxed();
+        let base = if column == "ref" {
+            base.filter(payments::provider_ref.eq(value))
+        } else {
+            base.filter(payments::id.eq(value))
+        };
+        base.select((PaymentRow::as_select(), dossiers::code)).first(conn).optional()
+    };
+    let recorded = with_code(conn, ("ref", &report.provider_ref))?;
+    let named = match locked {
+        Some(_) => with_code(conn, ("id", &report.payment_id))?,
+        None => None,
+    };
+    fn as_rule((p, code): &(PaymentRow, String)) -> domain::Payment<'_> {
+        domain::Payment {
+            id: p.id.as_str(),
+            dossier_code: code.as_str(),
+            amount_vnd: p.amount_vnd,
+            status: PaymentStatus::parse(&p.status).unwrap_or(PaymentStatus::Failed),
+        }
     }
-    let payment: PaymentRow = payments::table
-        .filter(payments::id.eq(&report.payment_id).and(payments::provider.eq(provider)))
-        .select(PaymentRow::as_select())
-        .first(conn)
-        .optional()?
-        .ok_or_else(|| mismatch("payment_mismatch", "No payment of this provider has this id."))?;
-    let dossier: DossierRow = dossiers::table.find(&payment.dossier_id).select(DossierRow::as_select()).first(conn)?;
-    if dossier.code != report.dossier_code {
-        return Err(mismatch("dossier_mismatch", "The payment belongs to another dossier."));
-    }
-    if report.amount_vnd != payment.amount_vnd {
-        return Err(mismatch("amount_mismatch", "The amount differs from the fee to pay."));
-    }
-    if payment.status != "pending" {
-        return Err(ApiError::conflict("payment_not_pending", format!("The payment is already {}.", payment.status)));
-    }
-    diesel::update(payments::table.find(&payment.id))
-        .set(payments::provider_ref.eq(&report.provider_ref))
-        .execute(conn)?;
-    match report.status.as_str() {
-        "paid" if dossier.fee_due() => settle(conn, &dossier, &payment, None, "payment_provider")?,
-        "paid" => {
-            // Paid twice (e.g. online after a counter payment): recorded, the fee was already settled.
-            diesel::update(payments::table.find(&payment.id))
-                .set((payments::status.eq("paid"), payments::paid_at.eq(crate::time::now())))
+    let fee_open = locked.is_some_and(|l| domain::may_pay(&l.dossier).is_ok());
+    let effect = domain::callback(
+        &report.report(),
+        recorded.as_ref().map(as_rule).as_ref(),
+        named.as_ref().map(as_rule).as_ref(),
+        fee_open,
+    )?;
+    let ack = |p: &PaymentRow, status: PaymentStatus| CallbackAck {
+        payment_id: p.id.clone(),
+        status: status.as_str().into(),
+    };
+    match (effect, recorded, named, locked) {
+        (Callback::Replay, Some((p, _)), _, _) => {
+            audit.target(&p.dossier_id);
+            Ok(ack(&p, PaymentStatus::parse(&p.status).unwrap_or(PaymentStatus::Failed)))
+        }
+        (effect, _, Some((p, _)), Some(locked)) => {
+            diesel::update(payments::table.find(&p.id))
+                .set(payments::provider_ref.eq(&report.provider_ref))
                 .execute(conn)?;
+            let status = match effect {
+                Callback::Settle => {
+                    settle(conn, audit, locked, &p, None, "payment_provider")?;
+                    PaymentStatus::Paid
+                }
+                Callback::PaidAgain => {
+                    diesel::update(payments::table.find(&p.id))
+                        .set((
+                            payments::status.eq(PaymentStatus::Paid.as_str()),
+                            payments::paid_at.eq(crate::time::now()),
+                        ))
+                        .execute(conn)?;
+                    PaymentStatus::Paid
+                }
+                _ => {
+                    diesel::update(payments::table.find(&p.id))
+                        .set(payments::status.eq(PaymentStatus::Failed.as_str()))
+                        .execute(conn)?;
+                    PaymentStatus::Failed
+                }
+            };
+            Ok(ack(&p, status))
         }
-        "failed" => {
-            diesel::update(payments::table.find(&payment.id)).set(payments::status.eq("failed")).execute(conn)?;
-        }
-        _ => return Err(ApiError::invalid_field("status", "`paid` or `failed`")),
+        _ => Err(ApiError::internal("a callback effect without its payment")),
     }
-    let status: String = payments::table.find(&payment.id).select(payments::status).first(conn)?;
-    Ok(CallbackAck { payment_id: payment.id, status })
 }

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{Component, OnlineLevel, ProcedureRow, ProcedureSpec, ProcedureView};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::schema::procedures;
 use crate::domain::roles::Role;
@@ -104,13 +105,15 @@ fn require_catalogue_admin(principal: &Principal) -> Result<(), ApiError> {
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     body: web::Json<ProcedureSpec>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let mut spec = body.into_inner();
-    let view = state
-        .db
-        .write(move |conn| {
+    let view = audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::CREATED);
+            audit.target(&spec.code);
             require_catalogue_admin(&principal)?;
             spec.validate()?;
             if super::find_by_code(conn, &spec.code)?.is_some() {
@@ -149,14 +152,14 @@ pub struct UpdateProcedure {
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     code: web::Path<String>,
     body: web::Json<UpdateProcedure>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let (code, u) = (code.into_inner(), body.into_inner());
-    let view = state
-        .db
-        .write(move |conn| {
+    let view = audit
+        .write(&state, move |conn, _| {
             require_catalogue_admin(&principal)?;
             let current = super::find_by_code(conn, &code)?.ok_or_else(ApiError::not_found)?;
             let s = current.spec;

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::schema::{dossiers, procedures};
@@ -15,6 +16,7 @@ use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
 use crate::dossiers::actions::{self, ActionRequest};
 use crate::dossiers::routes::respond;
+use crate::dossiers::write;
 use crate::dossiers::{DossierSummary, ListRow, summary};
 use crate::error::{ApiError, Problem};
 use crate::pagination::{Keyset, Page};
@@ -138,10 +140,7 @@ fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<St
                 .limit(1)
         };
     }
-    match conn {
-        DbConnection::Pg(pg) => candidate!().for_update().skip_locked().first(pg).optional(),
-        DbConnection::Sqlite(sqlite) => candidate!().first(sqlite).optional(),
-    }
+    crate::first_unlocked!(conn, candidate!())
 }
 
 /// Claim the next unassigned received dossier (specialists). 204 when the
@@ -149,15 +148,20 @@ fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<St
 #[utoipa::path(post, path = "/api/v1/queue/claim", tag = "queue", security(("bearer" = [])),
     responses((status = 200, body = crate::dossiers::DossierView), (status = 204, description = "Nothing to claim"),
         (status = 403, body = Problem)))]
-pub async fn claim(state: web::Data<AppState>, principal: Principal) -> Result<HttpResponse, ApiError> {
+pub async fn claim(state: web::Data<AppState>, principal: Principal, audit: Audit) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Specialist])?;
     let (p, st) = (principal.clone(), state.clone());
-    let claimed = state
-        .db
-        .write(move |conn| {
+    let claimed = audit
+        .write(&state, move |conn, audit| {
             let scope = p.scope_path()?;
-            let Some(id) = next_claimable(conn, &scope)? else { return Ok(None) };
-            actions::apply(conn, &st, &p, &id, &ActionRequest::Claim, None)?;
+            let Some(id) = next_claimable(conn, &scope)? else {
+                audit.status(StatusCode::NO_CONTENT);
+                return Ok(None);
+            };
+            audit.target(&id);
+            write::change_in(conn, audit, Some(&p), &id, |conn, audit, locked| {
+                actions::apply(conn, &st, &p, audit, locked, &ActionRequest::Claim {}, None)
+            })?;
             Ok(Some(id))
         })
         .await?;

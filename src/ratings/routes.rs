@@ -7,17 +7,19 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::schema::{dossiers, ratings, scope_units, units};
+use crate::domain::dossier::{self as domain, Rated};
 use crate::domain::roles::Role;
-use crate::domain::workflow::Status;
-use crate::dossiers::{Access, NewEvent, load_visible};
+use crate::dossiers::write::{self, Locked};
+use crate::dossiers::{Access, NewEvent};
 use crate::error::{ApiError, Problem, Validator};
 use crate::pagination::{Keyset, Page};
 use crate::time::utc;
+use actix_web::http::StatusCode;
 
-/// How long a rating may be changed after it is first given.
-pub const CHANGEABLE_DAYS: i64 = 7;
+use crate::domain::dossier::RATING_CHANGEABLE_DAYS as CHANGEABLE_DAYS;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/dossiers/{id}/rating").route(web::post().to(rate)))
@@ -140,6 +142,7 @@ macro_rules! rating_select {
 pub async fn rate(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     body: web::Json<RatingRequest>,
 ) -> Result<HttpResponse, ApiError> {
@@ -150,73 +153,64 @@ pub async fn rate(
         v.text("comment", c, 2000);
         v.finish()?;
     }
-    let id = id.into_inner();
-    let (created, rating) = state
-        .db
-        .write(move |conn| {
-            let (row, access) = load_visible(conn, &principal, &id)?;
-            if access != Access::Applicant {
-                return Err(ApiError::forbidden("Only the applicant rates a dossier."));
-            }
-            if !matches!(row.status(), Status::Returned | Status::Rejected | Status::Stopped) {
-                return Err(ApiError::conflict(
-                    "not_rateable",
-                    format!("A dossier is rated once returned, rejected or stopped, not while {}.", row.status()),
-                ));
-            }
-            let criteria = [r.reception, r.processing_time, r.staff_conduct, r.result];
-            let flagged = criteria.contains(&Satisfaction::Dissatisfied);
-            let now = crate::time::now();
-            let first: Option<NaiveDateTime> =
-                ratings::table.find(&id).select(ratings::rated_at).first(conn).optional()?;
-            let values = (
-                ratings::reception.eq(r.reception.as_str()),
-                ratings::processing_time.eq(r.processing_time.as_str()),
-                ratings::staff_conduct.eq(r.staff_conduct.as_str()),
-                ratings::result.eq(r.result.as_str()),
-                ratings::comment.eq(&comment),
-                ratings::satisfied.eq(!flagged),
-                ratings::flagged.eq(flagged),
-                ratings::updated_at.eq(now),
-            );
-            if first.is_some_and(|at| now > at + chrono::Duration::days(CHANGEABLE_DAYS)) {
-                return Err(ApiError::conflict(
-                    "rating_locked",
-                    format!("A rating can be changed for {CHANGEABLE_DAYS} days after it is given."),
-                ));
-            }
-            crate::stats::daily::track(conn, &id, |conn| match first {
-                Some(_) => diesel::update(ratings::table.find(&id)).set(values).execute(conn),
-                None => diesel::insert_into(ratings::table)
+    let p = principal.clone();
+    let (rated, rating) = write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
+        let Locked { row, dossier, access } = locked;
+        let (id, principal) = (row.id.clone(), p);
+        if access != Some(Access::Applicant) {
+            return Err(ApiError::forbidden("Only the applicant rates a dossier."));
+        }
+        let criteria = [r.reception, r.processing_time, r.staff_conduct, r.result];
+        let flagged = criteria.contains(&Satisfaction::Dissatisfied);
+        let now = crate::time::now();
+        let first: Option<NaiveDateTime> = ratings::table.find(&id).select(ratings::rated_at).first(conn).optional()?;
+        let rated = domain::rate(dossier.status, first, now)?;
+        let values = (
+            ratings::reception.eq(r.reception.as_str()),
+            ratings::processing_time.eq(r.processing_time.as_str()),
+            ratings::staff_conduct.eq(r.staff_conduct.as_str()),
+            ratings::result.eq(r.result.as_str()),
+            ratings::comment.eq(&comment),
+            ratings::satisfied.eq(!flagged),
+            ratings::flagged.eq(flagged),
+            ratings::updated_at.eq(now),
+        );
+        match rated {
+            Rated::Changed => diesel::update(ratings::table.find(&id)).set(values).execute(conn)?,
+            Rated::First => {
+                audit.status(StatusCode::CREATED);
+                diesel::insert_into(ratings::table)
                     .values((
                         ratings::dossier_id.eq(&id),
                         ratings::rated_by.eq(&principal.user_id),
                         ratings::rated_at.eq(now),
                         values,
                     ))
-                    .execute(conn),
-            })?;
-            NewEvent {
-                dossier_id: &id,
-                actor: Some(&principal),
-                role: Role::Citizen.as_str(),
-                unit_id: Some(&row.unit_id),
-                action: "rate",
-                from: Some(row.status()),
-                to: row.status(),
-                summary: if flagged { "rated: dissatisfied".into() } else { "rated: satisfied".into() },
-                payload: serde_json::to_value(&r).unwrap_or_default(),
+                    .execute(conn)?
             }
-            .insert(conn)?;
-            let rating = ratings::table
-                .inner_join(dossiers::table)
-                .filter(ratings::dossier_id.eq(&id))
-                .select(rating_select!())
-                .first::<RatingRow>(conn)?;
-            Ok((first.is_none(), view(rating)))
-        })
-        .await?;
-    Ok(if created { HttpResponse::Created() } else { HttpResponse::Ok() }.json(rating))
+        };
+        NewEvent {
+            audit_id: audit.id(),
+            dossier_id: &id,
+            actor: Some(&principal),
+            role: Role::Citizen.as_str(),
+            unit_id: Some(&row.unit_id),
+            action: "rate",
+            from: Some(dossier.status),
+            to: dossier.status,
+            summary: if flagged { "rated: dissatisfied".into() } else { "rated: satisfied".into() },
+            payload: serde_json::to_value(&r).unwrap_or_default(),
+        }
+        .insert(conn)?;
+        let rating = ratings::table
+            .inner_join(dossiers::table)
+            .filter(ratings::dossier_id.eq(&id))
+            .select(rating_select!())
+            .first::<RatingRow>(conn)?;
+        Ok((rated, view(rating)))
+    })
+    .await?;
+    Ok(if rated == Rated::First { HttpResponse::Created() } else { HttpResponse::Ok() }.json(rating))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

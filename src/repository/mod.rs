@@ -40,11 +40,25 @@ pub struct ComponentFile<'a> {
     pub file_name: &'a str,
 }
 
-fn new_row(dossier: &DossierRow, source: &str) -> DocumentRow {
-    DocumentRow {
+/// The national ID a document of `dossier` is filed under: the number on
+/// the card for a dossier registered at a desk; for an online dossier, the
+/// verified national ID of the account that filed it — none while it is only
+/// claimed (`src/auth/identity.rs`).
+fn owner_national_id(conn: &mut DbConnection, dossier: &DossierRow) -> QueryResult<Option<String>> {
+    if dossier.channel != crate::domain::dossier::Channel::Online.as_str() {
+        return Ok(dossier.applicant_national_id.clone());
+    }
+    match &dossier.applicant_user_id {
+        Some(user) => crate::auth::identity::verified_national_id(conn, user),
+        None => Ok(None),
+    }
+}
+
+fn new_row(conn: &mut DbConnection, dossier: &DossierRow, source: &str) -> QueryResult<DocumentRow> {
+    Ok(DocumentRow {
         id: uuid::Uuid::now_v7().to_string(),
         owner_user_id: dossier.applicant_user_id.clone(),
-        owner_national_id: dossier.applicant_national_id.clone(),
+        owner_national_id: owner_national_id(conn, dossier)?,
         source: source.into(),
         document_type: String::new(),
         digitization: None,
@@ -55,7 +69,7 @@ fn new_row(dossier: &DossierRow, source: &str) -> DocumentRow {
         source_dossier_id: dossier.id.clone(),
         result_id: None,
         created_at: crate::time::now(),
-    }
+    })
 }
 
 /// Files the digitized document in its applicant's repository.
@@ -67,7 +81,7 @@ pub fn add_component(conn: &mut DbConnection, dossier: &DossierRow, f: Component
         content_type: f.content_type.into(),
         size_bytes: f.size_bytes,
         file_name: f.file_name.into(),
-        ..new_row(dossier, "component")
+        ..new_row(conn, dossier, "component")?
     };
     diesel::insert_into(repository_documents::table).values(&row).execute(conn).map(drop)
 }
@@ -81,7 +95,7 @@ pub fn add_result(conn: &mut DbConnection, dossier: &DossierRow, result: &Result
         size_bytes: result.size_bytes,
         file_name: result.file_name.clone(),
         result_id: Some(result.id.clone()),
-        ..new_row(dossier, "e_result")
+        ..new_row(conn, dossier, "e_result")?
     };
     diesel::insert_into(repository_documents::table).values(&row).execute(conn).map(drop)
 }

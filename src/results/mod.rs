@@ -157,6 +157,11 @@ pub fn issue_from_draft(
     Ok(Some(row))
 }
 
+/// Whether a result document waits to be signed on approval.
+pub fn has_draft(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(result_drafts::table.find(dossier_id))).get_result(conn)
+}
+
 /// The dossier's current e-result: the latest one issued.
 pub fn current(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<ResultRow>> {
     results::table

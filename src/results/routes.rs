@@ -10,10 +10,13 @@ use utoipa::ToSchema;
 
 use super::{ResultFile, ResultRow, Verification, verification};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::schema::{result_drafts, results, signing_keys};
+use crate::domain::dossier::{self as domain, ResultStatus};
 use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
+use crate::dossiers::write::{self, Locked};
 use crate::dossiers::{Access, NewEvent, load_visible};
 use crate::error::{ApiError, Problem, Validator};
 use crate::time::utc;
@@ -110,7 +113,13 @@ pub struct FileForm {
 #[utoipa::path(post, path = "/api/v1/verify", tag = "results",
     request_body(content = FileForm, content_type = "multipart/form-data"),
     responses((status = 200, body = FileVerification), (status = 413, body = Problem)))]
-pub async fn verify_file(state: web::Data<AppState>, form: crate::upload::Form) -> Result<HttpResponse, ApiError> {
+pub async fn verify_file(
+    state: web::Data<AppState>,
+    mut audit: Audit,
+    form: crate::upload::Form,
+) -> Result<HttpResponse, ApiError> {
+    // A check, not a change: anyone may verify, and nothing is recorded.
+    audit.nothing_changed();
     let upload = crate::upload::read(form, state.settings.files.max_bytes, &[]).await?;
     let sha256 = crate::storage::sha256_hex(&upload.bytes);
     let lookup = sha256.clone();
@@ -166,49 +175,44 @@ fn title_of(fields: &std::collections::HashMap<String, String>, default: String)
 pub async fn draft(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
     let upload = crate::upload::read(form, state.settings.files.max_bytes, &["title"]).await?;
     upload.pdf()?;
     let (id, files) = (id.into_inner(), state.files.clone());
-    let draft = state
-        .db
-        .write(move |conn| {
-            let (row, access) = load_visible(conn, &principal, &id)?;
-            let assignee = row.assignee_id.as_deref() == Some(principal.user_id.as_str());
-            let may = access == Access::Acting && (principal.has(Role::Approver) || assignee);
-            if !may {
-                return Err(ApiError::forbidden("The assigned specialist or an approver prepares the result."));
-            }
-            if !matches!(row.status(), Status::InProgress | Status::PendingApproval) {
-                return Err(ApiError::conflict(
-                    "dossier_locked",
-                    format!("A result is prepared while in progress or pending approval, not {}.", row.status()),
-                ));
-            }
-            let procedure: String = crate::db::schema::procedures::table
-                .find(&row.procedure_id)
-                .select(crate::db::schema::procedures::name)
-                .first(conn)?;
-            let title = title_of(&upload.fields, procedure)?;
-            let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
-            let draft = Draft { title, sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
-            diesel::delete(result_drafts::table.find(&id)).execute(conn)?;
-            diesel::insert_into(result_drafts::table)
-                .values((
-                    result_drafts::dossier_id.eq(&id),
-                    result_drafts::title.eq(&draft.title),
-                    result_drafts::sha256.eq(&draft.sha256),
-                    result_drafts::size_bytes.eq(draft.size_bytes),
-                    result_drafts::file_name.eq(&draft.file_name),
-                    result_drafts::uploaded_by.eq(&principal.user_id),
-                    result_drafts::created_at.eq(crate::time::now()),
-                ))
-                .execute(conn)?;
-            Ok(draft)
-        })
-        .await?;
+    let p = principal.clone();
+    let draft = write::change(&state, audit, Some(principal), id, move |conn, audit, locked| {
+        audit.status(StatusCode::CREATED);
+        let Locked { row, dossier, access } = locked;
+        let principal = p;
+        let id = row.id.clone();
+        let assignee = row.assignee_id.as_deref() == Some(principal.user_id.as_str());
+        let may = access == Some(Access::Acting) && (principal.has(Role::Approver) || assignee);
+        domain::may_draft_result(dossier.status, may)?;
+        let procedure: String = crate::db::schema::procedures::table
+            .find(&row.procedure_id)
+            .select(crate::db::schema::procedures::name)
+            .first(conn)?;
+        let title = title_of(&upload.fields, procedure)?;
+        let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
+        let draft = Draft { title, sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
+        diesel::delete(result_drafts::table.find(&id)).execute(conn)?;
+        diesel::insert_into(result_drafts::table)
+            .values((
+                result_drafts::dossier_id.eq(&id),
+                result_drafts::title.eq(&draft.title),
+                result_drafts::sha256.eq(&draft.sha256),
+                result_drafts::size_bytes.eq(draft.size_bytes),
+                result_drafts::file_name.eq(&draft.file_name),
+                result_drafts::uploaded_by.eq(&principal.user_id),
+                result_drafts::created_at.eq(crate::time::now()),
+            ))
+            .execute(conn)?;
+        Ok(draft)
+    })
+    .await?;
     Ok(HttpResponse::Created().json(draft))
 }
 
@@ -221,21 +225,31 @@ pub async fn draft(
 pub async fn download(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (id, st) = (id.into_inner(), state.clone());
-    let (result, bytes) = state
+    let id = id.into_inner();
+    let (st, p, dossier) = (state.clone(), principal.clone(), id.clone());
+    let (result, bytes, returns) = state
         .db
-        .write(move |conn| {
-            let (row, access) = load_visible(conn, &principal, &id)?;
-            let result = super::current(conn, &id)?.ok_or_else(ApiError::not_found)?;
+        .run(move |conn| {
+            let (row, access) = load_visible(conn, &p, &dossier)?;
+            let result = super::current(conn, &dossier)?.ok_or_else(ApiError::not_found)?;
             let bytes = st.files.get(&result.sha256).map_err(ApiError::internal)?;
-            if access == Access::Applicant {
-                crate::dossiers::actions::return_on_download(conn, &st, &principal, &row)?;
-            }
-            Ok((result, bytes))
+            let returns = access == Access::Applicant && row.status() == Status::ResultReady;
+            Ok((result, bytes, returns))
         })
         .await?;
+    if returns {
+        let st = state.clone();
+        write::change(&state, audit, Some(principal.clone()), id, move |conn, audit, locked| {
+            if !crate::dossiers::actions::return_on_download(conn, &st, &principal, audit, &locked)? {
+                audit.nothing_changed();
+            }
+            Ok(())
+        })
+        .await?;
+    }
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
         .insert_header(ContentDisposition {
@@ -253,56 +267,78 @@ pub struct RevokeRequest {
     pub reason: String,
 }
 
-/// The approver acting on the dossier's current result, or 403/404.
+/// The dossier's current result, if an approver of the unit may retire it
+/// (`domain::dossier::retire_result`), or why not.
 fn current_for_approver(
     conn: &mut crate::db::DbConnection,
     principal: &Principal,
-    id: &str,
-) -> Result<(crate::dossiers::DossierRow, ResultRow), ApiError> {
-    let (row, access) = load_visible(conn, principal, id)?;
-    if access != Access::Acting || !principal.has(Role::Approver) {
+    locked: &Locked,
+) -> Result<ResultRow, ApiError> {
+    if locked.access != Some(Access::Acting) || !principal.has(Role::Approver) {
         return Err(ApiError::forbidden("An approver of the issuing unit revokes or replaces results."));
     }
-    let result = super::current(conn, id)?.ok_or_else(ApiError::not_found)?;
-    if result.status != "valid" {
-        return Err(ApiError::conflict("result_not_valid", format!("The result is already {}.", result.status)));
-    }
-    Ok((row, result))
+    let result = super::current(conn, &locked.row.id)?.ok_or_else(ApiError::not_found)?;
+    domain::retire_result(ResultStatus::parse(&result.status).unwrap_or(ResultStatus::Revoked))?;
+    Ok(result)
 }
 
 /// Marks `result` revoked or replaced, with the dossier event saying why.
 fn retire(
     conn: &mut crate::db::DbConnection,
     principal: &Principal,
+    audit: &Audit,
     dossier: &crate::dossiers::DossierRow,
     result: &ResultRow,
-    status: &str,
+    status: ResultStatus,
     reason: &str,
-    replaced_by: Option<&ResultRow>,
 ) -> Result<(), ApiError> {
     diesel::update(results::table.find(&result.id))
         .set((
-            results::status.eq(status),
+            results::status.eq(status.as_str()),
             results::status_reason.eq(reason),
             results::status_changed_at.eq(crate::time::now()),
-            results::replaced_by_id.eq(replaced_by.map(|r| r.id.clone())),
         ))
         .execute(conn)?;
-    let summary = match replaced_by {
-        Some(r) => format!("{} replaced by {}: {reason}", result.number, r.number),
-        None => format!("{} revoked: {reason}", result.number),
-    };
+    if status == ResultStatus::Revoked {
+        NewEvent {
+            audit_id: audit.id(),
+            dossier_id: &dossier.id,
+            actor: Some(principal),
+            role: Role::Approver.as_str(),
+            unit_id: Some(&dossier.unit_id),
+            action: "revoke_result",
+            from: Some(dossier.status()),
+            to: dossier.status(),
+            summary: format!("{} revoked: {reason}", result.number),
+            payload: serde_json::json!({"number": result.number, "reason": reason, "replaced_by": null}),
+        }
+        .insert(conn)?;
+    }
+    Ok(())
+}
+
+/// Links the replaced `old` result to its replacement `new`, with the event.
+fn link_replacement(
+    conn: &mut crate::db::DbConnection,
+    principal: &Principal,
+    audit: &Audit,
+    dossier: &crate::dossiers::DossierRow,
+    old: &ResultRow,
+    new: &ResultRow,
+    reason: &str,
+) -> Result<(), ApiError> {
+    diesel::update(results::table.find(&old.id)).set(results::replaced_by_id.eq(&new.id)).execute(conn)?;
     NewEvent {
+        audit_id: audit.id(),
         dossier_id: &dossier.id,
         actor: Some(principal),
         role: Role::Approver.as_str(),
         unit_id: Some(&dossier.unit_id),
-        action: if replaced_by.is_some() { "replace_result" } else { "revoke_result" },
+        action: "replace_result",
         from: Some(dossier.status()),
         to: dossier.status(),
-        summary,
-        payload: serde_json::json!({"number": result.number, "reason": reason,
-                                    "replaced_by": replaced_by.map(|r| r.number.clone())}),
+        summary: format!("{} replaced by {}: {reason}", old.number, new.number),
+        payload: serde_json::json!({"number": old.number, "reason": reason, "replaced_by": new.number}),
     }
     .insert(conn)?;
     Ok(())
@@ -322,25 +358,23 @@ fn check_reason(reason: &str) -> Result<(), ApiError> {
 pub async fn revoke(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     body: web::Json<RevokeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let reason = body.into_inner().reason.trim().to_string();
     check_reason(&reason)?;
-    let id = id.into_inner();
-    let v = state
-        .db
-        .write(move |conn| {
-            let (dossier, result) = current_for_approver(conn, &principal, &id)?;
-            retire(conn, &principal, &dossier, &result, "revoked", &reason, None)?;
-            let row = results::table.find(&result.id).select(ResultRow::as_select()).first(conn)?;
-            Ok(verification(conn, row)?)
-        })
-        .await?;
+    let p = principal.clone();
+    let v = write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
+        let result = current_for_approver(conn, &p, &locked)?;
+        retire(conn, &p, audit, &locked.row, &result, ResultStatus::Revoked, &reason)?;
+        let row = results::table.find(&result.id).select(ResultRow::as_select()).first(conn)?;
+        Ok(verification(conn, row)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(v))
 }
 
-/// A replacement result (multipart: `file`, a PDF; `reason`; `title`, default the replaced one's).
 #[derive(Debug, Deserialize, ToSchema)]
 #[allow(dead_code)]
 pub struct ReplaceForm {
@@ -358,6 +392,7 @@ pub struct ReplaceForm {
 pub async fn replace(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
@@ -365,18 +400,20 @@ pub async fn replace(
     upload.pdf()?;
     let reason = upload.fields.get("reason").cloned().unwrap_or_default();
     check_reason(&reason)?;
-    let (id, st) = (id.into_inner(), state.clone());
-    let v = state
-        .db
-        .write(move |conn| {
-            let (dossier, old) = current_for_approver(conn, &principal, &id)?;
-            let title = title_of(&upload.fields, old.title.clone())?;
-            let sha256 = st.files.put(&upload.bytes).map_err(ApiError::internal)?;
-            let file = ResultFile { sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
-            let new = super::issue(conn, &st.signer, &dossier, &principal, &title, file, Some(&old))?;
-            retire(conn, &principal, &dossier, &old, "replaced", &reason, Some(&new))?;
-            Ok(verification(conn, new)?)
-        })
-        .await?;
+    let (st, p) = (state.clone(), principal.clone());
+    let v = write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
+        audit.status(StatusCode::CREATED);
+        let old = current_for_approver(conn, &p, &locked)?;
+        let title = title_of(&upload.fields, old.title.clone())?;
+        let sha256 = st.files.put(&upload.bytes).map_err(ApiError::internal)?;
+        let file = ResultFile { sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
+        // The old one stops being valid before the new one is: a dossier has
+        // at most one valid result (`results_one_valid_idx`).
+        retire(conn, &p, audit, &locked.row, &old, ResultStatus::Replaced, &reason)?;
+        let new = super::issue(conn, &st.signer, &locked.row, &p, &title, file, Some(&old))?;
+        link_replacement(conn, &p, audit, &locked.row, &old, &new, &reason)?;
+        Ok(verification(conn, new)?)
+    })
+    .await?;
     Ok(HttpResponse::build(StatusCode::CREATED).json(v))
 }

@@ -3,11 +3,10 @@
 
 use std::collections::HashMap;
 
-use diesel::connection::SimpleConnection;
 use serde::Deserialize;
 
 use crate::auth::password;
-use crate::db::{Db, DbConnection};
+use crate::db::Db;
 use crate::domain::roles::Role;
 use crate::domain::units::Level;
 use crate::error::ApiError;
@@ -16,9 +15,6 @@ use crate::staff::NewStaff;
 use crate::units;
 
 const DEMO: &str = include_str!("demo.toml");
-
-/// Serialises seeding on PostgreSQL (migrations use 7243001, the audit log 7243002).
-const SEED_LOCK: i64 = 7_243_003;
 
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "motcua-demo-2025";
@@ -68,9 +64,7 @@ pub async fn demo(db: &Db) -> anyhow::Result<bool> {
         .write(move |conn| {
             // Several instances may start at once on an empty PostgreSQL
             // database: one seeds, the others wait and then find it seeded.
-            if let DbConnection::Pg(pg) = conn {
-                pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({SEED_LOCK})"))?;
-            }
+            crate::db::backend::lock_for_transaction(conn, crate::db::backend::Lock::Seed)?;
             if units::find_by_code(conn, &data.units[0].code)?.is_some() {
                 return Ok(false);
             }
@@ -120,6 +114,11 @@ fn insert_demo_citizen(conn: &mut crate::db::DbConnection, email: &str, hash: St
         email_verified_at: Some(at),
         created_at: at,
         updated_at: at,
+        // The demo citizen's national ID counts as seen at a desk.
+        national_id_claim: None,
+        national_id_verified_at: Some(at),
+        national_id_verified_by: None,
+        national_id_verified_unit_id: None,
     };
     diesel::insert_into(crate::db::schema::users::table).values(&row).execute(conn)?;
     Ok(())

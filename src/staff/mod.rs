@@ -62,6 +62,10 @@ impl NewStaff {
             email_verified_at: Some(at),
             created_at: at,
             updated_at: at,
+            national_id_claim: None,
+            national_id_verified_at: None,
+            national_id_verified_by: None,
+            national_id_verified_unit_id: None,
         };
         diesel::insert_into(users_t::table).values(&row).execute(conn)?;
         Ok(row)

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::NewStaff;
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::users::{self, UserRow, UserView};
 use crate::auth::{Principal, password};
 use crate::db::DbConnection;
@@ -45,19 +46,21 @@ pub struct CreateStaff {
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     body: web::Json<CreateStaff>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let b = body.into_inner();
     let new = NewStaff::parse(&b.email, &b.full_name, &b.password, &b.roles, b.phone.as_deref())?;
     let hash = password::hash(b.password).await?;
-    let view = state
-        .db
-        .write(move |conn| {
+    let view = audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::CREATED);
             let scope = principal.scope_path()?;
             let unit = units::find_in_scope(conn, &b.unit_id, &scope)?
                 .ok_or_else(|| ApiError::invalid_field("unit_id", "no such unit in your scope"))?;
             let row = new.insert(conn, &unit, hash)?;
+            audit.target(&row.id);
             Ok(UserView::new(row, Some(unit.code)))
         })
         .await?;
@@ -178,6 +181,7 @@ pub struct UpdateStaff {
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     body: web::Json<UpdateStaff>,
 ) -> Result<HttpResponse, ApiError> {
@@ -204,9 +208,8 @@ pub async fn update(
         Some(p) => Some(password::hash(p).await?),
         None => None,
     };
-    let view = state
-        .db
-        .write(move |conn| {
+    let view = audit
+        .write(&state, move |conn, _| {
             let row = find_in_scope(conn, &principal, &id)?;
             let unit_id = match u.unit_id {
                 Some(unit) => {

@@ -14,7 +14,7 @@ use crate::db::{DbConnection, text_literal};
 use crate::domain::daily::{Day, Facts};
 
 /// Where a dossier's counts go: its receiving unit and procedure.
-type Owner = (String, String);
+pub type Owner = (String, String);
 type Key = (NaiveDate, String, String);
 
 /// The columns `Facts` is read from.
@@ -89,7 +89,11 @@ fn facts_of(r: FactsRow) -> (Owner, Facts) {
     ((r.unit_id, r.procedure_id), facts)
 }
 
-fn facts(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(Owner, Facts)>> {
+/// What the statistics count of a dossier now: where its counts go, and its facts.
+pub type Counted = (Owner, Facts);
+
+/// The dossier's counted facts as stored now (`None`: no such dossier).
+pub fn facts(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<Counted>> {
     Ok(facts_query!().filter(dossiers::id.eq(dossier_id)).first::<FactsRow>(conn).optional()?.map(facts_of))
 }
 
@@ -101,28 +105,22 @@ fn contribute(into: &mut BTreeMap<Key, Day>, (owner, facts): &(Owner, Facts), si
     }
 }
 
-/// Runs `change` on dossier `id` (which it may create) and moves the
-/// dossier's counts from what it was to what it is, in the caller's
-/// transaction.
-pub fn track<T, E: From<diesel::result::Error>>(
-    conn: &mut DbConnection,
-    id: &str,
-    change: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-) -> Result<T, E> {
-    let before = facts(conn, id)?;
-    let out = change(conn)?;
-    let after = facts(conn, id)?;
-    if before != after {
-        let mut moved = BTreeMap::new();
-        if let Some(b) = &before {
-            contribute(&mut moved, b, -1);
-        }
-        if let Some(a) = &after {
-            contribute(&mut moved, a, 1);
-        }
-        add(conn, &moved)?;
+/// Moves a dossier's counts from what it was (`before`; `None`: it did not
+/// exist) to what it is, in the caller's transaction — the one of the change
+/// (`src/dossiers/write.rs`), under the dossier's lock, so that concurrent
+/// changes of one dossier move its counts one after the other.
+pub fn moved(conn: &mut DbConnection, before: Option<&Counted>, after: Option<&Counted>) -> QueryResult<()> {
+    if before == after {
+        return Ok(());
     }
-    Ok(out)
+    let mut moved = BTreeMap::new();
+    if let Some(b) = before {
+        contribute(&mut moved, b, -1);
+    }
+    if let Some(a) = after {
+        contribute(&mut moved, a, 1);
+    }
+    add(conn, &moved)
 }
 
 /// Adds the counts to their rows, creating them as needed: one statement
@@ -207,7 +205,7 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
         }
         Ok(done)
     })?;
-    crate::db::analyze(conn, Some("daily_counts"))?;
+    crate::db::backend::analyze(conn, Some("daily_counts"))?;
     Ok(done)
 }
 

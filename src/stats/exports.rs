@@ -257,19 +257,6 @@ type ExportRow = (
 
 const PAGE: i64 = 2000;
 
-/// A filter column of the export pages. SQLite, planning without
-/// statistics, reads the whole period by unit or date and sorts it for every
-/// page (over a second per page at a million dossiers): wrapped in COALESCE,
-/// which no index serves, the column leaves it the primary key's order.
-/// PostgreSQL plans from its statistics and walks the primary key anyway
-/// when most rows qualify; the wrapper would only blind its estimates.
-fn unindexed(conn: &DbConnection, column: &str) -> String {
-    match conn {
-        DbConnection::Pg(_) => format!("dossiers.{column}"),
-        DbConnection::Sqlite(_) => format!("COALESCE(dossiers.{column}, dossiers.{column})"),
-    }
-}
-
 /// One page of the export, after dossier id `after`.
 fn page(
     conn: &mut DbConnection,
@@ -295,12 +282,12 @@ fn page(
         .filter(
             diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
                 "{} IN ({}) AND {} >= ",
-                unindexed(conn, "receiving_unit_id"),
+                crate::db::backend::export_filter_column(conn, "receiving_unit_id"),
                 in_scope.iter().map(|id| text_literal(id)).collect::<Vec<_>>().join(", "),
-                unindexed(conn, "submitted_at")
+                crate::db::backend::export_filter_column(conn, "submitted_at")
             ))
             .bind::<diesel::sql_types::Timestamp, _>(from)
-            .sql(&format!(" AND {} < ", unindexed(conn, "submitted_at")))
+            .sql(&format!(" AND {} < ", crate::db::backend::export_filter_column(conn, "submitted_at")))
             .bind::<diesel::sql_types::Timestamp, _>(to),
         )
         .filter(dossiers::id.gt(after))

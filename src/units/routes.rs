@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{UnitRow, UnitView};
 use crate::app::AppState;
+use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::schema::units;
 use crate::domain::roles::Role;
@@ -103,13 +104,14 @@ pub struct CreateUnit {
 pub async fn create(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     body: web::Json<CreateUnit>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let body = body.into_inner();
-    let row = state
-        .db
-        .write(move |conn| {
+    let row = audit
+        .write(&state, move |conn, audit| {
+            audit.status(actix_web::http::StatusCode::CREATED);
             let scope = principal.scope_path()?;
             let parent = match &body.parent_id {
                 Some(id) => Some(
@@ -123,7 +125,9 @@ pub async fn create(
                     ));
                 }
             };
-            super::create(conn, &body.code, &body.name, body.level, parent.as_ref())
+            let row = super::create(conn, &body.code, &body.name, body.level, parent.as_ref())?;
+            audit.target(&row.id);
+            Ok(row)
         })
         .await?;
     tracing::info!(unit = %row.code, "unit created");
@@ -146,6 +150,7 @@ pub struct UpdateUnit {
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
+    audit: Audit,
     id: web::Path<String>,
     body: web::Json<UpdateUnit>,
 ) -> Result<HttpResponse, ApiError> {
@@ -157,9 +162,8 @@ pub async fn update(
         v.text("name", n, 200);
         v.finish()?;
     }
-    let row = state
-        .db
-        .write(move |conn| {
+    let row = audit
+        .write(&state, move |conn, _| {
             let scope = principal.scope_path()?;
             let unit = super::find_in_scope(conn, &id, &scope)?.ok_or_else(ApiError::not_found)?;
             let at = crate::time::now();

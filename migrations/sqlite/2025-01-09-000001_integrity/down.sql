@@ -1,0 +1,12 @@
+UPDATE users SET national_id = national_id_claim WHERE national_id IS NULL;
+DROP INDEX users_national_id_claim_idx;
+ALTER TABLE users DROP COLUMN national_id_verified_unit_id;
+ALTER TABLE users DROP COLUMN national_id_verified_by;
+ALTER TABLE users DROP COLUMN national_id_verified_at;
+ALTER TABLE users DROP COLUMN national_id_claim;
+ALTER TABLE dossier_events DROP COLUMN audit_id;
+DROP TABLE audit_pending;
+DROP INDEX payments_one_pending_idx;
+DROP INDEX payments_one_settlement_idx;
+ALTER TABLE payments DROP COLUMN settled_fee;
+DROP INDEX results_one_valid_idx;

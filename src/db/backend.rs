@@ -1,0 +1,257 @@
+//! Every difference between the two backends, in one place.
+//!
+//! PostgreSQL lets many writers run at once and serialises them per row (row
+//! locks, `SKIP LOCKED`) or per name (advisory locks). SQLite has one writer
+//! per database: a write transaction starts with `BEGIN IMMEDIATE`, which
+//! takes the database's write lock at once (waiting up to `busy_timeout` for
+//! another process), so every lock below is already held on SQLite and its
+//! helper does nothing there. Planner hints and the spelling of constraint
+//! violations differ too.
+
+use diesel::connection::{SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorInformation, DatabaseErrorKind, Error};
+use diesel::sql_types::Text;
+
+use super::DbConnection;
+
+/// Runs `f` in a write transaction: `BEGIN` on PostgreSQL, `BEGIN IMMEDIATE`
+/// on SQLite (a deferred transaction that reads first could not upgrade to
+/// a writer once another connection has written: `SQLITE_BUSY_SNAPSHOT`).
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<Error>,
+{
+    let DbConnection::Sqlite(sqlite) = conn else {
+        return conn.transaction(f);
+    };
+    diesel::connection::AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    // From here on, as `Connection::transaction` does after its own BEGIN.
+    match f(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(e) => match <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+            Ok(()) | Err(Error::BrokenTransactionManager) => Err(e),
+            Err(rollback) => Err(rollback.into()),
+        },
+    }
+}
+
+/// Names that serialise work across every instance sharing a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Applying migrations.
+    Migrations,
+    /// Linking audit entries into the hash chain (`src/audit/chain.rs`).
+    AuditChain,
+    /// Seeding the demo data into an empty database.
+    Seed,
+}
+
+impl Lock {
+    fn key(self) -> i64 {
+        match self {
+            Lock::Migrations => 7_243_001,
+            Lock::AuditChain => 7_243_002,
+            Lock::Seed => 7_243_003,
+        }
+    }
+}
+
+/// Holds `lock` until the current transaction ends.
+pub fn lock_for_transaction(conn: &mut DbConnection, lock: Lock) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({})", lock.key())),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+/// Holds a lock named by `text` (hashed) until the current transaction ends:
+/// concurrent requests carrying one idempotency key wait for each other.
+pub fn lock_text_for_transaction(conn: &mut DbConnection, text: &str) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 7243005))")
+            .bind::<Text, _>(text)
+            .execute(pg)
+            .map(drop),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
+/// Runs `f` holding `lock` for the session (outside a transaction: migrations).
+pub fn with_session_lock<T>(
+    conn: &mut DbConnection,
+    lock: Lock,
+    f: impl FnOnce(&mut DbConnection) -> T,
+) -> QueryResult<T> {
+    if let DbConnection::Pg(pg) = conn {
+        pg.batch_execute(&format!("SELECT pg_advisory_lock({})", lock.key()))?;
+    }
+    let out = f(conn);
+    if let DbConnection::Pg(pg) = conn {
+        pg.batch_execute(&format!("SELECT pg_advisory_unlock({})", lock.key()))?;
+    }
+    Ok(out)
+}
+
+/// `$query.first($conn).optional()` with the row locked until the
+/// transaction ends: `FOR UPDATE` on PostgreSQL; on SQLite the write
+/// transaction already excludes every other writer.
+#[macro_export]
+macro_rules! first_locked {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg(pg) => $query.for_update().first(pg).optional(),
+            $crate::db::DbConnection::Sqlite(sqlite) => $query.first(sqlite).optional(),
+        }
+    };
+}
+
+/// `$query.first($conn).optional()` taking the first row no other
+/// transaction holds, and locking it: `FOR UPDATE SKIP LOCKED` on
+/// PostgreSQL, so that concurrent claimers — of any instance — get different
+/// rows; SQLite's single writer serialises the claimers instead.
+#[macro_export]
+macro_rules! first_unlocked {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg(pg) => $query.for_update().skip_locked().first(pg).optional(),
+            $crate::db::DbConnection::Sqlite(sqlite) => $query.first(sqlite).optional(),
+        }
+    };
+}
+
+/// Inserts `$rows` (a slice of `Insertable` rows) into `$table` in one
+/// statement; diesel's multi-row insert needs the concrete backend.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg(c) => diesel::insert_into($table).values($rows).execute(c),
+            $crate::db::DbConnection::Sqlite(c) => diesel::insert_into($table).values($rows).execute(c),
+        }
+    };
+}
+
+/// Refreshes PostgreSQL's planner statistics of `table` (or of every table)
+/// after a bulk change, rather than waiting for autovacuum: planned with the
+/// row counts of an empty table, statistics and exports read a million rows
+/// the slow way. SQLite plans without them.
+pub fn analyze(conn: &mut DbConnection, table: Option<&str>) -> QueryResult<()> {
+    if let DbConnection::Pg(pg) = conn {
+        pg.batch_execute(&format!("ANALYZE {}", table.unwrap_or_default()))?;
+    }
+    Ok(())
+}
+
+/// `dossiers.{column}` as an export's filter names it. On SQLite wrapped in
+/// COALESCE, which no index serves, so that the planner walks the primary
+/// key in export order instead of reading the whole period by unit and
+/// sorting it; PostgreSQL needs the bare column to estimate the rows.
+pub fn export_filter_column(conn: &DbConnection, column: &str) -> String {
+    match conn {
+        DbConnection::Pg(_) => format!("dossiers.{column}"),
+        DbConnection::Sqlite(_) => format!("COALESCE(dossiers.{column}, dossiers.{column})"),
+    }
+}
+
+/// The unique constraints whose violation means something to a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Constraint {
+    UserEmail,
+    /// The verified national ID of an account.
+    UserNationalId,
+    UnitCode,
+    ProcedureCode,
+    /// A provider's transaction reference, recorded once per provider.
+    ProviderRef,
+    /// At most one valid result per dossier.
+    OneValidResult,
+    /// At most one settlement of a dossier's fee, one pending online payment.
+    OnePayment,
+    /// One rating per dossier.
+    OneRating,
+}
+
+/// Each constraint as PostgreSQL names it, and as SQLite reports it (the
+/// columns of the violated index: the two partial indexes of
+/// `payments (dossier_id)` read the same).
+const CONSTRAINTS: [(Constraint, &[&str], &str); 8] = [
+    (Constraint::UserEmail, &["users_email_key"], "users.email"),
+    (Constraint::UserNationalId, &["users_national_id_key"], "users.national_id"),
+    (Constraint::UnitCode, &["units_code_key"], "units.code"),
+    (Constraint::ProcedureCode, &["procedures_code_key"], "procedures.code"),
+    (Constraint::ProviderRef, &["payments_provider_provider_ref_key"], "payments.provider, payments.provider_ref"),
+    (Constraint::OneValidResult, &["results_one_valid_idx"], "results.dossier_id"),
+    (Constraint::OnePayment, &["payments_one_settlement_idx", "payments_one_pending_idx"], "payments.dossier_id"),
+    (Constraint::OneRating, &["ratings_pkey"], "ratings.dossier_id"),
+];
+
+/// The named constraint a unique violation broke, if it is one of [`Constraint`].
+pub fn unique_violation(err: &Error) -> Option<Constraint> {
+    let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = err else { return None };
+    constraint_of(info.as_ref())
+}
+
+fn constraint_of(info: &dyn DatabaseErrorInformation) -> Option<Constraint> {
+    let found = match info.constraint_name() {
+        // PostgreSQL names the constraint.
+        Some(name) => CONSTRAINTS.iter().find(|(_, pg, _)| pg.contains(&name)),
+        // SQLite: "UNIQUE constraint failed: table.column, table.column".
+        None => {
+            let columns = info.message().strip_prefix("UNIQUE constraint failed: ")?;
+            CONSTRAINTS.iter().find(|(_, _, sqlite)| *sqlite == columns)
+        }
+    };
+    found.map(|(c, _, _)| *c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Info(&'static str, Option<&'static str>);
+
+    impl DatabaseErrorInformation for Info {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn details(&self) -> Option<&str> {
+            None
+        }
+        fn hint(&self) -> Option<&str> {
+            None
+        }
+        fn table_name(&self) -> Option<&str> {
+            None
+        }
+        fn column_name(&self) -> Option<&str> {
+            None
+        }
+        fn constraint_name(&self) -> Option<&str> {
+            self.1
+        }
+        fn statement_position(&self) -> Option<i32> {
+            None
+        }
+    }
+
+    #[test]
+    fn constraints_are_recognised_as_each_backend_reports_them() {
+        let pg = Info("duplicate key value violates unique constraint", Some("results_one_valid_idx"));
+        assert_eq!(constraint_of(&pg), Some(Constraint::OneValidResult));
+        let sqlite = Info("UNIQUE constraint failed: payments.provider, payments.provider_ref", None);
+        assert_eq!(constraint_of(&sqlite), Some(Constraint::ProviderRef));
+        assert_eq!(
+            constraint_of(&Info("UNIQUE constraint failed: payments.dossier_id", None)),
+            Some(Constraint::OnePayment)
+        );
+        assert_eq!(constraint_of(&Info("x", Some("payments_one_pending_idx"))), Some(Constraint::OnePayment));
+        assert_eq!(constraint_of(&Info("UNIQUE constraint failed: dossiers.code", None)), None);
+        assert_eq!(constraint_of(&Info("x", Some("dossiers_code_key"))), None);
+        assert_eq!(constraint_of(&Info("something else", None)), None);
+    }
+}
