@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Timelike};
 use diesel::prelude::*;
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
@@ -36,11 +36,13 @@ use crate::db::schema::{
     ratings, sequences, users,
 };
 use crate::domain::calendar::Calendar;
+use crate::domain::dossier::{self as domain, Act, Channel, Dossier, Now, PaymentChannel};
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::result_form::result_number;
 use crate::domain::roles::Role;
 use crate::domain::text::fold;
 use crate::domain::units::Level;
+use crate::domain::workflow::Actor;
 use crate::domain::workflow::Status;
 use crate::dossiers::{Digitization, DossierRow, calendar_from, local, stored};
 use crate::procedures::ProcedureView;
@@ -188,6 +190,8 @@ pub struct Draws {
     /// Minutes between steps, and hours before the result is collected.
     pub gap_minutes: i64,
     pub collect_hours: i64,
+    /// The result is issued as a signed e-result (if the procedure's result is a document).
+    pub e_result: bool,
 }
 
 impl Draws {
@@ -216,6 +220,7 @@ impl Draws {
             lead_minutes: rng.random_range(30..=1800),
             gap_minutes: rng.random_range(20..=180),
             collect_hours: rng.random_range(1..=72),
+            e_result: p(rng, mix.e_result),
         }
     }
 }
@@ -228,206 +233,232 @@ pub enum At {
     Target,
 }
 
-/// One step of a dossier's life (local time).
+/// What a step does: a change the rules of `src/domain/dossier.rs` apply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Filed online, or registered at the counter.
+    File(Channel),
+    Act(Act),
+    /// The fee settled, online or at the counter.
+    Pay(PaymentChannel),
+    /// The applicant rates the finished dossier.
+    Rate,
+}
+
+impl Change {
+    /// The event's action, as the service names it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Change::File(Channel::Online) => "submit",
+            Change::File(_) => "register",
+            Change::Act(act) => act.action().as_str(),
+            Change::Pay(_) => "payment",
+            Change::Rate => "rate",
+        }
+    }
+}
+
+/// One step of a dossier's life (local time), with the statuses the rules
+/// gave it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
-    pub action: &'static str,
+    pub change: Change,
     pub from: Option<Status>,
     pub to: Status,
     pub at: NaiveDateTime,
     pub role: Role,
     pub unit: At,
-    /// The new appointment date of an apology.
-    pub new_due: Option<NaiveDateTime>,
 }
 
-/// A dossier's life cut at the horizon, and the columns it leaves behind
-/// (local times).
-#[derive(Debug, Clone, Default)]
+/// The units and people a timeline names (ids as stored).
+#[derive(Debug, Clone)]
+pub struct Cast {
+    pub receiving_unit: String,
+    pub target_unit: String,
+    /// The specialist of the receiving unit and of the target.
+    pub specialists: [String; 2],
+}
+
+/// A dossier's life cut at the horizon: its steps, and the dossier the
+/// rules make of them.
+#[derive(Debug, Clone)]
 pub struct Timeline {
     pub steps: Vec<Step>,
-    pub status: Option<Status>,
-    pub submitted_at: Option<NaiveDateTime>,
-    pub received_at: Option<NaiveDateTime>,
-    pub due_at: Option<NaiveDateTime>,
-    pub original_due_at: Option<NaiveDateTime>,
-    pub paused_at: Option<NaiveDateTime>,
-    pub result_at: Option<NaiveDateTime>,
-    pub finished_at: Option<NaiveDateTime>,
-    pub paid_at: Option<NaiveDateTime>,
+    /// `None` when nothing happened before the horizon.
+    pub dossier: Option<Dossier>,
+    /// UTC, as stored.
     pub rated_at: Option<NaiveDateTime>,
-    pub supplement_requests: i32,
-    pub assigned: bool,
-    pub transferred: bool,
-    pub apologized: bool,
+}
+
+impl Timeline {
+    pub fn transferred(&self) -> bool {
+        self.steps.iter().any(|s| matches!(s.change, Change::Act(Act::Transfer { .. })))
+    }
 }
 
 /// The procedure's terms as the timeline needs them.
 #[derive(Debug, Clone, Copy)]
 pub struct Terms {
-    pub processing_days: u32,
-    pub cutoff_hour: u32,
-    pub fee: bool,
-    /// The hour an appointment day ends (`dossiers.day_end_hour`).
-    pub day_end_hour: u32,
+    pub dates: domain::Terms,
+    pub fee_vnd: i64,
+    /// The procedure's result is a document (an e-result may be issued).
+    pub document_result: bool,
 }
 
-/// Appends steps keeping time strictly increasing.
-struct Script {
+/// Applies steps as the service would, keeping time strictly increasing.
+struct Script<'a> {
     steps: Vec<Step>,
-    status: Status,
+    dossier: Option<Dossier>,
     unit: At,
+    terms: Terms,
+    calendar: &'a Calendar,
+    cast: &'a Cast,
 }
 
-impl Script {
+impl Script<'_> {
     fn last(&self) -> NaiveDateTime {
         self.steps.last().map(|s| s.at).expect("a script starts with a step")
     }
 
-    fn push(&mut self, action: &'static str, to: Status, at: NaiveDateTime, role: Role) -> NaiveDateTime {
+    fn dossier(&self) -> &Dossier {
+        self.dossier.as_ref().expect("filed first")
+    }
+
+    /// The appointment date now (local).
+    fn due(&self) -> NaiveDateTime {
+        local(self.dossier().due_at.expect("received"))
+    }
+
+    /// Applies `change` by `role` at local time `at` (moved after the last
+    /// step); the rules refusing it is a bug of the plan.
+    fn push(&mut self, change: Change, at: NaiveDateTime, role: Role) -> NaiveDateTime {
         let at = match self.steps.last() {
             Some(s) => at.max(s.at + Duration::minutes(1)),
             None => at,
         };
-        let from = (!self.steps.is_empty()).then_some(self.status);
-        self.steps.push(Step { action, from, to, at, role, unit: self.unit, new_due: None });
-        self.status = to;
+        let now = Now { at: stored(at), calendar: self.calendar };
+        let from = self.dossier.as_ref().map(|d| d.status);
+        let actor =
+            Actor { roles: &[role], is_applicant: role == Role::Citizen, is_assignee: role == Role::Specialist };
+        let after = match (&change, &self.dossier) {
+            (Change::File(channel), None) => {
+                domain::file(*channel, &self.cast.receiving_unit, self.terms.fee_vnd, &self.terms.dates, now)
+            }
+            (Change::Act(act), Some(d)) => domain::apply(d, act, actor, &self.terms.dates, now)
+                .unwrap_or_else(|r| panic!("the plan takes {act:?} from {:?}: {r:?}", d.status)),
+            (Change::Pay(channel), Some(d)) => domain::settle(d, *channel, now.at).expect("a fee is due"),
+            (Change::Rate, Some(d)) => {
+                domain::rate(d.status, None, now.at).expect("rated once finished");
+                d.clone()
+            }
+            (change, d) => panic!("{change:?} on {d:?}"),
+        };
+        self.steps.push(Step { change, from, to: after.status, at, role, unit: self.unit });
+        self.dossier = Some(after);
         at
+    }
+
+    fn act(&mut self, act: Act, at: NaiveDateTime, role: Role) -> NaiveDateTime {
+        self.push(Change::Act(act), at, role)
     }
 }
 
 /// Plans the life of a dossier received (or rejected at intake) at local
-/// time `received`, then keeps the steps up to `horizon`.
-pub fn timeline(d: &Draws, t: Terms, cal: &Calendar, received: NaiveDateTime, horizon: NaiveDateTime) -> Timeline {
+/// time `received`, then keeps the steps up to `horizon` and replays them:
+/// every column of the dossier comes from the rules' effects.
+pub fn timeline(
+    d: &Draws,
+    terms: Terms,
+    cal: &Calendar,
+    cast: &Cast,
+    received: NaiveDateTime,
+    horizon: NaiveDateTime,
+) -> Timeline {
     let gap = Duration::minutes(d.gap_minutes);
-    let day_end = NaiveTime::from_hms_opt(t.day_end_hour, 0, 0).expect("hour");
-    let mut s = Script { steps: Vec::new(), status: Status::Submitted, unit: At::Receiving };
+    let mut s = Script { steps: Vec::new(), dossier: None, unit: At::Receiving, terms, calendar: cal, cast };
     if d.online {
         let submitted = received - Duration::minutes(d.lead_minutes);
-        s.push("submit", Status::Submitted, submitted, Role::Citizen);
+        s.push(Change::File(Channel::Online), submitted, Role::Citizen);
         if d.intake_supplement {
-            s.push("request_supplement", Status::SupplementRequested, submitted + gap / 3, Role::Clerk);
-            s.push("supplement", Status::Submitted, submitted + gap * 2 / 3, Role::Citizen);
+            s.act(Act::RequestSupplement, submitted + gap / 3, Role::Clerk);
+            s.act(Act::Supplement, submitted + gap * 2 / 3, Role::Citizen);
         }
         if d.rejected {
-            s.push("reject", Status::Rejected, received, Role::Clerk);
-            return finish(d, s, cal, t, horizon);
+            s.act(Act::Reject, received, Role::Clerk);
+            return finish(d, s, horizon);
         }
-        s.push("receive", Status::Received, received, Role::Clerk);
+        s.act(Act::Receive, received, Role::Clerk);
     } else {
-        s.push("register", Status::Received, received, Role::Clerk);
+        s.push(Change::File(Channel::Counter), received, Role::Clerk);
     }
-    if t.fee {
-        s.push("payment", Status::Received, received + Duration::minutes(5), Role::Citizen);
+    if terms.fee_vnd > 0 {
+        let channel = if d.paid_online { PaymentChannel::Online } else { PaymentChannel::Counter };
+        s.push(Change::Pay(channel), received + Duration::minutes(5), Role::Citizen);
     }
     if d.backlog {
-        return finish(d, s, cal, t, horizon);
+        return finish(d, s, horizon);
     }
+    let mut specialist = &cast.specialists[0];
     if d.transfer {
-        s.push("transfer", Status::Received, received + gap / 2, Role::Clerk);
+        s.act(Act::Transfer { to_unit_id: cast.target_unit.clone() }, received + gap / 2, Role::Clerk);
         s.unit = At::Target;
+        specialist = &cast.specialists[1];
     }
-    let claimed = s.push("claim", Status::InProgress, s.last() + gap, Role::Specialist);
+    let claimed = s.act(Act::Claim { by: specialist.clone() }, s.last() + gap, Role::Specialist);
     if d.withdrawn || d.stopped {
         let at = cal.add_working_days(claimed.date(), 1).and_time(claimed.time());
-        let (action, to, role) = if d.withdrawn {
-            ("withdraw", Status::Withdrawn, Role::Citizen)
+        if d.withdrawn {
+            s.act(Act::Withdraw, at, Role::Citizen);
         } else {
-            ("stop", Status::Stopped, Role::Approver)
-        };
-        s.push(action, to, at, role);
-        return finish(d, s, cal, t, horizon);
+            s.act(Act::Stop, at, Role::Approver);
+        }
+        return finish(d, s, horizon);
     }
-    let mut due = cal.due_at(received, t.processing_days, t.cutoff_hour, day_end);
     let mut paused_days = 0;
     if d.processing_supplement && !d.intake_supplement {
-        let paused = s.push("request_supplement", Status::AwaitingApplicant, claimed + gap, Role::Specialist);
+        let paused = s.act(Act::RequestSupplement, claimed + gap, Role::Specialist);
         let resumed = cal.add_working_days(paused.date(), d.pause_days).and_hms_opt(9, 0, 0).expect("time");
-        let resumed = s.push("supplement", Status::InProgress, resumed, Role::Citizen);
-        due = cal.extend_for_pause(due, paused, resumed);
+        let resumed = s.act(Act::Supplement, resumed, Role::Citizen);
         paused_days = cal.working_days_between(paused.date(), resumed.date());
     }
-    let start = cal.start_day(received, t.cutoff_hour);
-    let taken = if d.late {
-        t.processing_days + paused_days + d.late_days
-    } else {
-        (f64::from(t.processing_days) * d.pace) as u32 + paused_days
-    };
+    let days = terms.dates.processing_days;
+    let taken = if d.late { days + paused_days + d.late_days } else { (f64::from(days) * d.pace) as u32 + paused_days };
     let hour = 8 + (d.gap_minutes % 8) as u32;
+    let start = cal.start_day(received, terms.dates.cutoff_hour);
     let result_day = cal.add_working_days(start, taken).max(s.last().date());
     let mut result = result_day.and_hms_opt(hour, (d.lead_minutes % 60) as u32, 0).expect("time");
     if result <= s.last() + gap {
         result = s.last() + gap * 2;
     }
+    let due = s.due();
     if d.late && d.apology && result > due + Duration::hours(2) {
-        let new_due = cal.add_working_days(due.date(), d.late_days + 1).and_time(day_end);
-        s.push("apologize", Status::InProgress, due + Duration::hours(1), Role::Specialist);
-        s.steps.last_mut().expect("pushed").new_due = Some(new_due);
+        let new_due = cal.add_working_days(due.date(), d.late_days + 1).and_time(terms.dates.day_end);
+        s.act(Act::Apologize { new_due_at: stored(new_due) }, due + Duration::hours(1), Role::Specialist);
     }
-    s.push("submit_for_approval", Status::PendingApproval, result - gap / 2, Role::Specialist);
-    let approved = s.push("approve", Status::ResultReady, result, Role::Approver);
-    s.push("return_result", Status::Returned, approved + Duration::hours(d.collect_hours), Role::Clerk);
-    finish(d, s, cal, t, horizon)
+    s.act(Act::SubmitForApproval, result - gap / 2, Role::Specialist);
+    let approved = s.act(Act::Approve { e_result: d.e_result && terms.document_result }, result, Role::Approver);
+    s.act(Act::ReturnResult, approved + Duration::hours(d.collect_hours), Role::Clerk);
+    finish(d, s, horizon)
 }
 
-/// Adds the rating, cuts at the horizon and derives the columns.
-fn finish(d: &Draws, mut s: Script, cal: &Calendar, t: Terms, horizon: NaiveDateTime) -> Timeline {
-    if d.rated && matches!(s.status, Status::Returned | Status::Rejected | Status::Stopped) {
+/// Adds the rating, cuts at the horizon and replays what is left.
+fn finish(d: &Draws, mut s: Script<'_>, horizon: NaiveDateTime) -> Timeline {
+    let status = s.dossier().status;
+    if d.rated && matches!(status, Status::Returned | Status::Rejected | Status::Stopped) {
         let at = s.last() + Duration::hours(d.collect_hours / 2 + 1);
-        let status = s.status;
-        s.push("rate", status, at, Role::Citizen);
+        s.push(Change::Rate, at, Role::Citizen);
     }
-    s.steps.retain(|step| step.at < horizon);
-    let day_end = NaiveTime::from_hms_opt(t.day_end_hour, 0, 0).expect("hour");
-    let mut out = Timeline::default();
-    for step in &s.steps {
-        out.status = Some(step.to);
-        match step.action {
-            "submit" | "register" => {
-                out.submitted_at = Some(step.at);
-                if step.action == "register" {
-                    out.received_at = Some(step.at);
-                }
-            }
-            "request_supplement" => {
-                out.supplement_requests += 1;
-                if step.to == Status::AwaitingApplicant {
-                    out.paused_at = Some(step.at);
-                }
-            }
-            "supplement" => {
-                if let (Some(paused), Some(due), Some(original)) = (out.paused_at, out.due_at, out.original_due_at) {
-                    out.due_at = Some(cal.extend_for_pause(due, paused, step.at));
-                    out.original_due_at = Some(cal.extend_for_pause(original, paused, step.at));
-                }
-                out.paused_at = None;
-            }
-            "receive" => out.received_at = Some(step.at),
-            "transfer" => out.transferred = true,
-            "claim" => out.assigned = true,
-            "apologize" => {
-                out.due_at = step.new_due;
-                out.apologized = true;
-            }
-            "approve" => out.result_at = Some(step.at),
-            "payment" => out.paid_at = Some(step.at),
-            "rate" => out.rated_at = Some(step.at),
-            _ => {}
+    let kept: Vec<Step> = s.steps.into_iter().filter(|step| step.at < horizon).collect();
+    let mut replay = Script { steps: Vec::new(), dossier: None, unit: At::Receiving, ..s };
+    let mut rated_at = None;
+    for step in kept {
+        replay.unit = step.unit;
+        if step.change == Change::Rate {
+            rated_at = Some(stored(step.at));
         }
-        if matches!(step.action, "receive" | "register") {
-            let due = cal.due_at(step.at, t.processing_days, t.cutoff_hour, day_end);
-            out.due_at = Some(due);
-            out.original_due_at = Some(due);
-        }
-        if step.to.is_terminal() && step.action != "rate" {
-            out.finished_at = Some(step.at);
-        }
-        if step.to.is_terminal() || step.to == Status::Received {
-            out.assigned = false;
-        }
+        replay.push(step.change, step.at, step.role);
     }
-    out.steps = s.steps;
-    out
+    Timeline { steps: replay.steps, dossier: replay.dossier, rated_at }
 }
 
 /// `n` items spread over `days` as evenly as whole numbers allow.
@@ -536,6 +567,7 @@ struct PaymentRow {
     recorded_by: Option<String>,
     created_at: NaiveDateTime,
     paid_at: Option<NaiveDateTime>,
+    settled_fee: bool,
 }
 
 #[derive(Insertable)]
@@ -927,7 +959,6 @@ fn simulate_year(
             let draws = Draws { backlog, ..Draws::sample(rng, mix) };
             let reuse = rng.random_bool(mix.reuse.clamp(0.0, 1.0));
             let digitized = rng.random_bool(mix.digitized.clamp(0.0, 1.0));
-            let e_result = rng.random_bool(mix.e_result.clamp(0.0, 1.0));
             let desk = rng.random_range(0..world.desks.len());
             let choices: Vec<usize> = (0..world.procedures.len())
                 .filter(|&p| world.procedures[p].spec.levels.contains(&world.desks[desk].level))
@@ -939,8 +970,7 @@ fn simulate_year(
                     .collect();
                 same.choose(rng).copied()
             });
-            let dossier =
-                Dossier { at, applicant, desk, target: target.flatten(), procedure, reuse, digitized, e_result };
+            let dossier = Planned { at, applicant, desk, target: target.flatten(), procedure, reuse, digitized };
             add_dossier(world, tally, &mut batch, &calendar, &draws, horizon, &dossier);
         }
         let report = &mut tally.report;
@@ -957,7 +987,7 @@ fn simulate_year(
 }
 
 /// One dossier to write.
-struct Dossier {
+struct Planned {
     at: NaiveDateTime,
     applicant: usize,
     desk: usize,
@@ -965,7 +995,6 @@ struct Dossier {
     procedure: usize,
     reuse: bool,
     digitized: bool,
-    e_result: bool,
 }
 
 fn add_dossier(
@@ -975,35 +1004,40 @@ fn add_dossier(
     calendar: &Calendar,
     draws: &Draws,
     horizon: NaiveDateTime,
-    d: &Dossier,
+    d: &Planned,
 ) {
     let procedure = &world.procedures[d.procedure];
     let spec = &procedure.spec;
     let draws = Draws { transfer: d.target.is_some(), ..draws.clone() };
     let terms = Terms {
-        processing_days: spec.processing_days.max(0) as u32,
-        cutoff_hour: spec.cutoff_hour.max(0) as u32,
-        fee: spec.fee_vnd > 0,
-        day_end_hour: world.day_end_hour,
+        dates: domain::Terms::new(spec.processing_days, spec.cutoff_hour, world.day_end_hour),
+        fee_vnd: spec.fee_vnd,
+        document_result: spec.result_is_document,
     };
-    let life = timeline(&draws, terms, calendar, d.at, horizon);
-    let (Some(status), Some(submitted)) = (life.status, life.submitted_at) else { return };
     let receiving = &world.desks[d.desk];
-    let current = if life.transferred { &world.desks[d.target.expect("transferred")] } else { receiving };
+    let target = &world.desks[d.target.unwrap_or(d.desk)];
+    let cast = Cast {
+        receiving_unit: receiving.unit.id.clone(),
+        target_unit: target.unit.id.clone(),
+        specialists: [receiving.specialist.id.clone(), target.specialist.id.clone()],
+    };
+    let life = timeline(&draws, terms, calendar, &cast, d.at, horizon);
+    let (Some(dossier), Some(first)) = (&life.dossier, life.steps.first()) else { return };
+    let current = if life.transferred() { target } else { receiving };
     let (receiving_id, receiving_code, current_id) =
         (receiving.unit.id.clone(), receiving.unit.code.clone(), current.unit.id.clone());
+    let submitted = first.at;
     let seq = tally.next(format!("dossier:{receiving_id}"), DossierCode::day_key(submitted.date()));
     let code = DossierCode::new(&receiving_code, submitted.date(), seq as u32).to_string();
     let applicant = &world.applicants[d.applicant];
     let id = uuid::Uuid::now_v7().to_string();
-    let ts = |t: Option<NaiveDateTime>| t.map(stored);
     let online = draws.online;
     let row = DossierRow {
         id: id.clone(),
         search_text: fold(&format!("{code} {}", applicant.name)),
         code: code.clone(),
         procedure_id: procedure.id.clone(),
-        unit_id: current_id.clone(),
+        unit_id: dossier.unit_id.clone(),
         receiving_unit_id: receiving_id.clone(),
         applicant_user_id: Some(applicant.user_id.clone()),
         applicant_kind: "citizen".into(),
@@ -1013,24 +1047,24 @@ fn add_dossier(
         applicant_phone: None,
         applicant_address: Some("Tỉnh Quảng Ninh".into()),
         form_data: "{}".into(),
-        channel: if online { "online" } else { "counter" }.into(),
-        status: status.as_str().into(),
-        assignee_id: life.assigned.then(|| current.specialist.id.clone()),
-        submitted_at: stored(submitted),
-        received_at: ts(life.received_at),
-        due_at: ts(life.due_at),
-        original_due_at: ts(life.original_due_at),
-        paused_at: ts(life.paused_at),
-        result_at: ts(life.result_at),
-        finished_at: ts(life.finished_at),
-        supplement_requests: life.supplement_requests,
-        fee_vnd: spec.fee_vnd,
-        version: life.steps.iter().filter(|s| s.action != "rate").count() as i32,
-        queue_at: stored(life.due_at.unwrap_or(submitted)),
-        created_at: stored(submitted),
+        channel: if online { Channel::Online } else { Channel::Counter }.as_str().into(),
+        status: dossier.status.as_str().into(),
+        assignee_id: dossier.assignee_id.clone(),
+        submitted_at: dossier.submitted_at,
+        received_at: dossier.received_at,
+        due_at: dossier.due_at,
+        original_due_at: dossier.original_due_at,
+        paused_at: dossier.paused_at,
+        result_at: dossier.result_at,
+        finished_at: dossier.finished_at,
+        supplement_requests: dossier.supplement_requests,
+        fee_vnd: dossier.fee_vnd,
+        version: life.steps.iter().filter(|s| s.change != Change::Rate).count() as i32,
+        queue_at: dossier.queue_at(),
+        created_at: dossier.submitted_at,
         updated_at: stored(life.steps.last().map_or(submitted, |s| s.at)),
-        paid_at: ts(life.paid_at),
-        payment_channel: life.paid_at.map(|_| if draws.paid_online { "online" } else { "counter" }.to_string()),
+        paid_at: dossier.paid_at,
+        payment_channel: dossier.payment_channel.map(|c| c.as_str().to_string()),
     };
 
     // Components: electronic originals online, scans at the counter; one
@@ -1119,20 +1153,20 @@ fn add_dossier(
             actor_id: Some(actor),
             actor_role: step.role.as_str(),
             unit_id: Some(desk.unit.id.clone()),
-            action: step.action,
+            action: step.change.name(),
             from_status: step.from.map(Status::as_str),
             to_status: step.to.as_str(),
-            summary: step.action.replace('_', " "),
+            summary: step.change.name().replace('_', " "),
             payload: "{}",
         });
     }
-    if life.transferred {
+    if life.transferred() {
         batch.units.push(DossierUnitRow { dossier_id: id.clone(), unit_id: current_id.clone() });
     }
     batch.units.push(DossierUnitRow { dossier_id: id.clone(), unit_id: receiving_id });
 
     if let Some(paid) = row.paid_at {
-        let online_payment = draws.paid_online;
+        let online_payment = dossier.payment_channel == Some(PaymentChannel::Online);
         batch.payments.push(PaymentRow {
             id: uuid::Uuid::now_v7().to_string(),
             dossier_id: id.clone(),
@@ -1145,6 +1179,7 @@ fn add_dossier(
             recorded_by: (!online_payment).then(|| receiving.clerk.id.clone()),
             created_at: paid,
             paid_at: Some(paid),
+            settled_fee: true,
         });
     }
     if let Some(rated) = life.rated_at {
@@ -1159,69 +1194,64 @@ fn add_dossier(
             comment: None,
             satisfied: draws.satisfied,
             flagged: !draws.satisfied,
-            rated_at: stored(rated),
-            updated_at: stored(rated),
+            rated_at: rated,
+            updated_at: rated,
         });
     }
 
-    // The result: a signed e-result for document-issuing procedures, else paper.
-    let mut e_result = false;
-    let mut working_days_taken = None;
-    if let (Some(result_at), Some(received)) = (life.result_at, life.received_at) {
-        working_days_taken = Some(calendar.working_days_between(received.date(), result_at.date()) as i32);
-        if d.e_result && spec.result_is_document {
-            e_result = true;
-            let issued_at = stored(result_at).with_nanosecond(0).expect("zero nanoseconds");
-            let seq = tally.next(format!("result:{current_id}"), result_at.year().to_string());
-            let mut result = ResultRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                number: result_number(&current.unit.code, result_at.year(), seq as u32),
-                dossier_id: id.clone(),
-                title: spec.name.clone(),
-                issuing_unit_id: current_id.clone(),
-                issuing_unit_code: current.unit.code.clone(),
-                issuing_unit_name: current.unit.name.clone(),
-                signer_id: current.approver.id.clone(),
-                signer_name: current.approver.name.clone(),
-                issued_at,
-                sha256: world.result_sha256.clone(),
-                size_bytes: world.result_size,
-                file_name: format!("{code}.pdf"),
-                key_id: world.signer.key_id.clone(),
-                signature: String::new(),
-                status: "valid".into(),
-                status_reason: None,
-                status_changed_at: None,
-                replaces_id: None,
-                replaced_by_id: None,
-            };
-            let canonical = result.fields().canonical().expect("catalogue names have no line breaks");
-            result.signature = world.signer.sign(canonical.as_bytes());
-            batch.documents.push(DocumentRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                owner_user_id: row.applicant_user_id.clone(),
-                owner_national_id: row.applicant_national_id.clone(),
-                source: "e_result".into(),
-                document_type: result.title.clone(),
-                digitization: None,
-                sha256: result.sha256.clone(),
-                content_type: "application/pdf".into(),
-                size_bytes: result.size_bytes,
-                file_name: result.file_name.clone(),
-                source_dossier_id: id.clone(),
-                result_id: Some(result.id.clone()),
-                created_at: issued_at,
-            });
-            batch.results.push(result);
-        }
+    // The result: signed when the rules issued it as an e-result, else paper.
+    if let Some(result_at) = dossier.result_at.filter(|_| dossier.e_result) {
+        let issued_at = result_at.with_nanosecond(0).expect("zero nanoseconds");
+        let result_at = local(result_at);
+        let seq = tally.next(format!("result:{current_id}"), result_at.year().to_string());
+        let mut result = ResultRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            number: result_number(&current.unit.code, result_at.year(), seq as u32),
+            dossier_id: id.clone(),
+            title: spec.name.clone(),
+            issuing_unit_id: current_id.clone(),
+            issuing_unit_code: current.unit.code.clone(),
+            issuing_unit_name: current.unit.name.clone(),
+            signer_id: current.approver.id.clone(),
+            signer_name: current.approver.name.clone(),
+            issued_at,
+            sha256: world.result_sha256.clone(),
+            size_bytes: world.result_size,
+            file_name: format!("{code}.pdf"),
+            key_id: world.signer.key_id.clone(),
+            signature: String::new(),
+            status: "valid".into(),
+            status_reason: None,
+            status_changed_at: None,
+            replaces_id: None,
+            replaced_by_id: None,
+        };
+        let canonical = result.fields().canonical().expect("catalogue names have no line breaks");
+        result.signature = world.signer.sign(canonical.as_bytes());
+        batch.documents.push(DocumentRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            owner_user_id: row.applicant_user_id.clone(),
+            owner_national_id: row.applicant_national_id.clone(),
+            source: "e_result".into(),
+            document_type: result.title.clone(),
+            digitization: None,
+            sha256: result.sha256.clone(),
+            content_type: "application/pdf".into(),
+            size_bytes: result.size_bytes,
+            file_name: result.file_name.clone(),
+            source_dossier_id: id.clone(),
+            result_id: Some(result.id.clone()),
+            created_at: issued_at,
+        });
+        batch.results.push(result);
     }
     batch.facts.push(FactsRow {
         dossier_id: id,
         digitized,
         reused: reused_document.is_some(),
-        e_result,
-        apologized: life.apologized,
-        working_days_taken,
+        e_result: dossier.e_result,
+        apologized: dossier.apologized,
+        working_days_taken: dossier.working_days_taken,
     });
     batch.dossiers.push(row);
 }
@@ -1234,7 +1264,17 @@ mod tests {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
     }
 
-    const TERMS: Terms = Terms { processing_days: 3, cutoff_hour: 16, fee: true, day_end_hour: 17 };
+    fn terms() -> Terms {
+        Terms { dates: domain::Terms::new(3, 16, 17), fee_vnd: 100_000, document_result: true }
+    }
+
+    fn cast() -> Cast {
+        Cast { receiving_unit: "u1".into(), target_unit: "u2".into(), specialists: ["s1".into(), "s2".into()] }
+    }
+
+    fn life(d: &Draws, horizon: &str) -> Timeline {
+        timeline(d, terms(), &Calendar::default(), &cast(), dt("2025-03-03 10:00"), dt(horizon))
+    }
 
     fn plain() -> Draws {
         Draws {
@@ -1245,69 +1285,88 @@ mod tests {
             lead_minutes: 120,
             gap_minutes: 60,
             collect_hours: 24,
+            e_result: true,
             ..Draws::default()
         }
     }
 
     fn actions(t: &Timeline) -> Vec<&'static str> {
-        t.steps.iter().map(|s| s.action).collect()
+        t.steps.iter().map(|s| s.change.name()).collect()
+    }
+
+    fn local_opt(t: Option<NaiveDateTime>) -> Option<NaiveDateTime> {
+        t.map(local)
     }
 
     const FAR: &str = "2030-01-01 00:00";
 
     #[test]
     fn an_online_dossier_runs_its_course_on_time() {
-        let t = timeline(&plain(), TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        let t = life(&plain(), FAR);
         assert_eq!(
             actions(&t),
             ["submit", "receive", "payment", "claim", "submit_for_approval", "approve", "return_result"]
         );
-        assert_eq!(t.status, Some(Status::Returned));
-        assert_eq!(t.due_at, Some(dt("2025-03-06 17:00")));
-        assert!(t.result_at.unwrap() <= t.due_at.unwrap());
+        let d = t.dossier.as_ref().unwrap();
+        assert_eq!(d.status, Status::Returned);
+        assert_eq!(local_opt(d.due_at), Some(dt("2025-03-06 17:00")));
+        assert!(d.result_at.unwrap() <= d.due_at.unwrap());
         assert!(t.steps.windows(2).all(|w| w[0].at < w[1].at && Some(w[0].to) == w[1].from));
-        assert!(!t.assigned && t.finished_at.is_some() && t.paid_at.is_some());
+        assert!(d.assignee_id.is_none() && d.finished_at.is_some() && d.paid_at.is_some());
+        assert_eq!((d.e_result, d.working_days_taken.is_some()), (true, true));
     }
 
     #[test]
     fn late_dossiers_are_late_and_apologized_for() {
-        let d = Draws { late: true, apology: true, ..plain() };
-        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
-        assert!(t.result_at.unwrap() > t.original_due_at.unwrap());
-        assert!(t.apologized && t.due_at > t.original_due_at);
+        let t = life(&Draws { late: true, apology: true, ..plain() }, FAR);
+        let d = t.dossier.as_ref().unwrap();
+        assert!(d.result_at.unwrap() > d.original_due_at.unwrap());
+        assert!(d.apologized && d.due_at > d.original_due_at);
         assert!(actions(&t).contains(&"apologize"));
     }
 
     #[test]
     fn a_paused_clock_moves_the_appointment() {
-        let d = Draws { processing_supplement: true, ..plain() };
-        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
-        assert_eq!(t.supplement_requests, 1);
-        assert!(t.original_due_at.unwrap() > dt("2025-03-06 17:00"));
-        assert!(t.result_at.unwrap() <= t.original_due_at.unwrap());
+        let t = life(&Draws { processing_supplement: true, ..plain() }, FAR);
+        let d = t.dossier.as_ref().unwrap();
+        assert_eq!(d.supplement_requests, 1);
+        assert!(local_opt(d.original_due_at).unwrap() > dt("2025-03-06 17:00"));
+        assert!(d.result_at.unwrap() <= d.original_due_at.unwrap());
     }
 
     #[test]
     fn the_horizon_cuts_a_life_short() {
-        let t = timeline(&plain(), TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt("2025-03-03 10:30"));
+        let t = life(&plain(), "2025-03-03 10:30");
         assert_eq!(actions(&t), ["submit", "receive", "payment"]);
-        assert_eq!(t.status, Some(Status::Received));
-        assert!(t.result_at.is_none() && t.finished_at.is_none() && !t.assigned);
-        let counter = Draws { online: false, backlog: true, ..plain() };
-        let t = timeline(&counter, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
-        assert_eq!((actions(&t), t.status), (vec!["register", "payment"], Some(Status::Received)));
+        let d = t.dossier.as_ref().unwrap();
+        assert_eq!(d.status, Status::Received);
+        assert!(d.result_at.is_none() && d.finished_at.is_none() && d.assignee_id.is_none());
+        let t = life(&Draws { online: false, backlog: true, ..plain() }, FAR);
+        assert_eq!((actions(&t), t.dossier.unwrap().status), (vec!["register", "payment"], Status::Received));
+        assert!(life(&plain(), "2025-03-01 00:00").dossier.is_none(), "nothing before the horizon");
     }
 
     #[test]
     fn rejections_transfers_and_ratings() {
-        let d = Draws { rejected: true, rated: true, satisfied: true, ..plain() };
-        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
+        let t = life(&Draws { rejected: true, rated: true, satisfied: true, ..plain() }, FAR);
         assert_eq!(actions(&t), ["submit", "reject", "rate"]);
-        assert!(t.received_at.is_none() && t.rated_at.is_some() && t.finished_at.is_some());
-        let d = Draws { transfer: true, stopped: true, ..plain() };
-        let t = timeline(&d, TERMS, &Calendar::default(), dt("2025-03-03 10:00"), dt(FAR));
-        assert!(t.transferred && t.status == Some(Status::Stopped));
+        let d = t.dossier.as_ref().unwrap();
+        assert!(d.received_at.is_none() && t.rated_at.is_some() && d.finished_at.is_some());
+        let t = life(&Draws { transfer: true, stopped: true, ..plain() }, FAR);
+        let d = t.dossier.as_ref().unwrap();
+        assert!(t.transferred() && d.status == Status::Stopped && d.unit_id == "u2");
         assert_eq!(t.steps.last().unwrap().unit, At::Target);
+    }
+
+    #[test]
+    fn every_sampled_life_is_one_the_rules_allow() {
+        // `Script::push` panics on any change the rules refuse.
+        let mut rng = StdRng::seed_from_u64(11);
+        let mix = Mix { withdrawn: 0.1, stopped: 0.1, transfer: 0.2, rejected: 0.1, ..Mix::default() };
+        for _ in 0..2_000 {
+            let t = life(&Draws::sample(&mut rng, &mix), FAR);
+            assert!(t.dossier.is_some());
+        }
     }
 
     #[test]
