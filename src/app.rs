@@ -89,15 +89,8 @@ impl Application {
             let http = &data.settings.http;
             App::new()
                 .app_data(data.clone())
-                // Only `application/json` (any parameters): the audit summary
-                // reads exactly the bodies the handlers read.
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(http.json_limit_bytes)
-                        .content_type(|mime| mime.essence_str() == actix_web::mime::APPLICATION_JSON.essence_str())
-                        .content_type_required(true)
-                        .error_handler(error::json_error),
-                )
+                // JSON media types as `audit::summary::read_as_json` reads them.
+                .app_data(web::JsonConfig::default().limit(http.json_limit_bytes).error_handler(error::json_error))
                 .app_data(web::PayloadConfig::new(http.body_limit_bytes))
                 .app_data(web::QueryConfig::default().error_handler(error::query_error))
                 .app_data(web::PathConfig::default().error_handler(error::path_error))

@@ -113,6 +113,11 @@ impl ApiError {
         )
     }
 
+    /// 503 with `Retry-After: 1`: the change was rolled back, try it again.
+    pub fn retry_soon() -> Self {
+        Self { retry_after_secs: Some(1), ..Self::unavailable() }
+    }
+
     /// A failure that is ours, not the caller's: logged here, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -187,6 +192,13 @@ impl From<diesel::result::Error> for ApiError {
                 }
             },
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(),
+            // Rolled back by the database to break a cycle of waits: nothing
+            // changed, and the same request succeeds when sent again.
+            Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::retry_soon(),
+            Error::DatabaseError(_, info) if info.message().contains("deadlock detected") => {
+                tracing::warn!(error = %info.message(), "transaction rolled back to break a deadlock");
+                Self::retry_soon()
+            }
             // PostgreSQL refuses NUL in text: the caller's input, not our fault.
             Error::DatabaseError(_, info) if info.message().contains("invalid byte sequence") => {
                 Self::invalid_field("body", "text may not contain NUL characters")

@@ -849,7 +849,7 @@ fn load_desks(conn: &mut DbConnection, hash: &str) -> anyhow::Result<Vec<Desk>> 
     let rows: Vec<UnitRow> =
         units::table.filter(units::active.eq(true)).order(units::code).select(UnitRow::as_select()).load(conn)?;
     let mut desks = Vec::new();
-    conn.transaction(|conn| {
+    crate::db::backend::write_transaction(conn, |conn| {
         for unit in rows {
             let mut staff = |role: Role, title: &str| -> QueryResult<Staff> {
                 let name = format!("{title} {}", unit.name);
@@ -903,7 +903,7 @@ fn add_applicants(conn: &mut DbConnection, count: u64, hash: &str) -> anyhow::Re
         out.push(Applicant { user_id, email, name, national_id });
     }
     for chunk in fresh.chunks(DOSSIERS_PER_TRANSACTION * 5) {
-        conn.transaction(|conn| {
+        crate::db::backend::write_transaction(conn, |conn| {
             insert_all!(conn, users::table, chunk);
             QueryResult::Ok(())
         })?;
@@ -978,7 +978,7 @@ fn simulate_year(
         report.events += batch.events.len() as u64;
         report.results += batch.results.len() as u64;
         tracing::info!(year, dossiers = report.dossiers, "simulated");
-        conn.transaction(|conn| {
+        crate::db::backend::write_transaction(conn, |conn| {
             batch.write(conn)?;
             tally.save_sequences(conn)
         })?;

@@ -21,6 +21,8 @@ on_both_backends!(
     csv_export_has_the_listed_rows,
     concurrent_writes_keep_a_gap_free_chain,
     verification_names_the_altered_or_missing_entry,
+    a_lost_last_entry_is_found_by_its_event,
+    no_body_hides_from_the_audit,
 );
 
 /// Every entry of the list at `query` (as `token`), following the cursors.
@@ -489,4 +491,64 @@ async fn verification_names_the_altered_or_missing_entry(b: Backend) {
     assert!(app.put("/api/v1/holidays/2027-09-09", Some(&admin), body).await.status().is_success());
     let newest = json_ok(app.get("/api/v1/audit?limit=1", Some(&auditor)).await, StatusCode::OK).await;
     assert_eq!(newest["items"][0]["seq"].as_u64().unwrap(), n + 1);
+}
+
+async fn a_lost_last_entry_is_found_by_its_event(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (citizen, clerk, auditor) = (app.token("citizen").await, app.token("clerk").await, app.token("auditor").await);
+    let d = file(&app, &citizen, HOUSEHOLD_BUSINESS, "193").await;
+    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    assert_eq!(verify(&app, &auditor).await["valid"], true);
+    // The receive's entry is the chain's last: removing it leaves no gap…
+    let last: String =
+        app.db(|conn| audit_log::table.order(audit_log::seq.desc()).select(audit_log::id).first(conn)).await;
+    match b {
+        Backend::Sqlite => sql(&app, "DROP TRIGGER audit_log_no_delete").await,
+        Backend::Postgres => sql(&app, "DROP TRIGGER audit_log_no_update_or_delete ON audit_log").await,
+    }
+    let gone = last.clone();
+    app.db(move |conn| diesel::delete(audit_log::table.find(gone)).execute(conn)).await;
+    // …but the receive event names it.
+    let report = verify(&app, &auditor).await;
+    assert_eq!(report["valid"], false, "{report}");
+    assert_eq!(report["unaudited_event"]["audit_id"], last.as_str());
+    assert_eq!(report["unaudited_event"]["dossier_id"], d["id"]);
+}
+
+async fn no_body_hides_from_the_audit(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (admin, auditor, clerk, citizen) =
+        (app.token("admin").await, app.token("auditor").await, app.token("clerk").await, app.token("citizen").await);
+    let clerk_id = user_id(&app, &clerk).await;
+    let send = |method: reqwest::Method, path: String, token: &str, ct: &str, body: &'static str| {
+        app.client.request(method, app.url(&path)).bearer_auth(token).header("content-type", ct).body(body).send()
+    };
+    // A body that is not JSON to the handlers is refused.
+    let grant = r#"{"roles":["clerk","admin"]}"#;
+    let path = format!("/api/v1/admin/users/{clerk_id}");
+    let res = send(reqwest::Method::PATCH, path.clone(), &admin, "text/plain", grant).await.unwrap();
+    assert_problem(res, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
+    // Every JSON media type the handlers read is read by the audit too: a
+    // role grant sent as merge-patch is recorded with its values.
+    let res = send(reqwest::Method::PATCH, path, &admin, "application/merge-patch+json", grant).await.unwrap();
+    json_ok(res, StatusCode::OK).await;
+    let granted = entries(&app, &auditor, "&action=admin.users.patch").await;
+    assert_eq!(granted.len(), 1);
+    assert_eq!(granted[0]["summary"], r#"{"fields":["roles"],"values":{"roles":["clerk","admin"]}}"#);
+    // An action under a `+json` type is named by its action.
+    let d = file(&app, &citizen, HOUSEHOLD_BUSINESS, "193").await;
+    let path = format!("/api/v1/dossiers/{}/actions", d["id"].as_str().unwrap());
+    let res = send(reqwest::Method::POST, path, &clerk, "application/x+json; charset=utf-8", r#"{"action":"receive"}"#)
+        .await
+        .unwrap();
+    json_ok(res, StatusCode::OK).await;
+    let received = entries(&app, &auditor, "&action=dossiers.actions.receive").await;
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0]["summary"], r#"{"fields":["action"],"values":{"action":"receive"}}"#);
+
+    // An action without a payload refuses unknown fields too.
+    let specialist = app.token("specialist").await;
+    let res = act(&app, &specialist, &d, json!({"action": "claim", "assignee_id": "x", "status": "returned"})).await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(get(&app, &clerk, &d).await["status"], "received");
 }

@@ -181,6 +181,24 @@ async fn acknowledged_filings_survive_sigkill(b: Backend) {
     }
     assert!(acked.keys().all(|id| per_dossier.get(id.as_str()) == Some(&components_each)), "components");
     assert_eq!(facts.into_iter().collect::<HashSet<_>>(), acked.keys().cloned().collect::<HashSet<_>>(), "facts");
+    // Every committed event has its audit entry, written in its transaction:
+    // linked into the chain, or waiting for the linker after the kill.
+    let unaudited: i64 = open_directly(&db.url)
+        .run(|conn| {
+            use motcua::db::schema::{audit_log, audit_pending};
+            Ok(dossier_events::table
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    audit_log::table.filter(audit_log::id.nullable().eq(dossier_events::audit_id)),
+                )))
+                .filter(diesel::dsl::not(diesel::dsl::exists(
+                    audit_pending::table.filter(audit_pending::id.nullable().eq(dossier_events::audit_id)),
+                )))
+                .count()
+                .get_result(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(unaudited, 0, "committed events without their audit entry");
     assert_audit_chain_valid(&api).await;
 }
 

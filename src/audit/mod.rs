@@ -397,7 +397,7 @@ async fn capture_body(req: &mut ServiceRequest, json_limit: usize) -> BodySummar
     let length = header(CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok());
     let content_type =
         header(CONTENT_TYPE).map(|ct| ct.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
-    let is_json = content_type.as_deref() == Some("application/json");
+    let is_json = req.mime_type().ok().flatten().is_some_and(|m| summary::read_as_json(&m));
     let within_limit = length.is_none_or(|n| n <= json_limit as u64);
     let json = if is_json && within_limit { read_json(req, json_limit).await } else { None };
     summarise(content_type.as_deref(), length, json.as_deref())

@@ -23,6 +23,14 @@ const VALUE_FIELDS: [&str; 13] = [
     "unit_id",
 ];
 
+/// Whether a body of this media type is JSON to the handlers: the rule of
+/// actix-web's JSON extractor (`application/json`, any `*/json`, any
+/// `+json` suffix, e.g. `application/merge-patch+json`), so that every body
+/// a handler reads as JSON is summarised as JSON.
+pub fn read_as_json(mime: &actix_web::mime::Mime) -> bool {
+    mime.subtype() == actix_web::mime::JSON || mime.suffix() == Some(actix_web::mime::JSON)
+}
+
 /// The longest recorded value; longer ones are recorded by name only.
 const MAX_VALUE_CHARS: usize = 100;
 

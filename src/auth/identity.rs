@@ -101,6 +101,9 @@ pub async fn verify(
     let (email, national_id) = (email.expect("validated").into_string(), national_id.expect("validated").to_string());
     let done = audit
         .write(&state, move |conn, audit| {
+            // Verifications of one national ID take turns (they detach each
+            // other's claims), then the account's row is locked.
+            crate::db::backend::lock_text_for_transaction(conn, &format!("national-id:{national_id}"))?;
             let account: UserRow = crate::first_locked!(
                 &mut *conn,
                 users::table.filter(users::email.eq(&email)).select(UserRow::as_select())

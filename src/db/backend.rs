@@ -18,15 +18,21 @@ use super::DbConnection;
 /// Runs `f` in a write transaction: `BEGIN` on PostgreSQL, `BEGIN IMMEDIATE`
 /// on SQLite (a deferred transaction that reads first could not upgrade to
 /// a writer once another connection has written: `SQLITE_BUSY_SNAPSHOT`).
+/// Inside a transaction already, a savepoint.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, E>,
     E: From<Error>,
 {
-    let DbConnection::Sqlite(sqlite) = conn else {
-        return conn.transaction(f);
-    };
-    diesel::connection::AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    let nested = <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
+    match conn {
+        DbConnection::Sqlite(sqlite) if !nested => {
+            diesel::connection::AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?
+        }
+        _ => return conn.transaction(f),
+    }
     // From here on, as `Connection::transaction` does after its own BEGIN.
     match f(conn) {
         Ok(value) => {

@@ -190,31 +190,26 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get().map_err(|e| {
-                tracing::warn!(error = %e, "database checkout failed");
-                ApiError::unavailable()
-            })?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(ApiError::internal)?
+        actix_web::web::block(move || f(&mut *checkout(&pool)?)).await.map_err(ApiError::internal)?
     }
 
     /// Runs `f` inside one write transaction (`backend::write_transaction`):
     /// everything or nothing is committed, and a 2xx is only sent after the
-    /// commit.
+    /// commit. On SQLite this process's writers take turns before they
+    /// check out a connection, so that those waiting hold none.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let writer = (self.backend() == Backend::Sqlite).then(|| self.sqlite_writer.clone());
-        self.run(move |conn| {
-            let _guard = writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-            backend::write_transaction(conn, f)
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let _turn = writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+            backend::write_transaction(&mut *checkout(&pool)?, f)
         })
         .await
+        .map_err(ApiError::internal)?
     }
 
     /// Readiness: a working connection, and for SQLite the file still in place.
@@ -227,6 +222,14 @@ impl Db {
         }
         self.run(|conn| conn.batch_execute("SELECT 1").map_err(|_| ApiError::unavailable())).await
     }
+}
+
+/// A pooled connection; 503 when none frees up within the checkout timeout.
+fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
+    pool.get().map_err(|e| {
+        tracing::warn!(error = %e, "database checkout failed");
+        ApiError::unavailable()
+    })
 }
 
 /// Takes the next number of sequence `name` in `period` (1, 2, 3 …) inside

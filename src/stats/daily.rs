@@ -180,7 +180,7 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
         "SELECT CAST(day AS TEXT) AS day, procedure_id, {} FROM daily_counts WHERE unit_id = $1",
         read.collect::<Vec<_>>().join(", ")
     );
-    let done = conn.transaction(|conn| -> QueryResult<Rebuilt> {
+    let done = crate::db::backend::write_transaction(conn, |conn| -> QueryResult<Rebuilt> {
         let mut done = Rebuilt { rows: 0, differing: 0 };
         for unit in units::table.select(units::id).order(units::id).load::<String>(conn)? {
             let mut rows = BTreeMap::new();

@@ -205,6 +205,16 @@ impl TestApp {
         Self::start(settings, backend, database_url, db, files).await
     }
 
+    /// A second instance of the service on the same database, file store and
+    /// signing key — two servers behind one load balancer. It serves until
+    /// the test ends.
+    pub async fn twin(&self) -> Api {
+        let app = Application::build(self.settings.clone()).await.expect("the second instance starts");
+        let address = format!("http://127.0.0.1:{}", app.port());
+        actix_web::rt::spawn(app.run_until_stopped());
+        Api::new(address)
+    }
+
     /// Delivers every e-mail due now (the worker's round, on demand).
     pub async fn deliver(&self) -> Delivery {
         self.state.mail_worker.run_pending().await.expect("delivery round")
