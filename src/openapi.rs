@@ -19,7 +19,7 @@ use crate::{
         ops::healthz, ops::readyz, ops::metrics,
         auth::routes::register, auth::routes::login, auth::routes::refresh, auth::routes::logout, auth::routes::me,
         auth::email::verify_email, auth::email::resend_verification, auth::email::request_reset,
-        auth::email::check_reset, auth::email::reset,
+        auth::email::check_reset, auth::email::reset, auth::identity::verify,
         units::routes::list, units::routes::get, units::routes::create, units::routes::update,
         procedures::routes::list, procedures::routes::get, procedures::routes::create, procedures::routes::update,
         holidays::routes::list, holidays::routes::put, holidays::routes::delete,

@@ -7,7 +7,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, web};
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -58,6 +60,9 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    /// State-changing requests answered 2xx whose handler wrote no audit
+    /// entry (`audit::record`): always 0 unless a handler is wrong.
+    pub unaudited_changes: IntCounter,
 }
 
 impl Metrics {
@@ -75,16 +80,22 @@ impl Metrics {
         let pool_connections =
             IntGauge::new("db_pool_connections", "Open database connections in the pool").expect("valid metric");
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections").expect("valid metric");
+        let unaudited_changes = IntCounter::new(
+            "audit_unrecorded_changes_total",
+            "State-changing requests answered 2xx without their audit entry (a defect: alert on any)",
+        )
+        .expect("valid metric");
         let registry = Registry::new();
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(pool_connections.clone()),
             Box::new(pool_idle.clone()),
+            Box::new(unaudited_changes.clone()),
         ] {
             registry.register(c).expect("metric registered once");
         }
-        Self { registry, requests, latency, pool_connections, pool_idle }
+        Self { registry, requests, latency, pool_connections, pool_idle, unaudited_changes }
     }
 }
 

@@ -165,6 +165,13 @@ fn rows() -> Vec<Row> {
         row(post.clone(), "/api/v1/auth/refresh", FreshRefreshToken, everyone),
         row(post.clone(), "/api/v1/auth/logout", FreshRefreshToken, "204 204 204 204 204 204 204 204 204 204 204 204"),
         row(get.clone(), "/api/v1/me", none(), signed_in),
+        // A clerk of any unit verifies a citizen's national ID at the desk.
+        row(
+            post.clone(),
+            "/api/v1/identity/verifications",
+            Json(json!({"email": "citizen1@example.vn", "national_id": citizen(1)["national_id"]})),
+            "403 403 200 403 403 403 200 403 403 403 403 401",
+        ),
         // Public reference data.
         row(get.clone(), "/api/v1/units", none(), everyone),
         row(get.clone(), "/api/v1/units/{u193}", none(), everyone),
@@ -339,4 +346,7 @@ async fn every_endpoint_for_every_caller(b: Backend) {
         }
     }
     assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
+    // Every state-changing request answered 2xx wrote its audit entry.
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    assert!(metrics.lines().any(|l| l == "audit_unrecorded_changes_total 0"), "{metrics}");
 }

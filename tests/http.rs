@@ -130,6 +130,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/refresh"),
     ("post", "/api/v1/auth/logout"),
     ("get", "/api/v1/me"),
+    ("post", "/api/v1/identity/verifications"),
     ("get", "/api/v1/units"),
     ("post", "/api/v1/units"),
     ("get", "/api/v1/units/{id}"),

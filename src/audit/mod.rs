@@ -375,7 +375,8 @@ pub async fn record(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let json_limit = req.app_data::<web::Data<AppState>>().map(|s| s.settings.http.json_limit_bytes);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let json_limit = state.as_ref().map(|s| s.settings.http.json_limit_bytes);
     let summary = match json_limit {
         Some(limit) if !safe => capture_body(&mut req, limit).await,
         _ => summarise(None, None, None),
@@ -386,6 +387,9 @@ pub async fn record(
     if !safe && res.status().is_success() && !done.load(Ordering::Relaxed) {
         let route = res.request().match_pattern().unwrap_or_default();
         tracing::error!(%route, status = %res.status(), "a state-changing request succeeded without its audit entry");
+        if let Some(state) = state {
+            state.metrics.unaudited_changes.inc();
+        }
     }
     Ok(res)
 }
