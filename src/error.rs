@@ -321,3 +321,41 @@ impl Validator {
         if self.0.is_empty() { Ok(()) } else { Err(ApiError::validation(self.0)) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+    use crate::db::backend::ReportedError;
+
+    fn from_db(kind: DatabaseErrorKind, message: &'static str) -> ApiError {
+        Error::DatabaseError(kind, Box::new(ReportedError { message, constraint: None })).into()
+    }
+
+    #[test]
+    fn a_rolled_back_transaction_asks_for_a_retry_never_a_500() {
+        for e in [
+            from_db(DatabaseErrorKind::Unknown, "deadlock detected"),
+            from_db(DatabaseErrorKind::SerializationFailure, "could not serialize access"),
+        ] {
+            assert_eq!(
+                (e.status, e.code, e.retry_after_secs),
+                (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", Some(1))
+            );
+        }
+    }
+
+    #[test]
+    fn unique_violations_say_which_rule_they_broke() {
+        let e = from_db(DatabaseErrorKind::UniqueViolation, "UNIQUE constraint failed: users.email");
+        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "email_taken"));
+        let e = from_db(
+            DatabaseErrorKind::UniqueViolation,
+            "UNIQUE constraint failed: payments.provider, payments.provider_ref",
+        );
+        assert_eq!(e.code, "provider_ref_reused");
+        let e = from_db(DatabaseErrorKind::UniqueViolation, "UNIQUE constraint failed: results.dossier_id");
+        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
+    }
+}

@@ -27,9 +27,22 @@ use crate::error::ApiError;
 /// Entries linked per transaction.
 const BATCH: i64 = 500;
 
+/// How long a woken linker gathers entries before linking them: under load,
+/// one linking transaction for all the changes of this interval rather than
+/// one per change (`bench/RESULTS.md`).
+const GATHER: Duration = Duration::from_millis(50);
+
 /// Links every committed pending entry, a batch per transaction; returns how
-/// many it linked.
+/// many it linked. With none pending it only reads (no write lock taken).
 pub async fn link_all(db: &Db) -> Result<usize, ApiError> {
+    let pending: bool = db
+        .run(|conn| {
+            Ok(diesel::select(diesel::dsl::exists(audit_pending::table.select(audit_pending::id))).get_result(conn)?)
+        })
+        .await?;
+    if !pending {
+        return Ok(0);
+    }
     let mut linked = 0;
     loop {
         let n = db.write(|conn| Ok(link(conn)?)).await?;
@@ -84,15 +97,17 @@ impl Linker {
         self.wake.notify_one();
     }
 
-    /// Links whenever woken, and at least once a second (entries of other
-    /// instances, and of a process killed before its linker ran), until the
-    /// task is dropped.
+    /// Links soon after being woken (gathering the changes of [`GATHER`]),
+    /// and at least once a second (entries of other instances, and of a
+    /// process killed before its linker ran), until the task is dropped.
     pub async fn run(self: Arc<Self>, db: Db) {
         loop {
             if let Err(e) = link_all(&db).await {
                 tracing::warn!(error = %e, "linking audit entries failed; retrying");
             }
-            let _ = tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await;
+            if tokio::time::timeout(Duration::from_secs(1), self.wake.notified()).await.is_ok() {
+                tokio::time::sleep(GATHER).await;
+            }
         }
     }
 }

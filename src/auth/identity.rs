@@ -27,6 +27,7 @@ use crate::domain::identity::{Email, NationalId};
 use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
 use crate::dossiers::NewEvent;
+use crate::dossiers::write::Counting::Uncounted;
 use crate::error::{ApiError, Problem, Validator};
 use crate::time::utc;
 
@@ -175,7 +176,7 @@ fn bind(
         .load(conn)?;
     let mut dossiers_bound = 0;
     for id in &unbound {
-        dossiers_bound += crate::dossiers::write::change_in(conn, audit, None, id, |conn, audit, l| {
+        dossiers_bound += crate::dossiers::write::change_in(conn, audit, None, id, Uncounted, |conn, audit, l| {
             if l.row.applicant_user_id.is_some() {
                 return Ok(0);
             }

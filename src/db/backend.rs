@@ -215,49 +215,57 @@ fn constraint_of(info: &dyn DatabaseErrorInformation) -> Option<Constraint> {
     found.map(|(c, _, _)| *c)
 }
 
+/// A database error as a backend reports it, for the unit tests of the
+/// errors' mapping (here and in `src/error.rs`).
+#[cfg(test)]
+pub(crate) struct ReportedError {
+    pub message: &'static str,
+    pub constraint: Option<&'static str>,
+}
+
+#[cfg(test)]
+impl DatabaseErrorInformation for ReportedError {
+    fn message(&self) -> &str {
+        self.message
+    }
+    fn details(&self) -> Option<&str> {
+        None
+    }
+    fn hint(&self) -> Option<&str> {
+        None
+    }
+    fn table_name(&self) -> Option<&str> {
+        None
+    }
+    fn column_name(&self) -> Option<&str> {
+        None
+    }
+    fn constraint_name(&self) -> Option<&str> {
+        self.constraint
+    }
+    fn statement_position(&self) -> Option<i32> {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    struct Info(&'static str, Option<&'static str>);
-
-    impl DatabaseErrorInformation for Info {
-        fn message(&self) -> &str {
-            self.0
-        }
-        fn details(&self) -> Option<&str> {
-            None
-        }
-        fn hint(&self) -> Option<&str> {
-            None
-        }
-        fn table_name(&self) -> Option<&str> {
-            None
-        }
-        fn column_name(&self) -> Option<&str> {
-            None
-        }
-        fn constraint_name(&self) -> Option<&str> {
-            self.1
-        }
-        fn statement_position(&self) -> Option<i32> {
-            None
-        }
+    fn constraint(message: &'static str, name: Option<&'static str>) -> Option<Constraint> {
+        constraint_of(&ReportedError { message, constraint: name })
     }
 
     #[test]
     fn constraints_are_recognised_as_each_backend_reports_them() {
-        let pg = Info("duplicate key value violates unique constraint", Some("results_one_valid_idx"));
-        assert_eq!(constraint_of(&pg), Some(Constraint::OneValidResult));
-        let sqlite = Info("UNIQUE constraint failed: payments.provider, payments.provider_ref", None);
-        assert_eq!(constraint_of(&sqlite), Some(Constraint::ProviderRef));
-        assert_eq!(
-            constraint_of(&Info("UNIQUE constraint failed: payments.dossier_id", None)),
-            Some(Constraint::OnePayment)
-        );
-        assert_eq!(constraint_of(&Info("x", Some("payments_one_pending_idx"))), Some(Constraint::OnePayment));
-        assert_eq!(constraint_of(&Info("UNIQUE constraint failed: dossiers.code", None)), None);
-        assert_eq!(constraint_of(&Info("x", Some("dossiers_code_key"))), None);
-        assert_eq!(constraint_of(&Info("something else", None)), None);
+        let pg = constraint("duplicate key value violates unique constraint", Some("results_one_valid_idx"));
+        assert_eq!(pg, Some(Constraint::OneValidResult));
+        let sqlite = constraint("UNIQUE constraint failed: payments.provider, payments.provider_ref", None);
+        assert_eq!(sqlite, Some(Constraint::ProviderRef));
+        assert_eq!(constraint("UNIQUE constraint failed: payments.dossier_id", None), Some(Constraint::OnePayment));
+        assert_eq!(constraint("x", Some("payments_one_pending_idx")), Some(Constraint::OnePayment));
+        assert_eq!(constraint("UNIQUE constraint failed: dossiers.code", None), None);
+        assert_eq!(constraint("x", Some("dossiers_code_key")), None);
+        assert_eq!(constraint("something else", None), None);
     }
 }

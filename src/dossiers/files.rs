@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use super::write::Counting::Counted;
 use super::write::{self, Locked};
 use super::{Access, Digitization, NewEvent, load_visible};
 use crate::app::AppState;
@@ -60,7 +61,7 @@ pub async fn upload(
         None => None,
     };
     let (p, files) = (principal.clone(), state.files.clone());
-    write::change(&state, audit, Some(principal.clone()), id.clone(), move |conn, audit, locked| {
+    write::change(&state, audit, Some(principal.clone()), id.clone(), Counted, move |conn, audit, locked| {
         audit.status(StatusCode::CREATED);
         let Locked { row, dossier, access } = locked;
         let (name, e_copy_accepted): (String, bool) = dossier_components::table

@@ -92,8 +92,8 @@ impl DossierRow {
         domain::national_status(self.status(), self.fee_due())
     }
 
-    /// What the rules see of the dossier, with its counted `facts`.
-    pub fn dossier(&self, facts: Option<&crate::domain::daily::Facts>) -> domain::Dossier {
+    /// What the rules see of the dossier, with its `facts`.
+    pub fn dossier(&self, facts: Option<&KeptFacts>) -> domain::Dossier {
         domain::Dossier {
             status: self.status(),
             unit_id: self.unit_id.clone(),
@@ -117,6 +117,22 @@ impl DossierRow {
 
     pub fn etag(&self) -> String {
         format!("\"{}\"", self.version)
+    }
+}
+
+/// The facts of `dossier_facts` that the rules decide (the others — digitized,
+/// reused — follow from the components).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = crate::db::schema::dossier_facts)]
+pub struct KeptFacts {
+    pub apologized: bool,
+    pub e_result: bool,
+    pub working_days_taken: Option<i32>,
+}
+
+impl From<&crate::domain::daily::Facts> for KeptFacts {
+    fn from(f: &crate::domain::daily::Facts) -> Self {
+        Self { apologized: f.apologized, e_result: f.e_result, working_days_taken: f.working_days_taken }
     }
 }
 

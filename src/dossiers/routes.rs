@@ -117,7 +117,8 @@ pub async fn act(
     request.validate()?;
     let if_match = req.headers().get(header::IF_MATCH).map(|v| v.to_str().unwrap_or("\"invalid\"").to_string());
     let (id, p, st) = (id.into_inner(), principal.clone(), state.clone());
-    write::change(&state, audit, Some(principal.clone()), id.clone(), move |conn, audit, locked| {
+    let counting = write::Counting::of(request.action().is_counted());
+    write::change(&state, audit, Some(principal.clone()), id.clone(), counting, move |conn, audit, locked| {
         actions::apply(conn, &st, &p, audit, locked, &request, if_match.as_deref())
     })
     .await?;

@@ -20,7 +20,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{Access, DossierRow, access_to};
+use super::{Access, DossierRow, KeptFacts, access_to};
 use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
@@ -39,6 +39,22 @@ pub struct Locked {
     pub access: Option<Access>,
 }
 
+/// Whether a change can move what the statistics count: most do; moving a
+/// dossier between people, units and the approval step
+/// (`Action::is_counted`), preparing or retiring a result and binding its
+/// applicant's account do not, and skip reading the counted facts twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counting {
+    Counted,
+    Uncounted,
+}
+
+impl Counting {
+    pub fn of(counted: bool) -> Self {
+        if counted { Self::Counted } else { Self::Uncounted }
+    }
+}
+
 /// Changes dossier `id` as `f` decides, for `principal` (`None`: a payment
 /// provider), with the request's audit entry, in one transaction.
 pub async fn change<T, F>(
@@ -46,6 +62,7 @@ pub async fn change<T, F>(
     audit: Audit,
     principal: Option<Principal>,
     id: String,
+    counting: Counting,
     f: F,
 ) -> Result<T, ApiError>
 where
@@ -55,7 +72,7 @@ where
     audit
         .write(state, move |conn, audit| {
             audit.target(&id);
-            change_in(conn, audit, principal.as_ref(), &id, f)
+            change_in(conn, audit, principal.as_ref(), &id, counting, f)
         })
         .await
 }
@@ -67,13 +84,20 @@ pub fn change_in<T>(
     audit: &mut Audit,
     principal: Option<&Principal>,
     id: &str,
+    counting: Counting,
     f: impl FnOnce(&mut DbConnection, &mut Audit, Locked) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     let row: DossierRow = crate::first_locked!(&mut *conn, dossiers::table.find(id).select(DossierRow::as_select()))?
         .ok_or_else(ApiError::not_found)?;
     let access = principal.map(|p| access_to(conn, p, &row)).transpose()?;
+    if counting == Counting::Uncounted {
+        let kept: Option<KeptFacts> =
+            dossier_facts::table.find(id).select(KeptFacts::as_select()).first(conn).optional()?;
+        let dossier = row.dossier(kept.as_ref());
+        return f(conn, audit, Locked { row, dossier, access });
+    }
     let before = daily::facts(conn, id)?;
-    let dossier = row.dossier(before.as_ref().map(|(_, facts)| facts));
+    let dossier = row.dossier(before.as_ref().map(|(_, facts)| KeptFacts::from(facts)).as_ref());
     let out = f(conn, audit, Locked { row, dossier, access })?;
     let after = daily::facts(conn, id)?;
     daily::moved(conn, before.as_ref(), after.as_ref())?;

@@ -15,6 +15,7 @@ use crate::db::schema::{dossiers, payments};
 pub use crate::domain::dossier::PaymentChannel;
 use crate::domain::dossier::{self as domain, Callback, PaymentStatus};
 use crate::domain::roles::Role;
+use crate::dossiers::write::Counting::Counted;
 use crate::dossiers::write::{self, Locked};
 use crate::dossiers::{Access, NewEvent};
 use crate::error::{ApiError, Problem};
@@ -127,7 +128,7 @@ pub async fn create(
     let CreatePayment { channel, provider } = body.into_inner();
     let (st, p) = (state.clone(), principal.clone());
     let (created, payment) =
-        write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
+        write::change(&state, audit, Some(principal), id.into_inner(), Counted, move |conn, audit, locked| {
             match channel {
                 PaymentChannel::Online if locked.access != Some(Access::Applicant) => {
                     return Err(ApiError::forbidden("The applicant pays online."));
@@ -236,7 +237,7 @@ pub async fn callback(
         .await?;
     let ack = match dossier {
         Some(id) => {
-            write::change(&state, audit, None, id, move |conn, audit, locked| {
+            write::change(&state, audit, None, id, Counted, move |conn, audit, locked| {
                 record_callback(conn, audit, &name, &report, Some(&locked))
             })
             .await?

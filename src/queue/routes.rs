@@ -159,7 +159,7 @@ pub async fn claim(state: web::Data<AppState>, principal: Principal, audit: Audi
                 return Ok(None);
             };
             audit.target(&id);
-            write::change_in(conn, audit, Some(&p), &id, |conn, audit, locked| {
+            write::change_in(conn, audit, Some(&p), &id, write::Counting::Uncounted, |conn, audit, locked| {
                 actions::apply(conn, &st, &p, audit, locked, &ActionRequest::Claim {}, None)
             })?;
             Ok(Some(id))

@@ -12,6 +12,7 @@ use crate::auth::Principal;
 use crate::db::schema::{dossiers, ratings, scope_units, units};
 use crate::domain::dossier::{self as domain, Rated};
 use crate::domain::roles::Role;
+use crate::dossiers::write::Counting::Counted;
 use crate::dossiers::write::{self, Locked};
 use crate::dossiers::{Access, NewEvent};
 use crate::error::{ApiError, Problem, Validator};
@@ -154,62 +155,64 @@ pub async fn rate(
         v.finish()?;
     }
     let p = principal.clone();
-    let (rated, rating) = write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
-        let Locked { row, dossier, access } = locked;
-        let (id, principal) = (row.id.clone(), p);
-        if access != Some(Access::Applicant) {
-            return Err(ApiError::forbidden("Only the applicant rates a dossier."));
-        }
-        let criteria = [r.reception, r.processing_time, r.staff_conduct, r.result];
-        let flagged = criteria.contains(&Satisfaction::Dissatisfied);
-        let now = crate::time::now();
-        let first: Option<NaiveDateTime> = ratings::table.find(&id).select(ratings::rated_at).first(conn).optional()?;
-        let rated = domain::rate(dossier.status, first, now)?;
-        let values = (
-            ratings::reception.eq(r.reception.as_str()),
-            ratings::processing_time.eq(r.processing_time.as_str()),
-            ratings::staff_conduct.eq(r.staff_conduct.as_str()),
-            ratings::result.eq(r.result.as_str()),
-            ratings::comment.eq(&comment),
-            ratings::satisfied.eq(!flagged),
-            ratings::flagged.eq(flagged),
-            ratings::updated_at.eq(now),
-        );
-        match rated {
-            Rated::Changed => diesel::update(ratings::table.find(&id)).set(values).execute(conn)?,
-            Rated::First => {
-                audit.status(StatusCode::CREATED);
-                diesel::insert_into(ratings::table)
-                    .values((
-                        ratings::dossier_id.eq(&id),
-                        ratings::rated_by.eq(&principal.user_id),
-                        ratings::rated_at.eq(now),
-                        values,
-                    ))
-                    .execute(conn)?
+    let (rated, rating) =
+        write::change(&state, audit, Some(principal), id.into_inner(), Counted, move |conn, audit, locked| {
+            let Locked { row, dossier, access } = locked;
+            let (id, principal) = (row.id.clone(), p);
+            if access != Some(Access::Applicant) {
+                return Err(ApiError::forbidden("Only the applicant rates a dossier."));
             }
-        };
-        NewEvent {
-            audit_id: audit.id(),
-            dossier_id: &id,
-            actor: Some(&principal),
-            role: Role::Citizen.as_str(),
-            unit_id: Some(&row.unit_id),
-            action: "rate",
-            from: Some(dossier.status),
-            to: dossier.status,
-            summary: if flagged { "rated: dissatisfied".into() } else { "rated: satisfied".into() },
-            payload: serde_json::to_value(&r).unwrap_or_default(),
-        }
-        .insert(conn)?;
-        let rating = ratings::table
-            .inner_join(dossiers::table)
-            .filter(ratings::dossier_id.eq(&id))
-            .select(rating_select!())
-            .first::<RatingRow>(conn)?;
-        Ok((rated, view(rating)))
-    })
-    .await?;
+            let criteria = [r.reception, r.processing_time, r.staff_conduct, r.result];
+            let flagged = criteria.contains(&Satisfaction::Dissatisfied);
+            let now = crate::time::now();
+            let first: Option<NaiveDateTime> =
+                ratings::table.find(&id).select(ratings::rated_at).first(conn).optional()?;
+            let rated = domain::rate(dossier.status, first, now)?;
+            let values = (
+                ratings::reception.eq(r.reception.as_str()),
+                ratings::processing_time.eq(r.processing_time.as_str()),
+                ratings::staff_conduct.eq(r.staff_conduct.as_str()),
+                ratings::result.eq(r.result.as_str()),
+                ratings::comment.eq(&comment),
+                ratings::satisfied.eq(!flagged),
+                ratings::flagged.eq(flagged),
+                ratings::updated_at.eq(now),
+            );
+            match rated {
+                Rated::Changed => diesel::update(ratings::table.find(&id)).set(values).execute(conn)?,
+                Rated::First => {
+                    audit.status(StatusCode::CREATED);
+                    diesel::insert_into(ratings::table)
+                        .values((
+                            ratings::dossier_id.eq(&id),
+                            ratings::rated_by.eq(&principal.user_id),
+                            ratings::rated_at.eq(now),
+                            values,
+                        ))
+                        .execute(conn)?
+                }
+            };
+            NewEvent {
+                audit_id: audit.id(),
+                dossier_id: &id,
+                actor: Some(&principal),
+                role: Role::Citizen.as_str(),
+                unit_id: Some(&row.unit_id),
+                action: "rate",
+                from: Some(dossier.status),
+                to: dossier.status,
+                summary: if flagged { "rated: dissatisfied".into() } else { "rated: satisfied".into() },
+                payload: serde_json::to_value(&r).unwrap_or_default(),
+            }
+            .insert(conn)?;
+            let rating = ratings::table
+                .inner_join(dossiers::table)
+                .filter(ratings::dossier_id.eq(&id))
+                .select(rating_select!())
+                .first::<RatingRow>(conn)?;
+            Ok((rated, view(rating)))
+        })
+        .await?;
     Ok(if rated == Rated::First { HttpResponse::Created() } else { HttpResponse::Ok() }.json(rating))
 }
 

@@ -16,6 +16,7 @@ use crate::db::schema::{result_drafts, results, signing_keys};
 use crate::domain::dossier::{self as domain, ResultStatus};
 use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
+use crate::dossiers::write::Counting::{Counted, Uncounted};
 use crate::dossiers::write::{self, Locked};
 use crate::dossiers::{Access, NewEvent, load_visible};
 use crate::error::{ApiError, Problem, Validator};
@@ -183,7 +184,7 @@ pub async fn draft(
     upload.pdf()?;
     let (id, files) = (id.into_inner(), state.files.clone());
     let p = principal.clone();
-    let draft = write::change(&state, audit, Some(principal), id, move |conn, audit, locked| {
+    let draft = write::change(&state, audit, Some(principal), id, Uncounted, move |conn, audit, locked| {
         audit.status(StatusCode::CREATED);
         let Locked { row, dossier, access } = locked;
         let principal = p;
@@ -242,7 +243,7 @@ pub async fn download(
         .await?;
     if returns {
         let st = state.clone();
-        write::change(&state, audit, Some(principal.clone()), id, move |conn, audit, locked| {
+        write::change(&state, audit, Some(principal.clone()), id, Counted, move |conn, audit, locked| {
             if !crate::dossiers::actions::return_on_download(conn, &st, &principal, audit, &locked)? {
                 audit.nothing_changed();
             }
@@ -282,66 +283,51 @@ fn current_for_approver(
     Ok(result)
 }
 
-/// Marks `result` revoked or replaced, with the dossier event saying why.
+/// Marks `result` revoked or replaced. A replacement's successor is linked
+/// once issued: the old result stops being valid first.
 fn retire(
     conn: &mut crate::db::DbConnection,
-    principal: &Principal,
-    audit: &Audit,
-    dossier: &crate::dossiers::DossierRow,
     result: &ResultRow,
     status: ResultStatus,
     reason: &str,
-) -> Result<(), ApiError> {
+) -> QueryResult<usize> {
     diesel::update(results::table.find(&result.id))
         .set((
             results::status.eq(status.as_str()),
             results::status_reason.eq(reason),
             results::status_changed_at.eq(crate::time::now()),
         ))
-        .execute(conn)?;
-    if status == ResultStatus::Revoked {
-        NewEvent {
-            audit_id: audit.id(),
-            dossier_id: &dossier.id,
-            actor: Some(principal),
-            role: Role::Approver.as_str(),
-            unit_id: Some(&dossier.unit_id),
-            action: "revoke_result",
-            from: Some(dossier.status()),
-            to: dossier.status(),
-            summary: format!("{} revoked: {reason}", result.number),
-            payload: serde_json::json!({"number": result.number, "reason": reason, "replaced_by": null}),
-        }
-        .insert(conn)?;
-    }
-    Ok(())
+        .execute(conn)
 }
 
-/// Links the replaced `old` result to its replacement `new`, with the event.
-fn link_replacement(
+/// The dossier event of a revocation, or of a replacement by `replaced_by`.
+fn record_retirement(
     conn: &mut crate::db::DbConnection,
     principal: &Principal,
     audit: &Audit,
     dossier: &crate::dossiers::DossierRow,
-    old: &ResultRow,
-    new: &ResultRow,
+    result: &ResultRow,
     reason: &str,
-) -> Result<(), ApiError> {
-    diesel::update(results::table.find(&old.id)).set(results::replaced_by_id.eq(&new.id)).execute(conn)?;
+    replaced_by: Option<&ResultRow>,
+) -> QueryResult<()> {
+    let summary = match replaced_by {
+        Some(r) => format!("{} replaced by {}: {reason}", result.number, r.number),
+        None => format!("{} revoked: {reason}", result.number),
+    };
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &dossier.id,
         actor: Some(principal),
         role: Role::Approver.as_str(),
         unit_id: Some(&dossier.unit_id),
-        action: "replace_result",
+        action: if replaced_by.is_some() { "replace_result" } else { "revoke_result" },
         from: Some(dossier.status()),
         to: dossier.status(),
-        summary: format!("{} replaced by {}: {reason}", old.number, new.number),
-        payload: serde_json::json!({"number": old.number, "reason": reason, "replaced_by": new.number}),
+        summary,
+        payload: serde_json::json!({"number": result.number, "reason": reason,
+                                    "replaced_by": replaced_by.map(|r| r.number.clone())}),
     }
-    .insert(conn)?;
-    Ok(())
+    .insert(conn)
 }
 
 fn check_reason(reason: &str) -> Result<(), ApiError> {
@@ -365,9 +351,10 @@ pub async fn revoke(
     let reason = body.into_inner().reason.trim().to_string();
     check_reason(&reason)?;
     let p = principal.clone();
-    let v = write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
+    let v = write::change(&state, audit, Some(principal), id.into_inner(), Uncounted, move |conn, audit, locked| {
         let result = current_for_approver(conn, &p, &locked)?;
-        retire(conn, &p, audit, &locked.row, &result, ResultStatus::Revoked, &reason)?;
+        retire(conn, &result, ResultStatus::Revoked, &reason)?;
+        record_retirement(conn, &p, audit, &locked.row, &result, &reason, None)?;
         let row = results::table.find(&result.id).select(ResultRow::as_select()).first(conn)?;
         Ok(verification(conn, row)?)
     })
@@ -401,7 +388,7 @@ pub async fn replace(
     let reason = upload.fields.get("reason").cloned().unwrap_or_default();
     check_reason(&reason)?;
     let (st, p) = (state.clone(), principal.clone());
-    let v = write::change(&state, audit, Some(principal), id.into_inner(), move |conn, audit, locked| {
+    let v = write::change(&state, audit, Some(principal), id.into_inner(), Uncounted, move |conn, audit, locked| {
         audit.status(StatusCode::CREATED);
         let old = current_for_approver(conn, &p, &locked)?;
         let title = title_of(&upload.fields, old.title.clone())?;
@@ -409,9 +396,10 @@ pub async fn replace(
         let file = ResultFile { sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
         // The old one stops being valid before the new one is: a dossier has
         // at most one valid result (`results_one_valid_idx`).
-        retire(conn, &p, audit, &locked.row, &old, ResultStatus::Replaced, &reason)?;
+        retire(conn, &old, ResultStatus::Replaced, &reason)?;
         let new = super::issue(conn, &st.signer, &locked.row, &p, &title, file, Some(&old))?;
-        link_replacement(conn, &p, audit, &locked.row, &old, &new, &reason)?;
+        diesel::update(results::table.find(&old.id)).set(results::replaced_by_id.eq(&new.id)).execute(conn)?;
+        record_retirement(conn, &p, audit, &locked.row, &old, &reason, Some(&new))?;
         Ok(verification(conn, new)?)
     })
     .await?;
