@@ -361,7 +361,7 @@ mod tests {
         }
 
         /// A change moves the counts from the old facts to the new: what
-        /// `stats::daily::track` stores.
+        /// `stats::daily::moved` stores.
         #[test]
         fn a_change_is_the_difference(before in facts(), after in facts(), from in 0i64..40, length in 0i64..40) {
             let (from, to) = (date(from), date(from + length));
