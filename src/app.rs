@@ -48,6 +48,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    metrics_port: u16,
+    metrics_server: Server,
     pub state: web::Data<AppState>,
 }
 
@@ -69,6 +71,9 @@ impl Application {
         let mail_worker = Arc::new(Worker::new(&settings, db.clone())?);
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
+        let metrics_listener = TcpListener::bind(settings.http.metrics_address.as_str())
+            .map_err(|e| anyhow::anyhow!("binding http.metrics_address {}: {e}", settings.http.metrics_address))?;
+        let metrics_port = metrics_listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&settings.auth),
             login_limiter: LoginLimiter::new(&settings.auth),
@@ -106,12 +111,23 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.listen(listener)?.run();
-        tracing::info!(port, backend = ?state.db.backend(), "motcua listening");
-        Ok(Self { port, server, state })
+        let data = state.clone();
+        let metrics_server =
+            HttpServer::new(move || App::new().app_data(data.clone()).configure(crate::ops::configure_metrics))
+                .workers(1)
+                .listen(metrics_listener)?
+                .run();
+        tracing::info!(port, metrics_port, backend = ?state.db.backend(), "motcua listening");
+        Ok(Self { port, server, metrics_port, metrics_server, state })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the metrics listener (`http.metrics_address`).
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
 
     /// A handle that stops the server (tests use it to restart the service).
@@ -124,6 +140,8 @@ impl Application {
     /// background; both stop with the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let linker = actix_web::rt::spawn(self.state.audit_linker.clone().run(self.state.db.clone()));
+        let metrics = self.metrics_server.handle();
+        actix_web::rt::spawn(self.metrics_server);
         let worker = self
             .state
             .settings
@@ -131,6 +149,7 @@ impl Application {
             .worker_enabled
             .then(|| actix_web::rt::spawn(self.state.mail_worker.clone().run()));
         let stopped = self.server.await;
+        metrics.stop(true).await;
         linker.abort();
         if let Some(worker) = worker {
             worker.abort();

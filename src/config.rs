@@ -66,6 +66,8 @@ pub struct HttpSettings {
     pub json_limit_bytes: usize,
     pub body_limit_bytes: usize,
     pub workers: usize,
+    /// Where `/metrics` is served, apart from the API (loopback by default).
+    pub metrics_address: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

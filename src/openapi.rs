@@ -16,7 +16,7 @@ use crate::{
 #[openapi(
     info(title = "motcua", description = "Electronic one-stop shop for Vietnamese public administration."),
     paths(
-        ops::healthz, ops::readyz, ops::metrics,
+        ops::healthz, ops::readyz,
         auth::routes::register, auth::routes::login, auth::routes::refresh, auth::routes::logout, auth::routes::me,
         auth::email::verify_email, auth::email::resend_verification, auth::email::request_reset,
         auth::email::check_reset, auth::email::reset, auth::identity::verify,

@@ -18,8 +18,12 @@ use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
-        .service(web::resource("/readyz").route(web::get().to(readyz)))
-        .service(web::resource("/metrics").route(web::get().to(metrics)));
+        .service(web::resource("/readyz").route(web::get().to(readyz)));
+}
+
+/// The metrics listener's only route (`http.metrics_address`).
+pub fn configure_metrics(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
 }
 
 #[derive(Serialize, ToSchema)]
@@ -41,9 +45,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "ops",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+/// Prometheus text exposition, on the metrics listener (`http.metrics_address`).
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let m = &state.metrics;
     let pool = state.db.pool_state();
@@ -105,20 +107,31 @@ impl Default for Metrics {
     }
 }
 
-/// Counts and times every request by its route pattern (never the raw path,
-/// which would explode the label space).
+/// The method as a label: the standard ones by name, anything invented as
+/// `other`, so that no request can add a series.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method as M;
+    [M::GET, M::HEAD, M::POST, M::PUT, M::PATCH, M::DELETE, M::OPTIONS]
+        .into_iter()
+        .zip(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .find(|(m, _)| m == method)
+        .map_or("other", |(_, name)| name)
+}
+
+/// Counts and times every request by method, route pattern (never the raw
+/// path) and status: every label has a bounded set of values.
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let start = Instant::now();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let res = next.call(req).await?;
     if let Some(state) = state {
         let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
         let status = res.status().as_str().to_string();
-        let labels = [method.as_str(), route.as_str(), status.as_str()];
+        let labels = [method, route.as_str(), status.as_str()];
         state.metrics.requests.with_label_values(&labels).inc();
         state.metrics.latency.with_label_values(&labels).observe(start.elapsed().as_secs_f64());
     }

@@ -347,6 +347,6 @@ async fn every_endpoint_for_every_caller(b: Backend) {
     }
     assert!(wrong.is_empty(), "{} cells differ:\n{}", wrong.len(), wrong.join("\n"));
     // Every state-changing request answered 2xx wrote its audit entry.
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let metrics = app.metrics.get("/metrics", None).await.text().await.unwrap();
     assert!(metrics.lines().any(|l| l == "audit_unrecorded_changes_total 0"), "{metrics}");
 }

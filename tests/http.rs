@@ -69,7 +69,15 @@ async fn metrics_count_requests_by_route(b: Backend) {
         app.get("/api/v1/units?level=district", None).await;
     }
     app.get("/api/v1/units/unknown-id", None).await;
-    let res = app.get("/metrics", None).await;
+    // Invented methods add no series: they all count as `other`.
+    for n in 0..50 {
+        let method = reqwest::Method::from_bytes(format!("X{n:04}").as_bytes()).unwrap();
+        app.client.request(method, app.url("/healthz")).send().await.unwrap();
+    }
+    // The metrics are not on the API's port…
+    assert_eq!(app.get("/metrics", None).await.status(), StatusCode::NOT_FOUND);
+    // …but on the metrics listener.
+    let res = app.metrics.get("/metrics", None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
     let text = res.text().await.unwrap();
@@ -78,6 +86,9 @@ async fn metrics_count_requests_by_route(b: Backend) {
     assert!(text.contains("http_request_duration_seconds_bucket{"));
     assert!(text.contains("db_pool_connections "));
     assert!(text.contains("db_pool_idle_connections "));
+    let other = text.lines().filter(|l| l.starts_with("http_requests_total{") && l.contains(r#"method="other""#));
+    assert_eq!(other.count(), 1, "one series for every invented method: {text}");
+    assert!(!text.contains("X0001"), "no invented method is a label");
 }
 
 async fn malformed_requests_answer_problems_and_change_nothing(b: Backend) {
@@ -124,7 +135,6 @@ async fn malformed_requests_answer_problems_and_change_nothing(b: Backend) {
 const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/healthz"),
     ("get", "/readyz"),
-    ("get", "/metrics"),
     ("post", "/api/v1/auth/register"),
     ("post", "/api/v1/auth/login"),
     ("post", "/api/v1/auth/refresh"),

@@ -108,6 +108,8 @@ pub struct Api {
 
 pub struct TestApp {
     pub api: Api,
+    /// The metrics listener (`http.metrics_address`).
+    pub metrics: Api,
     pub state: web::Data<AppState>,
     pub backend: Backend,
     /// The URL the application was given, for out-of-band checks.
@@ -136,6 +138,7 @@ pub const PUBLIC_BASE_URL: &str = "https://dichvucong.motcua.test";
 pub const TEST_ENV: &[(&str, &str)] = &[
     ("MOTCUA__HTTP__PORT", "0"),
     ("MOTCUA__HTTP__WORKERS", "2"),
+    ("MOTCUA__HTTP__METRICS_ADDRESS", "127.0.0.1:0"),
     ("MOTCUA__SEED__DEMO", "true"),
     ("MOTCUA__DATABASE__POOL_SIZE", "4"),
     ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
@@ -191,9 +194,10 @@ impl TestApp {
     async fn start(settings: Settings, backend: Backend, url: String, db: TestDb, files: tempfile::TempDir) -> Self {
         let app = Application::build(settings.clone()).await.expect("application starts");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let metrics = Api::new(format!("http://127.0.0.1:{}", app.metrics_port()));
         let (state, server) = (app.state.clone(), app.handle());
         actix_web::rt::spawn(app.run_until_stopped());
-        Self { api: Api::new(address), state, backend, database_url: url, settings, server, db, files }
+        Self { api: Api::new(address), metrics, state, backend, database_url: url, settings, server, db, files }
     }
 
     /// Stops the service and starts it again on the same database, as an
