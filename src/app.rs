@@ -9,7 +9,6 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use tracing_actix_web::TracingLogger;
 
 use crate::audit::linker::Linker;
-use crate::auth::rate_limit::LoginLimiter;
 use crate::auth::tokens::TokenKeys;
 use crate::config::Settings;
 use crate::db::Db;
@@ -20,13 +19,15 @@ use crate::ops::Metrics;
 use crate::payments::Providers;
 use crate::results::keys::Signer;
 use crate::storage::{FileStore, LocalDir};
+use crate::throttle::Throttles;
 
 /// What every handler can reach.
 pub struct AppState {
     pub settings: Settings,
     pub db: Db,
     pub tokens: TokenKeys,
-    pub login_limiter: LoginLimiter,
+    /// What one client may do how often (`src/throttle.rs`).
+    pub throttles: Throttles,
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once at start-up.
     pub openapi: String,
@@ -76,7 +77,7 @@ impl Application {
         let metrics_port = metrics_listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             tokens: TokenKeys::new(&settings.auth),
-            login_limiter: LoginLimiter::new(&settings.auth),
+            throttles: Throttles::new(&settings.throttle),
             metrics: Metrics::new(),
             openapi: crate::openapi::document(),
             files,

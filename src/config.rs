@@ -42,6 +42,7 @@ pub struct Settings {
     pub http: HttpSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub throttle: ThrottleSettings,
     pub dossiers: DossierSettings,
     pub files: FileSettings,
     pub results: ResultSettings,
@@ -68,6 +69,9 @@ pub struct HttpSettings {
     pub workers: usize,
     /// Where `/metrics` is served, apart from the API (loopback by default).
     pub metrics_address: String,
+    /// Reverse proxies (CIDRs) whose `Forwarded` / `X-Forwarded-For` name the
+    /// client; from anyone else these headers are ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,8 +90,21 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
-    pub login_attempts_per_minute_per_account: u32,
-    pub login_attempts_per_minute_per_address: u32,
+}
+
+/// What one client may do how often (`src/throttle.rs`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSettings {
+    pub login_failures_per_minute_per_account_and_address: u32,
+    pub login_failures_per_minute_per_account: u32,
+    pub login_failures_per_minute_per_address: u32,
+    pub password_resets_per_hour_per_address: u32,
+    pub password_resets_per_hour_per_account: u32,
+    pub registrations_per_hour_per_address: u32,
+    pub lookups_per_minute_per_address: u32,
+    pub lookup_failures_per_code: u32,
+    pub lookup_lock_minutes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -62,3 +62,90 @@ fn problem_bodies<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> 
         res.map_into_left_body()
     }
 }
+
+/// The client's address: the peer's, or, when the peer is a trusted proxy
+/// (`http.trusted_proxies`), the nearest untrusted address that the proxies
+/// recorded in `Forwarded` (RFC 7239) or else `X-Forwarded-For`.
+pub fn client_address(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    let trusted = req
+        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .map(|s| s.settings.http.trusted_proxies.as_slice())
+        .unwrap_or_default();
+    Some(forwarded_client(peer, trusted, req.headers()))
+}
+
+fn forwarded_client(
+    peer: std::net::IpAddr,
+    trusted: &[ipnet::IpNet],
+    headers: &actix_web::http::header::HeaderMap,
+) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let values = |name: &str| -> Vec<String> {
+        headers.get_all(name).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).map(str::to_string).collect()
+    };
+    let forwarded: Vec<std::net::IpAddr> = values("forwarded")
+        .iter()
+        .filter_map(|element| {
+            element.split(';').find_map(|pair| {
+                let (key, value) = pair.trim().split_once('=')?;
+                key.eq_ignore_ascii_case("for").then(|| parse_node(value))?
+            })
+        })
+        .collect();
+    let hops = if forwarded.is_empty() {
+        values("x-forwarded-for").iter().filter_map(|v| parse_node(v)).collect()
+    } else {
+        forwarded
+    };
+    // From the nearest hop outwards: the first address no trusted proxy holds.
+    hops.into_iter().rev().find(|ip| !is_trusted(ip)).unwrap_or(peer)
+}
+
+/// An address as a proxy writes it: `192.0.2.1`, `"[2001:db8::1]:4711"`, `192.0.2.1:80`.
+fn parse_node(raw: &str) -> Option<std::net::IpAddr> {
+    let v = raw.trim().trim_matches('"');
+    if let Ok(ip) = v.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = v.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    v.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(HeaderName::from_static(k), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn forwarded_addresses_count_only_from_trusted_proxies() {
+        let proxy: std::net::IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted = ["10.0.0.0/8".parse().unwrap()];
+        let xff = headers(&[("x-forwarded-for", "203.0.113.9, 198.51.100.7")]);
+        // From an untrusted peer the headers mean nothing.
+        let stranger: std::net::IpAddr = "192.0.2.44".parse().unwrap();
+        assert_eq!(forwarded_client(stranger, &trusted, &xff), stranger);
+        // From the proxy: the nearest untrusted hop, not the spoofable first one.
+        assert_eq!(forwarded_client(proxy, &trusted, &xff), "198.51.100.7".parse::<std::net::IpAddr>().unwrap());
+        let chain = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.7")]);
+        assert_eq!(forwarded_client(proxy, &trusted, &chain), "203.0.113.9".parse::<std::net::IpAddr>().unwrap());
+        let rfc = headers(&[("forwarded", r#"for=192.0.2.60;proto=http, for="[2001:db8:cafe::17]:4711""#)]);
+        assert_eq!(forwarded_client(proxy, &trusted, &rfc), "2001:db8:cafe::17".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(forwarded_client(proxy, &trusted, &headers(&[("x-forwarded-for", "garbage")])), proxy);
+        assert_eq!(forwarded_client(proxy, &[], &xff), proxy, "no trusted proxies: the peer");
+    }
+}

@@ -28,6 +28,7 @@ pub mod staff;
 pub mod stats;
 pub mod storage;
 pub mod telemetry;
+pub mod throttle;
 pub mod time;
 pub mod units;
 pub mod upload;

@@ -14,6 +14,7 @@ on_both_backends!(
     logout_revokes,
     wrong_password_and_unknown_email_answer_identically,
     logins_are_rate_limited,
+    forwarded_addresses_are_believed_only_from_trusted_proxies,
     me_needs_a_valid_token,
 );
 
@@ -193,27 +194,88 @@ async fn wrong_password_and_unknown_email_answer_identically(b: Backend) {
 }
 
 async fn logins_are_rate_limited(b: Backend) {
-    let app = TestApp::spawn_with(b, |s| s.auth.login_attempts_per_minute_per_account = 3).await;
-    let attempt =
-        || app.post("/api/v1/auth/login", None, json!({"email": "auditor@motcua.local", "password": "guess"}));
-    for _ in 0..3 {
-        assert_eq!(attempt().await.status(), StatusCode::UNAUTHORIZED);
+    let app = TestApp::spawn_with(b, |s| {
+        s.throttle.login_failures_per_minute_per_account_and_address = 3;
+        s.throttle.login_failures_per_minute_per_account = 6;
+        s.throttle.login_failures_per_minute_per_address = 8;
+        s.throttle.password_resets_per_hour_per_address = 50;
+        // The test plays several clients behind a proxy on loopback.
+        s.http.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+    })
+    .await;
+    let login = |from: &str, email: &str, password: &str| {
+        app.client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", from.to_string())
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    let right = motcua::seed::DEMO_PASSWORD;
+    // Successes are not counted: twenty logins in a row.
+    for _ in 0..20 {
+        assert_eq!(login("198.51.100.1", "auditor@motcua.local", right).await.unwrap().status(), StatusCode::OK);
     }
-    let res = attempt().await;
+    // A guesser's failures hold back the guesser's address…
+    for _ in 0..3 {
+        let res = login("203.0.113.66", "auditor@motcua.local", "guess").await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = login("203.0.113.66", "auditor@motcua.local", right).await.unwrap();
     let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-    // Even the right password waits: the limit is on attempts.
-    let res = app
-        .post(
-            "/api/v1/auth/login",
-            None,
-            json!({"email": "auditor@motcua.local", "password": motcua::seed::DEMO_PASSWORD}),
-        )
-        .await;
+    // …not the owner's: the right password from the owner's address works.
+    assert_eq!(login("198.51.100.1", "auditor@motcua.local", right).await.unwrap().status(), StatusCode::OK);
+    // Failures from many addresses reach the account's looser ceiling: a
+    // delay of at most its minute, for everyone.
+    for n in 0..3 {
+        let res = login(&format!("192.0.2.{n}"), "auditor@motcua.local", "guess").await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = login("198.51.100.1", "auditor@motcua.local", right).await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
-    // Other accounts from the same address are not locked out.
-    app.login("clerk@motcua.local", motcua::seed::DEMO_PASSWORD).await;
+    let retry: u64 = res.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!(retry <= 60, "{retry}");
+    // Other accounts are not locked out.
+    assert_eq!(login("198.51.100.1", "clerk@motcua.local", right).await.unwrap().status(), StatusCode::OK);
+    // Password resets have their own budget: they do not spend the logins'.
+    for n in 0..10 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/password-reset"))
+            .header("x-forwarded-for", "198.51.100.2")
+            .json(&json!({"email": format!("nobody{n}@example.vn")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    assert_eq!(login("198.51.100.2", "clerk@motcua.local", right).await.unwrap().status(), StatusCode::OK);
+}
+
+async fn forwarded_addresses_are_believed_only_from_trusted_proxies(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.throttle.login_failures_per_minute_per_address = 2).await;
+    // No trusted proxy: a client cannot escape its budget by naming another address.
+    for n in 0..2 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("192.0.2.{n}"))
+            .json(&json!({"email": format!("x{n}@example.vn"), "password": "guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "192.0.2.99")
+        .json(&json!({"email": "x9@example.vn", "password": "guess"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
 
 async fn me_needs_a_valid_token(b: Backend) {

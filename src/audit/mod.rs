@@ -276,7 +276,7 @@ impl FromRequest for Audit {
                 route,
                 status: 200,
                 request_id: req.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default(),
-                client_address: req.peer_addr().map(|a| a.ip().to_string()),
+                client_address: crate::http::client_address(&req).map(|a| a.to_string()),
                 summary: draft.summary.text,
             };
             Ok(Audit { target_from_handler: params.is_empty(), entry, done: draft.done, unchanged: false })

@@ -200,8 +200,9 @@ pub async fn request_reset(
     body: web::Json<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let email = body.into_inner().email.trim().to_lowercase();
-    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    state.login_limiter.check(&format!("password-reset:{email}"), &address)?;
+    let address = crate::http::client_address(&req).map(|a| a.to_string()).unwrap_or_default();
+    state.throttles.reset_address.attempt(&address)?;
+    state.throttles.reset_account.attempt(&email)?;
     let notifier = state.notifier.clone();
     audit
         .write(&state, move |conn, audit| {

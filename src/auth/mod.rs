@@ -6,7 +6,6 @@ pub mod email;
 pub mod identity;
 pub mod password;
 pub mod principal;
-pub mod rate_limit;
 pub mod routes;
 pub mod tokens;
 pub mod users;

@@ -138,7 +138,8 @@ pub async fn register(
 /// Log in with e-mail and password.
 ///
 /// A wrong password, an unknown e-mail and a disabled account all answer the
-/// same 401.
+/// same 401. Failures are throttled per account and address, per account
+/// (looser) and per address: 429 with `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem), (status = 429, body = Problem)))]
 pub async fn login(
@@ -149,8 +150,8 @@ pub async fn login(
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { email, password: given } = body.into_inner();
     let email = email.trim().to_lowercase();
-    let address = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    state.login_limiter.check(&email, &address)?;
+    let address = crate::http::client_address(&req).map(|a| a.to_string()).unwrap_or_default();
+    state.throttles.check_login(&email, &address)?;
 
     let lookup = email.clone();
     let user = state.db.run(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await?;
@@ -159,9 +160,11 @@ pub async fn login(
         Some(u) if ok && u.active => u,
         _ => {
             tracing::info!("login refused");
+            state.throttles.login_failed(&email, &address);
             return Err(ApiError::unauthorized("invalid_credentials", "The e-mail or the password is incorrect."));
         }
     };
+    state.throttles.login_succeeded(&email, &address);
     let family = uuid::Uuid::now_v7().to_string();
     let st = state.clone();
     let response = audit.write(&state, move |conn, _| issue_tokens(conn, &st, user, family)).await?;

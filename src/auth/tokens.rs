@@ -89,8 +89,6 @@ mod tests {
             jwt_secret: SecretString::from(secret.to_string()),
             access_token_ttl_secs: 60,
             refresh_token_ttl_days: 1,
-            login_attempts_per_minute_per_account: 5,
-            login_attempts_per_minute_per_address: 20,
         })
     }
 

@@ -11,5 +11,6 @@ pub mod roles;
 pub mod scorecard;
 pub mod stats;
 pub mod text;
+pub mod throttle;
 pub mod units;
 pub mod workflow;

@@ -143,8 +143,10 @@ pub const TEST_ENV: &[(&str, &str)] = &[
     ("MOTCUA__DATABASE__POOL_SIZE", "4"),
     ("MOTCUA__DATABASE__CHECKOUT_TIMEOUT_SECS", "1"),
     // Tests log in often from one address; the rate-limit test lowers these.
-    ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ACCOUNT", "100"),
-    ("MOTCUA__AUTH__LOGIN_ATTEMPTS_PER_MINUTE_PER_ADDRESS", "10000"),
+    ("MOTCUA__THROTTLE__LOGIN_FAILURES_PER_MINUTE_PER_ADDRESS", "10000"),
+    ("MOTCUA__THROTTLE__REGISTRATIONS_PER_HOUR_PER_ADDRESS", "10000"),
+    ("MOTCUA__THROTTLE__PASSWORD_RESETS_PER_HOUR_PER_ADDRESS", "10000"),
+    ("MOTCUA__THROTTLE__LOOKUPS_PER_MINUTE_PER_ADDRESS", "10000"),
     // E-mail is delivered when a test says so (`deliver`), to the sink it
     // starts; nothing listens on port 1.
     ("MOTCUA__NOTIFICATIONS__WORKER_ENABLED", "false"),
