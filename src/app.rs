@@ -104,7 +104,7 @@ impl Application {
                 .wrap(from_fn(crate::audit::record))
                 .wrap(from_fn(crate::http::envelope))
                 .wrap(from_fn(crate::ops::record))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
                 .configure(routes)
                 .default_service(web::to(|| async { ApiError::not_found().into_response() }))
         });

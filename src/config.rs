@@ -188,6 +188,9 @@ pub struct NotificationSettings {
     pub backoff_max_secs: u64,
     /// Where the links in e-mails point, without a trailing slash.
     pub public_base_url: String,
+    /// The province's public lookup page, `{code}` standing for the dossier
+    /// code: the receipt links to it (never with the national ID).
+    pub lookup_page_url: Option<String>,
     /// Citizens file dossiers only once their e-mail address is verified.
     pub require_verified_email_to_file: bool,
     pub verification_ttl_hours: i64,

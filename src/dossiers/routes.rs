@@ -333,24 +333,42 @@ pub struct LookupResult {
 }
 
 /// Public status lookup by dossier code and the applicant's national ID.
+///
+/// Throttled per client address, and per dossier code: after a few wrong
+/// national IDs the code's lookup is locked for a while (429 with
+/// `Retry-After`).
 #[utoipa::path(get, path = "/api/v1/lookup", tag = "dossiers", params(LookupQuery),
-    responses((status = 200, body = LookupResult), (status = 404, body = Problem)))]
-pub async fn lookup(state: web::Data<AppState>, query: web::Query<LookupQuery>) -> Result<HttpResponse, ApiError> {
+    responses((status = 200, body = LookupResult), (status = 404, body = Problem), (status = 429, body = Problem)))]
+pub async fn lookup(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<LookupQuery>,
+) -> Result<HttpResponse, ApiError> {
     let LookupQuery { code, national_id } = query.into_inner();
-    if DossierCode::parse(code.trim()).is_err() {
+    let code = code.trim().to_string();
+    let address = crate::http::client_address(&req).map(|a| a.to_string()).unwrap_or_default();
+    state.throttles.lookup_address.attempt(&address)?;
+    state.throttles.lookup_code.check(&code)?;
+    let lookup = code.clone();
+    let found: Option<DossierRow> = match DossierCode::parse(&code) {
+        Err(_) => None,
+        Ok(_) => {
+            state
+                .db
+                .run(move |conn| {
+                    Ok(dossiers::table
+                        .filter(dossiers::code.eq(&lookup).and(dossiers::applicant_national_id.eq(national_id.trim())))
+                        .select(DossierRow::as_select())
+                        .first(conn)
+                        .optional()?)
+                })
+                .await?
+        }
+    };
+    let Some(row) = found else {
+        state.throttles.lookup_code.record(&code);
         return Err(ApiError::not_found());
-    }
-    let row: DossierRow = state
-        .db
-        .run(move |conn| {
-            dossiers::table
-                .filter(dossiers::code.eq(code.trim()).and(dossiers::applicant_national_id.eq(national_id.trim())))
-                .select(DossierRow::as_select())
-                .first(conn)
-                .optional()?
-                .ok_or_else(ApiError::not_found)
-        })
-        .await?;
+    };
     Ok(HttpResponse::Ok().json(LookupResult {
         national_status: row.national_status(),
         status: row.status(),

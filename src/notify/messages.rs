@@ -40,18 +40,23 @@ pub fn local_time(t: NaiveDateTime) -> String {
     crate::dossiers::local(t).format("%d/%m/%Y %H:%M").to_string()
 }
 
-/// The public status lookup of a dossier, when its applicant has a national ID.
-pub fn lookup_link(base: &str, row: &DossierRow) -> Option<String> {
-    let national_id = row.applicant_national_id.as_deref()?;
-    Some(format!("{base}/api/v1/lookup?code={}&national_id={national_id}", row.code))
+/// The province's public lookup page for a dossier
+/// (`notifications.lookup_page_url` with the code filled in), if it has one.
+/// The page asks for the national ID: a link never carries it.
+pub fn lookup_link(settings: &NotificationSettings, row: &DossierRow) -> Option<String> {
+    settings.lookup_page_url.as_ref().map(|page| page.replace("{code}", &row.code))
 }
 
 /// Where anyone checks a result: the public verification of its e-result,
-/// or, for a paper result, the dossier's public lookup.
-pub fn result_verification_link(base: &str, row: &DossierRow, number: Option<&str>) -> Option<String> {
+/// or, for a paper result, the dossier's lookup page.
+pub fn result_verification_link(
+    settings: &NotificationSettings,
+    row: &DossierRow,
+    number: Option<&str>,
+) -> Option<String> {
     match number {
-        Some(number) => Some(format!("{base}/api/v1/verify/{number}")),
-        None => lookup_link(base, row),
+        Some(number) => Some(format!("{}/api/v1/verify/{number}", settings.public_base_url)),
+        None => lookup_link(settings, row),
     }
 }
 
@@ -162,7 +167,7 @@ impl Notifier {
             context! {
                 received_at => m.row.received_at.map(local_time).unwrap_or_default(),
                 due_at => m.row.due_at.map(local_time).unwrap_or_default(),
-                lookup_link => lookup_link(n.base(), &m.row),
+                lookup_link => lookup_link(&n.settings, &m.row),
             }
         })
     }
@@ -198,7 +203,7 @@ impl Notifier {
             ActionRequest::Approve { .. } => {
                 let number = crate::results::current(conn, dossier_id)?.map(|r| r.number);
                 self.queue_for_dossier(conn, Kind::ResultReady, dossier_id, |n, m| {
-                    context! { verification_link => result_verification_link(n.base(), &m.row, number.as_deref()) }
+                    context! { verification_link => result_verification_link(&n.settings, &m.row, number.as_deref()) }
                 })
             }
             ActionRequest::ReturnResult { .. } => {

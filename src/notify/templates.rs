@@ -141,7 +141,7 @@ mod tests {
             "name": "Nguyễn Văn <b>An</b>", "link": "https://dvc.example.vn/x?token=a&b=c", "ttl_hours": 48,
             "ttl_minutes": 60, "code": "193-250301-0001", "procedure": "Đăng ký hộ kinh doanh",
             "unit": "Thành phố Hạ Long", "received_at": "03/03/2025 09:15", "due_at": "06/03/2025 17:00",
-            "lookup_link": "https://dvc.example.vn/api/v1/lookup?code=193-250301-0001&national_id=022095001234",
+            "lookup_link": "https://dvc.example.vn/tra-cuu?ma=193-250301-0001",
             "reason": "Thiếu <script>alert(1)</script>", "items": ["Bản vẽ", "CCCD & hộ khẩu"],
             "original_due_at": "06/03/2025 17:00", "new_due_at": "13/03/2025 17:00",
             "verification_link": null, "rating_link": "https://dvc.example.vn/api/v1/dossiers/1/rating",

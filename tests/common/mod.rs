@@ -151,6 +151,7 @@ pub const TEST_ENV: &[(&str, &str)] = &[
     // starts; nothing listens on port 1.
     ("MOTCUA__NOTIFICATIONS__WORKER_ENABLED", "false"),
     ("MOTCUA__NOTIFICATIONS__PUBLIC_BASE_URL", PUBLIC_BASE_URL),
+    ("MOTCUA__NOTIFICATIONS__LOOKUP_PAGE_URL", "https://dichvucong.motcua.test/tra-cuu?ma={code}"),
     ("MOTCUA__SMTP__PORT", "1"),
     ("MOTCUA__SMTP__TIMEOUT_SECS", "5"),
 ];
