@@ -91,7 +91,11 @@ async fn state_changes_are_recorded_with_who_what_and_where(b: Backend) {
     // Someone registers an account, anonymously.
     let res = app.post("/api/v1/auth/register", None, citizen(7)).await;
     let register_request = request_id(&res);
-    let registered = json_ok(res, StatusCode::CREATED).await;
+    json_ok(res, StatusCode::ACCEPTED).await;
+    let registered = {
+        let token = app.login("citizen7@example.vn", "mật khẩu an toàn").await["access_token"].clone();
+        json_ok(app.get("/api/v1/me", token.as_str()).await, StatusCode::OK).await
+    };
 
     let all = entries(&app, &auditor, "").await;
     let admin_id = user_id(&app, &admin).await;
@@ -158,7 +162,7 @@ async fn reads_failures_and_secrets_stay_out(b: Backend) {
     let clerk = app.token("clerk").await;
     let registration = citizen(8);
     let password = registration["password"].as_str().unwrap().to_string();
-    assert_eq!(app.post("/api/v1/auth/register", None, registration.clone()).await.status(), StatusCode::CREATED);
+    assert_eq!(app.post("/api/v1/auth/register", None, registration.clone()).await.status(), StatusCode::ACCEPTED);
     let tokens = app.login(registration["email"].as_str().unwrap(), &password).await;
     let refreshed = json_ok(
         app.post("/api/v1/auth/refresh", None, json!({"refresh_token": tokens["refresh_token"]})).await,
@@ -171,10 +175,12 @@ async fn reads_failures_and_secrets_stay_out(b: Backend) {
     for path in ["/api/v1/units", "/api/v1/dossiers", "/api/v1/audit", "/api/v1/audit/verify", "/api/v1/me"] {
         assert_eq!(app.get(path, Some(&auditor)).await.status(), StatusCode::OK, "{path}");
     }
+    let mut invalid = registration.clone();
+    invalid["national_id"] = json!("12345");
     assert_problem(
-        app.post("/api/v1/auth/register", None, registration.clone()).await,
-        StatusCode::CONFLICT,
-        "email_taken",
+        app.post("/api/v1/auth/register", None, invalid).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
     )
     .await;
     let wrong = json!({"email": registration["email"], "password": "not the password"});

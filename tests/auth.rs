@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 on_both_backends!(
     register_login_me,
     registration_is_validated,
-    duplicate_accounts_conflict,
+    registration_tells_nobody_which_addresses_are_known,
     refresh_rotates_and_reuse_revokes_the_family,
     logout_revokes,
     wrong_password_and_unknown_email_answer_identically,
@@ -21,24 +21,24 @@ on_both_backends!(
 async fn register_login_me(b: Backend) {
     let app = TestApp::spawn(b).await;
     let res = app.post("/api/v1/auth/register", None, citizen(1)).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let user: Value = res.json().await.unwrap();
-    assert_eq!(user["email"], "citizen1@example.vn");
-    assert_eq!(user["roles"], json!(["citizen"]));
-    assert_eq!(user["national_id"], "022196000001");
-    assert!(user.get("password_hash").is_none() && user.get("password").is_none());
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(answer, json!({"email": "citizen1@example.vn", "next": "check_your_mailbox"}));
 
     let tokens = app.login("Citizen1@Example.vn", "mật khẩu an toàn").await;
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 900);
     let access = tokens["access_token"].as_str().unwrap();
     let me: Value = app.get("/api/v1/me", Some(access)).await.json().await.unwrap();
-    assert_eq!(me["id"], user["id"]);
+    assert_eq!(me["email"], "citizen1@example.vn");
+    assert_eq!(me["roles"], json!(["citizen"]));
+    assert_eq!(me["national_id"], "022196000001");
+    assert!(me.get("password_hash").is_none() && me.get("password").is_none());
     assert_eq!(me["full_name"], "Trần Thị Bình");
     assert_eq!(me["phone"], "0987654321");
 
     // Stored hashed with argon2id, never in clear.
-    let id = user["id"].as_str().unwrap().to_string();
+    let id = me["id"].as_str().unwrap().to_string();
     let stored = app
         .state
         .db
@@ -104,26 +104,39 @@ async fn registration_is_validated(b: Backend) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }
 
-async fn duplicate_accounts_conflict(b: Backend) {
+async fn registration_tells_nobody_which_addresses_are_known(b: Backend) {
     let app = TestApp::spawn(b).await;
-    assert_eq!(app.post("/api/v1/auth/register", None, citizen(6)).await.status(), StatusCode::CREATED);
+    let answer = |res: reqwest::Response| async move {
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+        res.json::<Value>().await.unwrap()
+    };
+    let first = answer(app.post("/api/v1/auth/register", None, citizen(6)).await).await;
+    // The same address again (any case): the same answer, and nothing changes.
     let mut same_email = citizen(7);
     same_email["email"] = json!("CITIZEN6@example.vn");
-    assert_problem(app.post("/api/v1/auth/register", None, same_email).await, StatusCode::CONFLICT, "email_taken")
+    same_email["password"] = json!("một mật khẩu khác hẳn");
+    assert_eq!(answer(app.post("/api/v1/auth/register", None, same_email).await).await, first);
+    let res = app
+        .post("/api/v1/auth/login", None, json!({"email": "citizen6@example.vn", "password": "một mật khẩu khác hẳn"}))
         .await;
-    // A national ID typed at registration is a claim: it does not block
-    // another account (only a verified one does, tests/identity.rs).
+    assert_problem(res, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    app.login("citizen6@example.vn", "mật khẩu an toàn").await;
+    // A national ID typed at registration is a claim: another account's claim,
+    // or even a verified one, is accepted the same way (tests/identity.rs).
     let mut same_id = citizen(8);
     same_id["national_id"] = citizen(6)["national_id"].clone();
-    assert_eq!(app.post("/api/v1/auth/register", None, same_id).await.status(), StatusCode::CREATED);
+    answer(app.post("/api/v1/auth/register", None, same_id).await).await;
     let mut verified_id = citizen(9);
     verified_id["national_id"] = json!("022095001234"); // the demo citizen's, verified
-    assert_problem(
-        app.post("/api/v1/auth/register", None, verified_id).await,
-        StatusCode::CONFLICT,
-        "national_id_taken",
-    )
-    .await;
+    answer(app.post("/api/v1/auth/register", None, verified_id).await).await;
+    let me = app.get("/api/v1/me", Some(&access_token_of(&app, 9).await)).await.json::<Value>().await.unwrap();
+    assert_eq!((&me["national_id"], &me["national_id_verified"]), (&json!("022095001234"), &json!(false)));
+}
+
+async fn access_token_of(app: &TestApp, n: u32) -> String {
+    let body = citizen(n);
+    let tokens = app.login(body["email"].as_str().unwrap(), body["password"].as_str().unwrap()).await;
+    tokens["access_token"].as_str().unwrap().to_string()
 }
 
 async fn refresh(app: &TestApp, token: &Value) -> reqwest::Response {

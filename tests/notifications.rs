@@ -88,8 +88,11 @@ async fn outbox_rows(app: &TestApp) -> Vec<(String, String, i32, NaiveDateTime)>
     .await
 }
 
+/// Registers the account of `body` and returns it as `GET /me` shows it.
 async fn register_account(app: &TestApp, body: Value) -> Value {
-    json_ok(app.post("/api/v1/auth/register", None, body).await, StatusCode::CREATED).await
+    json_ok(app.post("/api/v1/auth/register", None, body.clone()).await, StatusCode::ACCEPTED).await;
+    let token = access_token(app, body["email"].as_str().unwrap(), body["password"].as_str().unwrap()).await;
+    json_ok(app.get("/api/v1/me", Some(&token)).await, StatusCode::OK).await
 }
 
 async fn access_token(app: &TestApp, email: &str, password: &str) -> String {
@@ -155,6 +158,15 @@ async fn registration_sends_a_verification_link_that_works_once(b: Backend) {
     assert_problem(app.get("/api/v1/auth/verify-email", None).await, StatusCode::BAD_REQUEST, "invalid_query").await;
     let res = app.get("/api/v1/auth/verify-email?token=made-up", None).await;
     assert_problem(res, StatusCode::BAD_REQUEST, "invalid_link").await;
+
+    // Registering the address again: the owner is told, with no working link.
+    let mut again = citizen(1);
+    again["password"] = json!("một mật khẩu khác hẳn");
+    json_ok(app.post("/api/v1/auth/register", None, again).await, StatusCode::ACCEPTED).await;
+    assert_eq!(app.deliver().await, Delivery { sent: 1, ..Default::default() });
+    let told = sink.mails_to("citizen1@example.vn").pop().unwrap();
+    assert_eq!(told.subject, "Địa chỉ thư điện tử của bạn đã có tài khoản");
+    assert!(!told.text.contains("token="), "{}", told.text);
 }
 
 async fn filing_waits_for_a_verified_address_when_required(b: Backend) {

@@ -34,7 +34,7 @@ const COMMUNES: [&str; 2] = ["06691", "06673"];
 async fn new_citizen(api: &Api, n: u32) -> String {
     let body = citizen(n);
     let res = api.post("/api/v1/auth/register", None, body.clone()).await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
     let tokens = api.login(body["email"].as_str().unwrap(), body["password"].as_str().unwrap()).await;
     tokens["access_token"].as_str().unwrap().to_string()
 }

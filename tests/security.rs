@@ -9,7 +9,7 @@ use common::{Backend, TestApp, TestDb, assert_problem};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-on_both_backends!(the_public_lookup_is_throttled_per_address_and_per_code);
+on_both_backends!(the_public_lookup_is_throttled_per_address_and_per_code, registrations_are_throttled_per_address);
 
 const NID: &str = "022095001234";
 
@@ -63,4 +63,26 @@ async fn national_ids_and_link_tokens_never_reach_the_log() {
     assert!(log.contains("national_id=[redacted]"), "the failed lookup is logged, redacted:\n{log}");
     assert!(!log.contains(NID), "a national ID in the log:\n{log}");
     assert!(!log.contains("a-secret-link-token"), "a link's token in the log:\n{log}");
+}
+
+async fn registrations_are_throttled_per_address(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.throttle.registrations_per_hour_per_address = 3).await;
+    for n in 0..3 {
+        assert_eq!(
+            app.post("/api/v1/auth/register", None, common::citizen(60 + n)).await.status(),
+            StatusCode::ACCEPTED
+        );
+    }
+    let res = app.post("/api/v1/auth/register", None, common::citizen(63)).await;
+    assert!(res.headers().contains_key("retry-after"));
+    assert_problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Nothing was created for the refused one.
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({"email": "citizen63@example.vn", "password": "mật khẩu an toàn"}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 }

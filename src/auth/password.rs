@@ -4,6 +4,8 @@
 //! pool that the database work needs.
 
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -27,7 +29,7 @@ fn hashers() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
         rayon::ThreadPoolBuilder::new()
-            .num_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .num_threads(hashing_threads())
             .thread_name(|i| format!("argon2-{i}"))
             .build()
             .expect("starting the password hashing threads")
@@ -44,7 +46,32 @@ async fn on_hashers<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -
 }
 
 pub async fn hash(password: String) -> Result<String, ApiError> {
-    on_hashers(move || hash_blocking(&password)).await?.map_err(ApiError::internal)
+    let started = Instant::now();
+    let hash = on_hashers(move || hash_blocking(&password)).await?.map_err(ApiError::internal)?;
+    LAST_HASH_MICROS.store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    Ok(hash)
+}
+
+/// How long the last hash took, queue included (a first guess until one ran).
+static LAST_HASH_MICROS: AtomicU64 = AtomicU64::new(50_000);
+
+/// Waits about as long as the last hash took: an answer that needed no hash
+/// takes the time of one that did.
+pub async fn wait_as_long_as_a_hash() {
+    tokio::time::sleep(Duration::from_micros(LAST_HASH_MICROS.load(Ordering::Relaxed))).await;
+}
+
+/// Hashes a new account's password. Registrations hash on at most half of
+/// the hashing threads, so that logins always have the others.
+pub async fn hash_for_registration(password: String) -> Result<String, ApiError> {
+    static TURNS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    let turns = TURNS.get_or_init(|| tokio::sync::Semaphore::new((hashing_threads() / 2).max(1)));
+    let _turn = turns.acquire().await.map_err(ApiError::internal)?;
+    hash(password).await
+}
+
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// A hash of nothing anyone knows, verified against when the account does

@@ -68,12 +68,29 @@ pub struct TokenResponse {
     pub user: UserView,
 }
 
+/// What registration answers, whether or not the address has an account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Registration {
+    pub email: String,
+    /// Always `check_your_mailbox`: a new account gets its verification link;
+    /// the owner of an address that has one, a message saying so.
+    pub next: &'static str,
+}
+
 /// Register a citizen account.
+///
+/// Answers 202 whether or not the e-mail address already has an account, so
+/// that registration tells nobody which addresses are known: a new account
+/// gets its verification link by e-mail; the owner of an existing address a
+/// message that someone tried to register it (and how to reset the password).
+/// The national ID is a claim ([docs/accounts.md]): it never blocks.
+/// Throttled per client address (429).
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth", request_body = RegisterRequest,
-    responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 202, body = Registration), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn register(
     state: web::Data<AppState>,
     audit: Audit,
+    req: HttpRequest,
     body: web::Json<RegisterRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -88,8 +105,25 @@ pub async fn register(
     v.check(locale == "vi" || locale == "en", "locale", "the locale is `vi` or `en`");
     v.finish()?;
     let (email, national_id) = (email.expect("validated").into_string(), national_id.expect("validated"));
+    let address = crate::http::client_address(&req).map(|a| a.to_string()).unwrap_or_default();
+    state.throttles.register_address.attempt(&address)?;
+    let answer = Registration { email: email.clone(), next: "check_your_mailbox" };
+    let notifier = state.notifier.clone();
 
-    let password_hash = password::hash(body.password).await?;
+    // A known address costs no hashing; the answer waits as long as a
+    // hashing would, so that its timing tells nothing either.
+    let lookup = email.clone();
+    if let Some(owner) = state.db.run(move |conn| Ok(users::find_by_email(conn, &lookup)?)).await? {
+        audit
+            .write(&state, move |conn, audit| {
+                audit.status(actix_web::http::StatusCode::ACCEPTED);
+                notifier.account_exists(conn, &owner)
+            })
+            .await?;
+        password::wait_as_long_as_a_hash().await;
+        return Ok(HttpResponse::Accepted().json(answer));
+    }
+    let password_hash = password::hash_for_registration(body.password).await?;
     let at = now();
     let row = UserRow {
         id: uuid::Uuid::now_v7().to_string(),
@@ -110,29 +144,20 @@ pub async fn register(
         national_id_verified_by: None,
         national_id_verified_unit_id: None,
     };
-    let notifier = state.notifier.clone();
-    let view = audit
+    audit
         .write(&state, move |conn, audit| {
-            audit.status(actix_web::http::StatusCode::CREATED);
+            audit.status(actix_web::http::StatusCode::ACCEPTED);
+            // Registered meanwhile by a concurrent request: its owner is told.
+            if let Some(owner) = users::find_by_email(conn, &row.email)? {
+                return notifier.account_exists(conn, &owner);
+            }
             audit.target(&row.id);
-            if users::email_taken(conn, &row.email)? {
-                return Err(ApiError::conflict("email_taken", "An account with this e-mail already exists."));
-            }
-            // A claim does not block another: only a verified national ID is taken.
-            let claim = row.national_id_claim.as_deref().unwrap_or_default();
-            if super::identity::verified_account(conn, claim)?.is_some() {
-                return Err(ApiError::conflict(
-                    "national_id_taken",
-                    "A verified account holds this national ID: sign in to it, or ask at a one-stop desk.",
-                ));
-            }
             diesel::insert_into(users_t::table).values(&row).execute(conn)?;
-            super::email::send_verification(conn, &notifier, &row)?;
-            Ok(UserView::new(row, None))
+            tracing::info!(user_id = %row.id, "citizen registered");
+            super::email::send_verification(conn, &notifier, &row)
         })
         .await?;
-    tracing::info!(user_id = %view.id, "citizen registered");
-    Ok(HttpResponse::Created().json(view))
+    Ok(HttpResponse::Accepted().json(answer))
 }
 
 /// Log in with e-mail and password.

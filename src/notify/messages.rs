@@ -150,6 +150,16 @@ impl Notifier {
         self.queue(conn, Kind::VerifyEmail, Locale::from_account(Some(&user.locale)), &user.email, None, ctx)
     }
 
+    /// To the owner of an address someone tried to register again: sign in,
+    /// or choose a new password (no link that works by itself).
+    pub fn account_exists(&self, conn: &mut DbConnection, user: &UserRow) -> Result<(), ApiError> {
+        let ctx = context! {
+            name => &user.full_name,
+            link => format!("{}/api/v1/auth/password-reset", self.base()),
+        };
+        self.queue(conn, Kind::AccountExists, Locale::from_account(Some(&user.locale)), &user.email, None, ctx)
+    }
+
     /// The link that lets `user` choose a new password with `token`.
     pub fn password_reset(&self, conn: &mut DbConnection, user: &UserRow, token: &str) -> Result<(), ApiError> {
         let ctx = context! {

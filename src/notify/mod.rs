@@ -30,6 +30,7 @@ pub use messages::Notifier;
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     VerifyEmail,
+    AccountExists,
     PasswordReset,
     DossierReceived,
     SupplementRequested,
@@ -41,8 +42,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 9] = [
+    pub const ALL: [Kind; 10] = [
         Kind::VerifyEmail,
+        Kind::AccountExists,
         Kind::PasswordReset,
         Kind::DossierReceived,
         Kind::SupplementRequested,
@@ -56,6 +58,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::VerifyEmail => "verify_email",
+            Kind::AccountExists => "account_exists",
             Kind::PasswordReset => "password_reset",
             Kind::DossierReceived => "dossier_received",
             Kind::SupplementRequested => "supplement_requested",
