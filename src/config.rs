@@ -90,6 +90,9 @@ pub struct AuthSettings {
     pub jwt_secret: SecretString,
     pub access_token_ttl_secs: i64,
     pub refresh_token_ttl_days: i64,
+    /// A refresh token presented again this soon after its exchange gets the
+    /// same successor (two tabs refreshing at once), not a revocation.
+    pub refresh_reuse_grace_secs: i64,
 }
 
 /// What one client may do how often (`src/throttle.rs`).

@@ -312,6 +312,19 @@ impl Validator {
         self
     }
 
+    /// A person's or a unit's name: a line of text (see [`Validator::text`])
+    /// that `domain::text::check_name` accepts.
+    pub fn name(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
+        let before = self.0.len();
+        self.text(field, value, max);
+        if self.0.len() == before
+            && let Err(message) = crate::domain::text::check_name(value)
+        {
+            self.push(field, message);
+        }
+        self
+    }
+
     /// Takes the value when parsing succeeded; records the error otherwise.
     pub fn parsed<T, E: std::fmt::Display>(&mut self, field: &str, r: Result<T, E>) -> Option<T> {
         r.map_err(|e| self.push(field, e.to_string())).ok()

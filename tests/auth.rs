@@ -11,6 +11,7 @@ on_both_backends!(
     registration_is_validated,
     registration_tells_nobody_which_addresses_are_known,
     refresh_rotates_and_reuse_revokes_the_family,
+    two_tabs_refreshing_at_once_stay_signed_in,
     logout_revokes,
     wrong_password_and_unknown_email_answer_identically,
     logins_are_rate_limited,
@@ -144,7 +145,8 @@ async fn refresh(app: &TestApp, token: &Value) -> reqwest::Response {
 }
 
 async fn refresh_rotates_and_reuse_revokes_the_family(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // No grace: a token presented again after its exchange is reuse at once.
+    let app = TestApp::spawn_with(b, |s| s.auth.refresh_reuse_grace_secs = 0).await;
     let first = app.login("citizen@motcua.local", motcua::seed::DEMO_PASSWORD).await;
     let res = refresh(&app, &first["refresh_token"]).await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -162,6 +164,23 @@ async fn refresh_rotates_and_reuse_revokes_the_family(b: Backend) {
     let other = app.login("citizen@motcua.local", motcua::seed::DEMO_PASSWORD).await;
     assert_eq!(refresh(&app, &other["refresh_token"]).await.status(), StatusCode::OK);
     assert_problem(refresh(&app, &json!("made-up")).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+async fn two_tabs_refreshing_at_once_stay_signed_in(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let first = app.login("citizen@motcua.local", motcua::seed::DEMO_PASSWORD).await;
+    let (a, b) = tokio::join!(refresh(&app, &first["refresh_token"]), refresh(&app, &first["refresh_token"]));
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let (a, b): (Value, Value) = (a.json().await.unwrap(), b.json().await.unwrap());
+    assert_eq!(a["refresh_token"], b["refresh_token"], "the same new refresh token for both");
+    assert_ne!(a["refresh_token"], first["refresh_token"]);
+    // The new token works, once; the family is alive.
+    let next = refresh(&app, &a["refresh_token"]).await;
+    assert_eq!(next.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/me", next.json::<Value>().await.unwrap()["access_token"].as_str()).await.status(),
+        StatusCode::OK
+    );
 }
 
 async fn logout_revokes(b: Backend) {

@@ -9,7 +9,14 @@ use common::{Backend, TestApp, TestDb, assert_problem};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-on_both_backends!(the_public_lookup_is_throttled_per_address_and_per_code, registrations_are_throttled_per_address);
+on_both_backends!(
+    the_public_lookup_is_throttled_per_address_and_per_code,
+    registrations_are_throttled_per_address,
+    password_reset_takes_the_same_time_for_known_and_unknown_addresses,
+    csv_cells_never_read_as_formulas,
+    names_and_passwords_are_refused_when_they_deceive_or_are_guessable,
+    downloads_name_their_file_and_forbid_sniffing,
+);
 
 const NID: &str = "022095001234";
 
@@ -85,4 +92,92 @@ async fn registrations_are_throttled_per_address(b: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn password_reset_takes_the_same_time_for_known_and_unknown_addresses(b: Backend) {
+    let app = TestApp::spawn_with(b, |s| s.throttle.password_resets_per_hour_per_account = 1000).await;
+    let median_ms = |email: &'static str| {
+        let app = &app;
+        async move {
+            let mut times = Vec::new();
+            for _ in 0..15 {
+                let start = std::time::Instant::now();
+                let res = app.post("/api/v1/auth/password-reset", None, serde_json::json!({"email": email})).await;
+                assert_eq!(res.status(), StatusCode::ACCEPTED);
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+            times.sort_by(f64::total_cmp);
+            times[times.len() / 2]
+        }
+    };
+    let (known, unknown) = (median_ms("citizen@motcua.local").await, median_ms("nobody@example.vn").await);
+    let floor = motcua::auth::email::RESET_ANSWER_TIME.as_secs_f64() * 1000.0;
+    assert!(known >= floor && unknown >= floor, "known {known:.1} ms, unknown {unknown:.1} ms");
+    assert!((known - unknown).abs() < floor / 4.0, "known {known:.1} ms, unknown {unknown:.1} ms");
+}
+
+async fn csv_cells_never_read_as_formulas(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (admin, clerk, auditor) = (app.token("admin").await, app.token("clerk").await, app.token("auditor").await);
+    let formula = r#"=HYPERLINK("http://evil.example","Bấm vào đây")"#;
+    let res = app.patch("/api/v1/procedures/1.001193", Some(&admin), serde_json::json!({"name": formula})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    register(&app, &clerk, BIRTH, "06691").await;
+    for path in ["/api/v1/exports/dossiers.csv", "/api/v1/exports/stats.csv?group_by=procedure"] {
+        let body = app.get(path, Some(&auditor)).await.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(body.trim_start_matches('\u{feff}').as_bytes());
+        let cells: Vec<String> =
+            reader.records().flat_map(|r| r.unwrap().iter().map(String::from).collect::<Vec<_>>()).collect();
+        assert!(cells.iter().any(|c| c.contains("HYPERLINK")), "{path}: {body}");
+        for cell in cells {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "{path}: {cell}");
+        }
+    }
+}
+
+async fn names_and_passwords_are_refused_when_they_deceive_or_are_guessable(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let with = |field: &str, value: &str, n: u32| {
+        let mut body = common::citizen(n);
+        body[field] = serde_json::json!(value);
+        body
+    };
+    for (field, value) in [
+        ("full_name", "Nguy\u{202E}n Văn An"),
+        ("full_name", "\u{200B}\u{200B}\u{200B}"),
+        ("full_name", "12345"),
+        ("password", "aaaaaaaaaa"),
+        ("password", "password123"),
+    ] {
+        let res = app.post("/api/v1/auth/register", None, with(field, value, 70)).await;
+        let p = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+        assert_eq!(p["errors"][0]["field"], field, "{value:?}");
+    }
+    // Nor at the counter, for an applicant's name.
+    let clerk = app.token("clerk").await;
+    let unit = app.unit_id("193").await;
+    let body = serde_json::json!({"procedure_code": HOUSEHOLD_BUSINESS, "unit_id": unit, "channel": "counter",
+        "applicant": {"kind": "citizen", "name": "Trần\u{2066}Thị Bình", "national_id": NID}});
+    let res = app.post("/api/v1/dossiers", Some(&clerk), body).await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+async fn downloads_name_their_file_and_forbid_sniffing(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let citizen = app.token("citizen").await;
+    let d = file(&app, &citizen, HOUSEHOLD_BUSINESS, "193").await;
+    let uploaded = upload(&app, &citizen, &d, 0, pdf(), "Giấy đề nghị đăng ký.pdf", None).await;
+    let uploaded: Value = uploaded.json().await.unwrap();
+    let file_id = uploaded["components"][0]["files"][0]["id"].as_str().unwrap();
+    let res = app.get(&format!("/api/v1/dossiers/{}/files/{file_id}", d["id"].as_str().unwrap()), Some(&citizen)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let header = |name: &str| res.headers()[name].to_str().unwrap().to_string();
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert!(header("content-security-policy").contains("default-src 'none'"));
+    let disposition = header("content-disposition");
+    assert!(disposition.contains("filename*=UTF-8''Gi%E1%BA%A5y%20%C4%91%E1%BB%81%20ngh%E1%BB%8B"), "{disposition}");
+    assert!(disposition.contains(r#"filename="Giay de nghi dang ky.pdf""#), "{disposition}");
+    // Every answer carries the same protections, problems included.
+    let res = app.get("/api/v1/nowhere", None).await;
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
 }

@@ -70,6 +70,11 @@ async fn forged_and_stale_access_tokens_are_refused(b: Backend) {
     refused(&app, &sign(&expired, Algorithm::HS256, &secret), "expired").await;
     let foreign = Claims { iss: "someone-else".into(), ..admin_claims(&app, 600).await };
     refused(&app, &sign(&foreign, Algorithm::HS256, &secret), "wrong issuer").await;
+    // Signed with the key, but not as the service issues them.
+    let future = Claims { iat: claims.iat + 3600, exp: claims.iat + 3700, ..admin_claims(&app, 0).await };
+    refused(&app, &sign(&future, Algorithm::HS256, &secret), "issued in the future").await;
+    let long_lived = Claims { exp: claims.iat + 365 * 86_400, ..admin_claims(&app, 0).await };
+    refused(&app, &sign(&long_lived, Algorithm::HS256, &secret), "living longer than configured").await;
 
     // A citizen's token with its payload swapped for an administrator's,
     // keeping the citizen's signature.

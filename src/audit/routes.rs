@@ -148,7 +148,7 @@ async fn export(state: web::Data<AppState>, scope: Scope, q: AuditQuery) -> Resu
     let body = stream::once(async move { Ok::<_, ApiError>(web::Bytes::from(head)) }).chain(rows);
     Ok(HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
-        .insert_header(("content-disposition", "attachment; filename=\"audit.csv\""))
+        .insert_header(crate::http::attachment("audit.csv"))
         .streaming(body))
 }
 
@@ -159,7 +159,14 @@ fn csv_rows(rows: &[AuditEntry], header: bool) -> Result<Vec<u8>, ApiError> {
         out.write_record(CSV_HEADER).map_err(ApiError::internal)?;
     }
     for row in rows {
-        out.serialize(row).map_err(ApiError::internal)?;
+        // The entry's JSON fields in header order; no cell reads as a formula.
+        let fields = serde_json::to_value(row).map_err(ApiError::internal)?;
+        let cells = CSV_HEADER.iter().map(|name| match &fields[*name] {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(s) => crate::domain::text::spreadsheet_safe(s).into_owned(),
+            other => other.to_string(),
+        });
+        out.write_record(cells).map_err(ApiError::internal)?;
     }
     out.into_inner().map_err(ApiError::internal)
 }
@@ -252,7 +259,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_csv_header_names_the_serialised_fields_in_order() {
+    fn the_csv_rows_follow_the_header_and_hold_no_formula() {
         let entry = AuditEntry {
             seq: 1,
             id: "i".into(),
@@ -264,7 +271,7 @@ mod tests {
             method: "POST".into(),
             route: "/r".into(),
             action: "r.post".into(),
-            target: None,
+            target: Some("=HYPERLINK(\"x\")".into()),
             status: 201,
             request_id: "q".into(),
             client_address: None,
@@ -272,13 +279,11 @@ mod tests {
             prev_hash: "p".into(),
             hash: "h".into(),
         };
-        let mut out = csv::Writer::from_writer(Vec::new());
-        out.serialize(&entry).unwrap();
-        let text = String::from_utf8(out.into_inner().unwrap()).unwrap();
+        let text = String::from_utf8(csv_rows(&[entry], true).unwrap()).unwrap();
         assert_eq!(text.lines().next().unwrap(), CSV_HEADER.join(","));
         assert_eq!(
             text.lines().nth(1).unwrap(),
-            "1,i,1970-01-01T00:00:00.000000Z,,anonymous,,,POST,/r,r.post,,201,q,,{},p,h"
+            r#"1,i,1970-01-01T00:00:00.000000Z,,anonymous,,,POST,/r,r.post,"'=HYPERLINK(""x"")",201,q,,{},p,h"#
         );
     }
 }

@@ -188,8 +188,10 @@ pub struct ResetRequest {
 
 /// Ask for a password-reset link.
 ///
-/// Always answers 202, whether or not an account has this address: the
-/// answer reveals nothing. Throttled like logins.
+/// Always answers 202, whether or not an account has this address, and
+/// never sooner than [`RESET_ANSWER_TIME`] after the request: neither the
+/// answer nor its timing reveals anything. Throttled per client address and
+/// per address asked for, apart from the logins' budgets.
 #[utoipa::path(post, path = "/api/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
     responses((status = 202, description = "If the address has an account, a link is on its way"),
         (status = 429, body = Problem)))]
@@ -199,6 +201,7 @@ pub async fn request_reset(
     req: HttpRequest,
     body: web::Json<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let answer_at = tokio::time::Instant::now() + RESET_ANSWER_TIME;
     let email = body.into_inner().email.trim().to_lowercase();
     let address = crate::http::client_address(&req).map(|a| a.to_string()).unwrap_or_default();
     state.throttles.reset_address.attempt(&address)?;
@@ -213,8 +216,13 @@ pub async fn request_reset(
             notifier.password_reset(conn, &user, &token)
         })
         .await?;
+    tokio::time::sleep_until(answer_at).await;
     Ok(HttpResponse::Accepted().finish())
 }
+
+/// How long every password-reset request takes to answer, whether or not a
+/// link was issued (it takes a few milliseconds more to issue one).
+pub const RESET_ANSWER_TIME: std::time::Duration = std::time::Duration::from_millis(40);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ResetLink {
@@ -253,7 +261,7 @@ pub async fn reset(
 ) -> Result<HttpResponse, ApiError> {
     let ResetConfirm { token, new_password } = body.into_inner();
     let mut v = Validator::default();
-    v.parsed("new_password", check_password(&new_password));
+    v.parsed("new_password", check_password(&new_password, &[]));
     v.finish()?;
     let hash = password::hash(new_password).await?;
     let user_id = audit

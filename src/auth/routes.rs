@@ -96,11 +96,11 @@ pub async fn register(
     let body = body.into_inner();
     let mut v = Validator::default();
     let email = v.parsed("email", Email::parse(&body.email));
-    v.parsed("password", check_password(&body.password));
+    v.parsed("password", check_password(&body.password, &[&body.email, &body.full_name]));
     let national_id = v.parsed("national_id", NationalId::parse(&body.national_id));
     let phone = body.phone.as_deref().and_then(|p| v.parsed("phone", normalize_phone(p)));
     let full_name = body.full_name.trim().to_string();
-    v.text("full_name", &full_name, 200);
+    v.name("full_name", &full_name, 200);
     let locale = body.locale.unwrap_or_else(|| "vi".into());
     v.check(locale == "vi" || locale == "en", "locale", "the locale is `vi` or `en`");
     v.finish()?;
@@ -192,18 +192,20 @@ pub async fn login(
     state.throttles.login_succeeded(&email, &address);
     let family = uuid::Uuid::now_v7().to_string();
     let st = state.clone();
-    let response = audit.write(&state, move |conn, _| issue_tokens(conn, &st, user, family)).await?;
+    let response =
+        audit.write(&state, move |conn, _| issue_tokens(conn, &st, user, family, new_secret_token())).await?;
     Ok(HttpResponse::Ok().json(response))
 }
 
-/// Stores a new refresh token in `family` and signs an access token.
+/// Stores the refresh token `refresh` in `family` (a fresh one at login,
+/// the successor of the one exchanged at refresh) and signs an access token.
 fn issue_tokens(
     conn: &mut DbConnection,
     state: &AppState,
     user: UserRow,
     family: String,
+    refresh: String,
 ) -> Result<TokenResponse, ApiError> {
-    let refresh = new_secret_token();
     let at = now();
     let expires_at = at + chrono::Duration::days(state.tokens.refresh_ttl_days);
     diesel::insert_into(refresh_tokens::table)
@@ -216,6 +218,17 @@ fn issue_tokens(
             refresh_tokens::expires_at.eq(expires_at),
         ))
         .execute(conn)?;
+    answer_tokens(conn, state, user, refresh, expires_at)
+}
+
+/// The pair for `user`: a new access token beside the refresh token `refresh`.
+fn answer_tokens(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: UserRow,
+    refresh: String,
+    expires_at: chrono::NaiveDateTime,
+) -> Result<TokenResponse, ApiError> {
     let access_token = state.tokens.issue_access(&user.id, &user.role_list(), user.unit_id.as_deref());
     let user = users::view(conn, &user.id)?;
     Ok(TokenResponse {
@@ -235,7 +248,10 @@ fn invalid_refresh() -> ApiError {
 /// Exchange a refresh token for a new pair.
 ///
 /// Refresh tokens are single-use. Presenting one that was already exchanged
-/// revokes its whole family: whoever holds a stolen copy is logged out too.
+/// revokes its whole family: whoever holds a stolen copy is logged out too —
+/// except within `auth.refresh_reuse_grace_secs` of the exchange, while its
+/// successor is unused: two tabs refreshing at once both get that same new
+/// refresh token (derived from the old one, never stored in clear).
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenResponse), (status = 401, body = Problem)))]
 pub async fn refresh(
@@ -243,7 +259,8 @@ pub async fn refresh(
     audit: Audit,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let hash = hash_secret_token(body.refresh_token.trim());
+    let presented = body.refresh_token.trim().to_string();
+    let hash = hash_secret_token(&presented);
     let st = state.clone();
     let response = audit
         .write(&state, move |conn, audit| {
@@ -264,22 +281,36 @@ pub async fn refresh(
             // Refused below, the family revoked or nothing changed: a 401 either way.
             audit.status(actix_web::http::StatusCode::UNAUTHORIZED);
             let at = now();
+            let successor = st.tokens.successor_of(&presented);
             // Retire this token; zero rows means someone used it before us.
             let retired = diesel::update(refresh_tokens::table)
                 .filter(refresh_tokens::id.eq(&id).and(refresh_tokens::revoked_at.is_null()))
                 .set(refresh_tokens::revoked_at.eq(at))
                 .execute(conn)?;
+            let user: UserRow = users_t::table.find(&user_id).select(UserRow::as_select()).first(conn)?;
             if revoked_at.is_some() || retired == 0 {
+                // Exchanged a moment ago, and its successor still unused: the same pair again.
+                let grace = chrono::Duration::seconds(st.settings.auth.refresh_reuse_grace_secs);
+                let recent = revoked_at.is_none_or(|r| at - r <= grace);
+                let next: Option<chrono::NaiveDateTime> = refresh_tokens::table
+                    .filter(refresh_tokens::token_hash.eq(hash_secret_token(&successor)))
+                    .filter(refresh_tokens::family_id.eq(&family).and(refresh_tokens::revoked_at.is_null()))
+                    .select(refresh_tokens::expires_at)
+                    .first(conn)
+                    .optional()?;
+                if let (true, Some(next_expires), true) = (recent, next, user.active) {
+                    audit.status(actix_web::http::StatusCode::OK);
+                    return answer_tokens(conn, &st, user, successor, next_expires).map(Some);
+                }
                 tracing::warn!(%user_id, family = %family, "refresh token reuse: revoking the family");
                 revoke_family(conn, &family)?;
                 return Ok(None);
             }
-            let user: UserRow = users_t::table.find(&user_id).select(UserRow::as_select()).first(conn)?;
             if expires_at < at || !user.active {
                 return Ok(None);
             }
             audit.status(actix_web::http::StatusCode::OK);
-            issue_tokens(conn, &st, user, family).map(Some)
+            issue_tokens(conn, &st, user, family, successor).map(Some)
         })
         .await?;
     // The revocation above must be committed, so the 401 is sent afterwards.

@@ -26,6 +26,8 @@ pub struct Claims {
 }
 
 pub struct TokenKeys {
+    /// Derives a refresh token's successor (`successor_of`).
+    successor_key: Vec<u8>,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -40,6 +42,7 @@ impl TokenKeys {
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 5;
         Self {
+            successor_key: [b"refresh-successor:".as_slice(), secret].concat(),
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
@@ -62,8 +65,26 @@ impl TokenKeys {
             .expect("HS256 encoding cannot fail")
     }
 
+    /// The refresh token that replaces `refresh` when it is exchanged:
+    /// derived from it (HMAC-SHA256 under a key from the JWT secret), so that
+    /// exchanging it twice within the grace gives the same successor, which
+    /// only the holder of `refresh` can know — and never stored in clear.
+    pub fn successor_of(&self, refresh: &str) -> String {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.successor_key).expect("HMAC takes any key length");
+        mac.update(refresh.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// The claims of a valid access token: signed with our key and algorithm,
+    /// by us, unexpired, issued no later than now and living no longer than
+    /// the configured lifetime (each with the validation's leeway).
     pub fn decode_access(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|d| d.claims)
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let (now, leeway) = (chrono::Utc::now().timestamp(), self.validation.leeway as i64);
+        let issued_in_time = claims.iat <= now + leeway;
+        let lives_as_configured = claims.exp - claims.iat <= self.access_ttl_secs + leeway;
+        (issued_in_time && lives_as_configured).then_some(claims)
     }
 }
 
@@ -89,6 +110,7 @@ mod tests {
             jwt_secret: SecretString::from(secret.to_string()),
             access_token_ttl_secs: 60,
             refresh_token_ttl_days: 1,
+            refresh_reuse_grace_secs: 10,
         })
     }
 
@@ -100,6 +122,26 @@ mod tests {
         assert_eq!((c.sub.as_str(), c.roles, c.unit.as_deref()), ("u1", vec![Role::Clerk], Some("unit")));
         assert!(keys("secret-two").decode_access(&t).is_none());
         assert!(k.decode_access("not.a.token").is_none());
+    }
+
+    #[test]
+    fn tokens_from_the_future_or_longer_lived_than_configured_are_refused() {
+        let k = keys("secret-one");
+        let forge = |iat_offset: i64, lifetime: i64| {
+            let now = chrono::Utc::now().timestamp();
+            let claims = Claims {
+                sub: "u1".into(),
+                roles: vec![Role::Admin],
+                unit: None,
+                iss: ISSUER.into(),
+                iat: now + iat_offset,
+                exp: now + iat_offset + lifetime,
+            };
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &k.encoding).unwrap()
+        };
+        assert!(k.decode_access(&forge(0, 60)).is_some());
+        assert!(k.decode_access(&forge(3600, 60)).is_none(), "issued in the future");
+        assert!(k.decode_access(&forge(-10, 365 * 86_400)).is_none(), "a year-long token");
     }
 
     #[test]

@@ -235,6 +235,9 @@ pub fn file(channel: Channel, unit_id: &str, fee_vnd: i64, terms: &Terms, now: N
     }
 }
 
+/// How far after now an apology may set the new appointment date.
+pub const MAX_APOLOGY_DAYS: i64 = 365;
+
 /// A state-machine action with what the rules need of its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Act {
@@ -414,6 +417,12 @@ pub fn apply(d: &Dossier, act: &Act, actor: Actor<'_>, terms: &Terms, now: Now<'
                 return Err(Refusal::Invalid {
                     field: "new_due_at",
                     message: "the new date is later than now and than the current one",
+                });
+            }
+            if new_due > now.at + chrono::Duration::days(MAX_APOLOGY_DAYS) {
+                return Err(Refusal::Invalid {
+                    field: "new_due_at",
+                    message: "an apology moves the appointment by at most a year",
                 });
             }
             n.due_at = Some(new_due);
@@ -772,6 +781,8 @@ mod tests {
             apply(&d, &earlier, CLERK, &terms(1), late),
             Err(Refusal::Invalid { field: "new_due_at", .. })
         ));
+        let far = Act::Apologize { new_due_at: dt("9999-12-31 00:00") };
+        assert!(matches!(apply(&d, &far, CLERK, &terms(1), late), Err(Refusal::Invalid { field: "new_due_at", .. })));
         let later = Act::Apologize { new_due_at: dt("2026-03-12 10:00") };
         let after = apply(&d, &later, CLERK, &terms(1), late).unwrap();
         assert_eq!(

@@ -105,7 +105,7 @@ impl Email {
 }
 
 /// Password policy: 10 to 128 characters, not only digits.
-pub fn check_password(p: &str) -> Result<(), &'static str> {
+pub fn check_password(p: &str, user_inputs: &[&str]) -> Result<(), &'static str> {
     let n = p.chars().count();
     if n < 10 {
         Err("a password has at least 10 characters")
@@ -113,6 +113,10 @@ pub fn check_password(p: &str) -> Result<(), &'static str> {
         Err("a password has at most 128 characters")
     } else if p.chars().all(|c| c.is_ascii_digit()) {
         Err("a password is not only digits")
+    } else if zxcvbn::zxcvbn(p, user_inputs).score() < zxcvbn::Score::Two {
+        // The strength estimator knows common passwords, keyboard walks,
+        // repeats, dates and the account's own e-mail and name.
+        Err("this password is too easy to guess: use a few unrelated words")
     } else {
         Ok(())
     }
@@ -188,10 +192,16 @@ mod tests {
 
     #[test]
     fn password_policy() {
-        assert!(check_password("correct horse").is_ok());
-        assert!(check_password("short").is_err());
-        assert!(check_password("12345678901").is_err());
-        assert!(check_password(&"x".repeat(129)).is_err());
+        assert!(check_password("correct horse battery", &[]).is_ok());
+        assert!(check_password("mật khẩu an toàn", &[]).is_ok());
+        assert!(check_password("short", &[]).is_err());
+        assert!(check_password("12345678901", &[]).is_err());
+        assert!(check_password(&"x".repeat(129), &[]).is_err());
+        // Common and trivially guessable ones, and the account's own details.
+        for weak in ["aaaaaaaaaa", "password123", "Qwerty123456", "abcdefghij"] {
+            assert!(check_password(weak, &[]).is_err(), "{weak} accepted");
+        }
+        assert!(check_password("binh.tran@example.vn", &["binh.tran@example.vn"]).is_err());
     }
 
     #[test]

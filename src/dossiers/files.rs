@@ -1,7 +1,7 @@
 //! Documents of a dossier's components: upload (multipart) and download.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -157,10 +157,7 @@ pub async fn download(
         .await?;
     Ok(HttpResponse::Ok()
         .content_type(content_type)
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(name)],
-        })
+        .insert_header(crate::http::attachment(&name))
         .insert_header((header::ETAG, format!("\"{sha256}\"")))
         .body(bytes))
 }

@@ -94,7 +94,7 @@ impl FileDossier {
 
 fn check_applicant(a: &ApplicantInput, v: &mut Validator) -> Result<Applicant, ApiError> {
     let name = a.name.as_deref().map(str::trim).unwrap_or_default().to_string();
-    v.text("applicant.name", &name, 200);
+    v.name("applicant.name", &name, 200);
     let national_id = match (&a.national_id, a.kind) {
         (Some(id), _) => v.parsed("applicant.national_id", NationalId::parse(id)).map(|n| n.to_string()),
         (None, ApplicantKind::Citizen | ApplicantKind::Representative) => {

@@ -1,7 +1,7 @@
 //! `/api/v1/dossiers/{id}/result…`, `/api/v1/verify…` and `/api/v1/keys`.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, ContentDisposition, DispositionParam, DispositionType};
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -253,10 +253,7 @@ pub async fn download(
     }
     Ok(HttpResponse::Ok()
         .content_type("application/pdf")
-        .insert_header(ContentDisposition {
-            disposition: DispositionType::Attachment,
-            parameters: vec![DispositionParam::Filename(format!("{}.pdf", result.number))],
-        })
+        .insert_header(crate::http::attachment(&format!("{}.pdf", result.number)))
         .insert_header((header::ETAG, format!("\"{}\"", result.sha256)))
         .insert_header(("x-result-number", result.number))
         .body(bytes))

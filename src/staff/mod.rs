@@ -30,12 +30,12 @@ impl NewStaff {
         phone: Option<&str>,
     ) -> Result<Self, ApiError> {
         let mut v = Validator::default();
+        v.parsed("password", check_password(password, &[email, full_name]));
         let email = v.parsed("email", Email::parse(email));
-        v.parsed("password", check_password(password));
         let roles = v.parsed("roles", parse_staff_roles(roles));
         let phone = phone.and_then(|p| v.parsed("phone", normalize_phone(p)));
         let full_name = full_name.trim().to_string();
-        v.text("full_name", &full_name, 200);
+        v.name("full_name", &full_name, 200);
         v.finish()?;
         Ok(Self { email: email.expect("validated").into_string(), full_name, phone, roles: roles.expect("validated") })
     }

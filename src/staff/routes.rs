@@ -190,11 +190,11 @@ pub async fn update(
     let mut v = Validator::default();
     let roles = u.roles.as_deref().and_then(|r| v.parsed("roles", parse_staff_roles(r)));
     if let Some(p) = &u.password {
-        v.parsed("password", check_password(p));
+        v.parsed("password", check_password(p, &[]));
     }
     let full_name = u.full_name.as_deref().map(|n| n.trim().to_string());
     if let Some(n) = &full_name {
-        v.text("full_name", n, 200);
+        v.name("full_name", n, 200);
     }
     let myself = id == principal.user_id;
     v.check(!(myself && u.active == Some(false)), "active", "you cannot deactivate your own account");

@@ -5,7 +5,6 @@
 //! page at a time, so a million rows are never held in memory; XLSX goes
 //! through a constant-memory worksheet in a temporary file.
 
-use actix_web::http::header::{ContentDisposition, DispositionParam, DispositionType};
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -18,6 +17,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::schema::{dossier_facts, dossiers, procedures, ratings, scope_units, units};
 use crate::db::{DbConnection, text_literal};
+use crate::domain::text::spreadsheet_safe;
 use crate::domain::workflow::Status;
 use crate::dossiers::routes::local_midnight;
 use crate::error::{ApiError, Problem};
@@ -78,23 +78,18 @@ fn format_of(s: &str, allowed: &[ExportFormat]) -> Result<ExportFormat, ApiError
 }
 
 /// CSV lines for `records`, through one writer (a writer per line would
-/// allocate its buffer for every row).
+/// allocate its buffer for every row); no cell reads as a formula
+/// (`domain::text::spreadsheet_safe`).
 fn csv_lines<R: IntoIterator<Item = String>>(records: impl IntoIterator<Item = R>) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     for r in records {
-        w.write_record(r).expect("writing to memory");
+        let cells: Vec<String> = r.into_iter().map(|c| spreadsheet_safe(&c).into_owned()).collect();
+        w.write_record(cells).expect("writing to memory");
     }
     w.into_inner().expect("flushing to memory")
 }
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
-
-fn attachment(name: &str) -> ContentDisposition {
-    ContentDisposition {
-        disposition: DispositionType::Attachment,
-        parameters: vec![DispositionParam::Filename(name.into())],
-    }
-}
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -169,7 +164,9 @@ pub async fn export_stats(
     rows.extend(stats.levels.iter().map(|r| stats_cells("level", r)));
     rows.extend(stats.rows.iter().map(|r| stats_cells("row", r)));
     match format {
-        ExportFormat::Json => Ok(HttpResponse::Ok().insert_header(attachment(&format!("{name}.json"))).json(stats)),
+        ExportFormat::Json => {
+            Ok(HttpResponse::Ok().insert_header(crate::http::attachment(&format!("{name}.json"))).json(stats))
+        }
         ExportFormat::Csv => {
             let mut body = BOM.to_vec();
             body.extend(csv_lines(
@@ -177,7 +174,7 @@ pub async fn export_stats(
             ));
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
-                .insert_header(attachment(&format!("{name}.csv")))
+                .insert_header(crate::http::attachment(&format!("{name}.csv")))
                 .body(body))
         }
         ExportFormat::Xlsx => {
@@ -191,7 +188,10 @@ pub async fn export_stats(
             .await
             .map_err(ApiError::internal)?
             .map_err(ApiError::internal)?;
-            Ok(HttpResponse::Ok().content_type(XLSX).insert_header(attachment(&format!("{name}.xlsx"))).body(bytes))
+            Ok(HttpResponse::Ok()
+                .content_type(XLSX)
+                .insert_header(crate::http::attachment(&format!("{name}.xlsx")))
+                .body(bytes))
         }
     }
 }
@@ -393,7 +393,7 @@ pub async fn export_dossiers(
             });
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
-                .insert_header(attachment(&format!("{name}.csv")))
+                .insert_header(crate::http::attachment(&format!("{name}.csv")))
                 .streaming(header.chain(pages)))
         }
         _ => {
@@ -413,7 +413,10 @@ pub async fn export_dossiers(
                 .await
                 .map_err(ApiError::internal)?
                 .map_err(ApiError::internal)?;
-            Ok(HttpResponse::Ok().content_type(XLSX).insert_header(attachment(&format!("{name}.xlsx"))).body(bytes))
+            Ok(HttpResponse::Ok()
+                .content_type(XLSX)
+                .insert_header(crate::http::attachment(&format!("{name}.xlsx")))
+                .body(bytes))
         }
     }
 }

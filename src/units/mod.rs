@@ -93,7 +93,7 @@ pub fn create(
     let name = name.trim();
     let mut v = Validator::default();
     v.parsed("code", check_unit_code(code));
-    v.text("name", name, 200);
+    v.name("name", name, 200);
     v.finish()?;
     check_level(level, parent)?;
     if find_by_code(conn, code)?.is_some() {

@@ -159,7 +159,7 @@ pub async fn update(
     let name = body.name.as_deref().map(str::trim).map(str::to_string);
     if let Some(n) = &name {
         let mut v = Validator::default();
-        v.text("name", n, 200);
+        v.name("name", n, 200);
         v.finish()?;
     }
     let row = audit
