@@ -33,6 +33,8 @@ pub struct AppState {
     pub openapi: String,
     /// Where dossier documents are stored.
     pub files: Arc<dyn FileStore>,
+    /// Turns to read an upload (`files.max_concurrent_uploads`, `src/upload.rs`).
+    pub uploads: tokio::sync::Semaphore,
     /// Signs electronic results.
     pub signer: Signer,
     /// Online payment providers, by name.
@@ -81,6 +83,7 @@ impl Application {
             metrics: Metrics::new(),
             openapi: crate::openapi::document(),
             files,
+            uploads: tokio::sync::Semaphore::new(settings.files.max_concurrent_uploads),
             signer,
             payments: crate::payments::providers(&settings.payments),
             notifier: Notifier::new(&settings.notifications),
@@ -89,9 +92,10 @@ impl Application {
             db,
             settings,
         });
-        let workers = state.settings.http.workers;
+        let workers = state.settings.http.worker_count();
+        let per_worker = state.settings.http.max_connections.div_ceil(workers).max(1);
         let data = state.clone();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let http = &data.settings.http;
             App::new()
                 .app_data(data.clone())
@@ -102,16 +106,15 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(error::path_error))
                 // Innermost, inside TracingLogger: sees the request id and the handler's own status.
                 .wrap(from_fn(crate::audit::record))
+                // Outside the audit, which reads JSON bodies before handlers do.
+                .wrap(from_fn(crate::http::pace_body))
                 .wrap(from_fn(crate::http::envelope))
                 .wrap(from_fn(crate::ops::record))
                 .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
                 .configure(routes)
                 .default_service(web::to(|| async { ApiError::not_found().into_response() }))
         });
-        if workers > 0 {
-            server = server.workers(workers);
-        }
-        let server = server.listen(listener)?.run();
+        let server = server.workers(workers).max_connections(per_worker).listen(listener)?.run();
         let data = state.clone();
         let metrics_server =
             HttpServer::new(move || App::new().app_data(data.clone()).configure(crate::ops::configure_metrics))

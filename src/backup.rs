@@ -104,12 +104,12 @@ pub fn copy_files(from: &Path, to: &Path) -> io::Result<(usize, usize)> {
             let name = entry.file_name().to_string_lossy().into_owned();
             if entry.file_type()?.is_dir() {
                 dirs.push(entry.path());
-            } else if is_sha256(&name) {
+            } else if crate::storage::is_sha256(&name) {
                 // Anything else (a write in progress) is not a stored document.
                 if store.contains(&name)? {
                     present += 1;
                 } else {
-                    let sha = store.put(&std::fs::read(entry.path())?)?;
+                    let sha = store.put_from(&mut std::fs::File::open(entry.path())?)?;
                     if sha != name {
                         return Err(io::Error::other(format!("{} does not match its content", entry.path().display())));
                     }
@@ -119,10 +119,6 @@ pub fn copy_files(from: &Path, to: &Path) -> io::Result<(usize, usize)> {
         }
     }
     Ok((copied, present))
-}
-
-fn is_sha256(name: &str) -> bool {
-    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

@@ -72,6 +72,32 @@ pub struct HttpSettings {
     /// Reverse proxies (CIDRs) whose `Forwarded` / `X-Forwarded-For` name the
     /// client; from anyone else these headers are ignored.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Open connections the API listener holds at once, all workers together.
+    pub max_connections: usize,
+    /// A request body is cut off (408) once, after `body_grace_secs`, it has
+    /// delivered less than `body_min_bytes_per_sec` on average, or after
+    /// `body_timeout_secs` in all (`domain::throttle::BodyPace`).
+    pub body_grace_secs: u64,
+    pub body_min_bytes_per_sec: u64,
+    pub body_timeout_secs: u64,
+}
+
+impl HttpSettings {
+    pub fn body_pace(&self) -> crate::domain::throttle::BodyPace {
+        crate::domain::throttle::BodyPace {
+            grace: std::time::Duration::from_secs(self.body_grace_secs),
+            min_bytes_per_sec: self.body_min_bytes_per_sec,
+            max: std::time::Duration::from_secs(self.body_timeout_secs),
+        }
+    }
+
+    /// The API's worker threads: `workers`, or one per core when 0.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -121,6 +147,8 @@ pub struct DossierSettings {
 pub struct FileSettings {
     pub dir: PathBuf,
     pub max_bytes: usize,
+    /// Uploads read at once by one instance; beyond, 503 with `Retry-After`.
+    pub max_concurrent_uploads: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -118,6 +118,26 @@ impl ApiError {
         Self { retry_after_secs: Some(1), ..Self::unavailable() }
     }
 
+    /// 507: the disk holding documents or the database is full. Nothing
+    /// changed; an operator must free space.
+    pub fn storage_full() -> Self {
+        tracing::error!("storage full: a write was refused");
+        Self {
+            retry_after_secs: Some(60),
+            ..Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "The service has no room to store this now; nothing was changed. Try again later.",
+            )
+        }
+    }
+
+    /// A failure of the file store: `storage_full` when the disk is full,
+    /// internal otherwise.
+    pub fn storage(e: std::io::Error) -> Self {
+        if crate::storage::is_full(&e) { Self::storage_full() } else { Self::internal(e) }
+    }
+
     /// A failure that is ours, not the caller's: logged here, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -192,6 +212,9 @@ impl From<diesel::result::Error> for ApiError {
                 }
             },
             Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => Self::unavailable(),
+            Error::DatabaseError(_, ref info) if crate::db::backend::is_disk_full(info.as_ref()) => {
+                Self::storage_full()
+            }
             // Rolled back by the database to break a cycle of waits: nothing
             // changed, and the same request succeeds when sent again.
             Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => Self::retry_soon(),
@@ -270,6 +293,7 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
         ),
         E::Deserialize(e) if e.is_data() => ApiError::invalid_field("body", e.to_string()),
         E::Deserialize(e) => ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}")),
+        E::Payload(e) => crate::http::body_error(e),
         _ => ApiError::bad_request("malformed_body", "The request body could not be read."),
     };
     problem.into()

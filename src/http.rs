@@ -2,13 +2,22 @@
 //! response names its request id and carries the security headers; the
 //! client's address; downloads' `Content-Disposition`.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
 use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::error::PayloadError;
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{HttpMessage, ResponseError};
+use futures_util::{Stream, StreamExt};
 use tracing_actix_web::RequestId;
 
+use crate::domain::throttle::BodyPace;
 use crate::error::{ApiError, PROBLEM_JSON};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -67,6 +76,83 @@ fn problem_bodies<B>(res: ServiceResponse<B>) -> ServiceResponse<EitherBody<B>> 
     }
 }
 
+/// Every request body arrives at the pace `http.body_*` settings demand
+/// (`domain::throttle::BodyPace`), or its reader gets `body_timeout` and the
+/// connection is closed: a client trickling bytes cannot hold a connection.
+pub async fn pace_body(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(state) = req.app_data::<actix_web::web::Data<crate::app::AppState>>() {
+        let pace = state.settings.http.body_pace();
+        let body = req.take_payload();
+        req.set_payload(Payload::Stream { payload: Box::pin(Paced::new(body, pace)) });
+    }
+    next.call(req).await
+}
+
+/// A request body that fails with `TimedOut` once it falls behind its pace.
+struct Paced<S> {
+    body: S,
+    pace: BodyPace,
+    started: Instant,
+    received: u64,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    failed: bool,
+}
+
+impl<S> Paced<S> {
+    fn new(body: S, pace: BodyPace) -> Self {
+        Self { body, pace, started: Instant::now(), received: 0, timer: None, failed: false }
+    }
+}
+
+impl<S> Stream for Paced<S>
+where
+    S: Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.failed {
+            return Poll::Ready(None);
+        }
+        match self.body.poll_next_unpin(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                self.received += chunk.len() as u64;
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Pending => {
+                let deadline = tokio::time::Instant::from_std(self.started + self.pace.deadline(self.received));
+                let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if timer.deadline() != deadline {
+                    timer.as_mut().reset(deadline);
+                }
+                if timer.as_mut().poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                self.failed = true;
+                let slow = std::io::Error::new(std::io::ErrorKind::TimedOut, "request body too slow");
+                Poll::Ready(Some(Err(PayloadError::Io(slow))))
+            }
+            other => other,
+        }
+    }
+}
+
+/// The problem for a request body that could not be read: 408 when it came
+/// too slowly (`pace_body`), 400 otherwise.
+pub fn body_error(e: &PayloadError) -> ApiError {
+    match e {
+        PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ApiError::new(
+            actix_web::http::StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            "The request body arrived too slowly and was cut off; send it again on a faster connection.",
+        ),
+        _ => ApiError::bad_request("malformed_body", "The request body could not be read."),
+    }
+}
+
 /// `Content-Disposition: attachment` for a download named `file_name`
 /// (RFC 6266): `filename*` carries the name in UTF-8 — Vietnamese file names
 /// intact — and `filename` an ASCII fallback for old clients.
@@ -87,6 +173,28 @@ pub fn attachment(file_name: &str) -> actix_web::http::header::ContentDispositio
             }),
         ],
     }
+}
+
+/// A stored document as a download, streamed from disk in bounded memory
+/// (with `Range` support), named `file_name`, with its SHA-256 as the ETag.
+pub fn send_file(
+    req: &actix_web::HttpRequest,
+    file: std::fs::File,
+    content_type: &str,
+    file_name: &str,
+    sha256: &str,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let mime: mime::Mime = content_type.parse().map_err(ApiError::internal)?;
+    let mut response = actix_files::NamedFile::from_file(file, file_name)
+        .map_err(ApiError::storage)?
+        .set_content_type(mime)
+        .set_content_disposition(attachment(file_name))
+        .use_etag(false)
+        .use_last_modified(false)
+        .into_response(req);
+    let etag = format!("\"{sha256}\"").try_into().map_err(ApiError::internal)?;
+    response.headers_mut().insert(actix_web::http::header::ETAG, etag);
+    Ok(response)
 }
 
 /// Headers on every answer: no content sniffing (a stored file is served as

@@ -1,32 +1,121 @@
 //! Content-addressed file storage. Files are named by their SHA-256: no user
-//! input ever reaches a path.
+//! input ever reaches a path. Uploads arrive in a temporary file of the store
+//! (`incoming`), hashed as they stream (`src/upload.rs`), and are then
+//! renamed into place (`keep`): no document is ever held whole in memory.
 
-use std::io::{self, Write};
-use std::path::PathBuf;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
 
 /// Where document bytes live. The default is a local directory; another
-/// store (S3, …) implements the same two operations.
+/// store (S3, …) implements the same operations.
 pub trait FileStore: Send + Sync {
-    /// Stores `bytes` under their SHA-256 (hex), which it returns. Storing the
-    /// same content twice is a no-op.
-    fn put(&self, bytes: &[u8]) -> io::Result<String>;
-    fn get(&self, sha256: &str) -> io::Result<Vec<u8>>;
+    /// A new temporary file of the store, for content on its way in.
+    fn incoming(&self) -> io::Result<NamedTempFile>;
+    /// Stores `file`, whose content has the SHA-256 `sha256` (hex), under
+    /// that name. Storing the same content twice is a no-op.
+    fn keep(&self, file: NamedTempFile, sha256: &str) -> io::Result<()>;
+    /// The stored document `sha256`, to read.
+    fn open(&self, sha256: &str) -> io::Result<std::fs::File>;
+    /// Bytes free for the store (`/readyz` checks them).
+    fn available_bytes(&self) -> io::Result<u64>;
+
+    /// Stores what `content` reads, returning its SHA-256.
+    fn put_from(&self, content: &mut dyn Read) -> io::Result<String> {
+        let mut file = Hashing::new(Some(self.incoming()?));
+        io::copy(content, &mut file)?;
+        let (file, sha, _) = file.finish();
+        self.keep(file.expect("kept"), &sha)?;
+        Ok(sha)
+    }
+
+    /// Stores `bytes` (generated content), returning their SHA-256.
+    fn put(&self, mut bytes: &[u8]) -> io::Result<String> {
+        self.put_from(&mut bytes)
+    }
+
+    /// The stored document `sha256`, whole (small documents only).
+    fn get(&self, sha256: &str) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        self.open(sha256)?.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// `dir/ab/cd/abcd…` for content `abcd…`.
+/// A writer that hashes what it is given, counts it, keeps its first bytes
+/// (to recognise the document) and passes it on to a temporary file — or,
+/// without one, keeps nothing else.
+pub struct Hashing {
+    file: Option<NamedTempFile>,
+    hasher: Sha256,
+    size: u64,
+    head: Vec<u8>,
+}
+
+impl Hashing {
+    pub fn new(file: Option<NamedTempFile>) -> Self {
+        Self { file, hasher: Sha256::new(), size: 0, head: Vec::with_capacity(DocumentKind::HEAD) }
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The file, the content's SHA-256 (hex) and its first bytes.
+    pub fn finish(self) -> (Option<NamedTempFile>, String, Vec<u8>) {
+        (self.file, hex::encode(self.hasher.finalize()), self.head)
+    }
+}
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match &mut self.file {
+            Some(file) => file.write(buf)?,
+            None => buf.len(),
+        };
+        self.hasher.update(&buf[..n]);
+        let wanted = DocumentKind::HEAD.saturating_sub(self.head.len()).min(n);
+        self.head.extend_from_slice(&buf[..wanted]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), |f| f.flush())
+    }
+}
+
+/// Whether an I/O error means the disk (or the user's quota on it) is full.
+pub fn is_full(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded)
+}
+
+/// Bytes free for an unprivileged writer on the file system holding `path`.
+pub fn available_bytes(path: &Path) -> io::Result<u64> {
+    let stat = rustix::fs::statvfs(path)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// `dir/ab/cd/abcd…` for content `abcd…`; uploads on their way in wait in
+/// `dir/.incoming`.
 pub struct LocalDir {
     root: PathBuf,
 }
 
+/// The directory of content on its way in, inside the store (one file
+/// system, so that keeping a file is a rename).
+const INCOMING: &str = ".incoming";
+
 impl LocalDir {
     pub fn new(root: PathBuf) -> io::Result<Self> {
-        std::fs::create_dir_all(&root)?;
+        std::fs::create_dir_all(root.join(INCOMING))?;
         Ok(Self { root })
     }
 
@@ -36,34 +125,100 @@ impl LocalDir {
     }
 
     fn path(&self, sha256: &str) -> io::Result<PathBuf> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !is_sha256(sha256) {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "not a SHA-256"));
         }
         Ok(self.root.join(&sha256[..2]).join(&sha256[2..4]).join(sha256))
     }
+
+    /// Every file of the store last written before `before`: stored
+    /// documents by SHA-256, and left-over incoming files (a crash mid-upload)
+    /// by path. `motcua files gc` (`src/files_gc.rs`) decides which go.
+    pub fn older_than(&self, before: SystemTime) -> io::Result<Vec<Stored>> {
+        let mut found = Vec::new();
+        let mut dirs = vec![self.root.clone()];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                if meta.is_dir() {
+                    dirs.push(entry.path());
+                    continue;
+                }
+                if meta.modified()? >= before {
+                    continue;
+                }
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if dir.ends_with(INCOMING) {
+                    found.push(Stored::Incoming { path: entry.path(), bytes: meta.len() });
+                } else if is_sha256(&name) {
+                    found.push(Stored::Document { sha256: name, bytes: meta.len() });
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Removes a file `older_than` listed.
+    pub fn remove(&self, stored: &Stored) -> io::Result<()> {
+        let path = match stored {
+            Stored::Document { sha256, .. } => self.path(sha256)?,
+            Stored::Incoming { path, .. } => path.clone(),
+        };
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// A file of the store, as `LocalDir::older_than` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stored {
+    Document { sha256: String, bytes: u64 },
+    Incoming { path: PathBuf, bytes: u64 },
+}
+
+impl Stored {
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Self::Document { bytes, .. } | Self::Incoming { bytes, .. } => *bytes,
+        }
+    }
 }
 
 impl FileStore for LocalDir {
-    fn put(&self, bytes: &[u8]) -> io::Result<String> {
-        let sha = sha256_hex(bytes);
-        let path = self.path(&sha)?;
-        if path.exists() {
-            return Ok(sha);
-        }
-        let dir = path.parent().expect("nested path");
-        std::fs::create_dir_all(dir)?;
-        // Write aside, flush to disk, then rename: a reader never sees half a file.
-        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-        tmp.write_all(bytes)?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(&path).map_err(|e| e.error)?;
-        Ok(sha)
+    fn incoming(&self) -> io::Result<NamedTempFile> {
+        NamedTempFile::new_in(self.root.join(INCOMING))
     }
 
-    fn get(&self, sha256: &str) -> io::Result<Vec<u8>> {
-        std::fs::read(self.path(sha256)?)
+    fn keep(&self, file: NamedTempFile, sha256: &str) -> io::Result<()> {
+        let path = self.path(sha256)?;
+        if path.exists() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(path.parent().expect("nested path"))?;
+        // Flushed to disk, then renamed: a reader never sees half a file.
+        file.as_file().sync_all()?;
+        file.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    fn open(&self, sha256: &str) -> io::Result<std::fs::File> {
+        std::fs::File::open(self.path(sha256)?)
+    }
+
+    fn available_bytes(&self) -> io::Result<u64> {
+        available_bytes(&self.root)
     }
 }
+
+pub fn is_sha256(name: &str) -> bool {
+    name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// How long a file must have existed before `motcua files gc` may remove it.
+pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The document kinds accepted as dossier files, recognised by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,17 +229,21 @@ pub enum DocumentKind {
 }
 
 impl DocumentKind {
-    pub fn sniff(bytes: &[u8]) -> Option<Self> {
-        if bytes.starts_with(b"%PDF-") {
+    /// The kind of a document starting with `head` (its first bytes).
+    pub fn sniff(head: &[u8]) -> Option<Self> {
+        if head.starts_with(b"%PDF-") {
             Some(Self::Pdf)
-        } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
             Some(Self::Jpeg)
-        } else if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
             Some(Self::Png)
         } else {
             None
         }
     }
+
+    /// How many first bytes `sniff` needs.
+    pub const HEAD: usize = 8;
 
     pub fn content_type(self) -> &'static str {
         match self {
@@ -109,6 +268,31 @@ mod tests {
         assert_eq!(store.get(&sha).unwrap(), b"%PDF-1.7 hello");
         assert!(dir.path().join("files").join(&sha[..2]).join(&sha[2..4]).join(&sha).exists());
         assert!(store.get("../../etc/passwd").is_err());
+        // Nothing is left on its way in.
+        assert_eq!(std::fs::read_dir(dir.path().join("files").join(INCOMING)).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn lists_and_removes_old_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path().to_path_buf()).unwrap();
+        let sha = store.put(b"%PDF-1.7 old").unwrap();
+        let left = store.incoming().unwrap().keep().unwrap().1;
+        assert!(store.older_than(SystemTime::now() - Duration::from_secs(60)).unwrap().is_empty());
+        let mut found = store.older_than(SystemTime::now() + Duration::from_secs(1)).unwrap();
+        found.sort_by_key(|s| matches!(s, Stored::Incoming { .. }));
+        assert_eq!(
+            found,
+            vec![
+                Stored::Document { sha256: sha.clone(), bytes: 12 },
+                Stored::Incoming { path: left.clone(), bytes: 0 }
+            ]
+        );
+        for stored in &found {
+            store.remove(stored).unwrap();
+        }
+        assert!(!store.contains(&sha).unwrap() && !left.exists());
+        assert!(store.available_bytes().unwrap() > 0);
     }
 
     #[test]

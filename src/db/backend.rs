@@ -197,6 +197,16 @@ const CONSTRAINTS: [(Constraint, &[&str], &str); 8] = [
 ];
 
 /// The named constraint a unique violation broke, if it is one of [`Constraint`].
+/// Whether the database refused a write for want of disk space: SQLite's
+/// `SQLITE_FULL` ("database or disk is full"), PostgreSQL's `disk_full`
+/// (53100, "could not extend file …: No space left on device").
+pub fn is_disk_full(info: &dyn DatabaseErrorInformation) -> bool {
+    let m = info.message();
+    m.contains("database or disk is full")
+        || m.contains("No space left on device")
+        || m.contains("could not extend file")
+}
+
 pub fn unique_violation(err: &Error) -> Option<Constraint> {
     let Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) = err else { return None };
     constraint_of(info.as_ref())

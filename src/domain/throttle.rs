@@ -69,9 +69,45 @@ impl Tally {
     }
 }
 
+/// How slowly a request body may arrive: after a `grace` period, at least
+/// `min_bytes_per_sec` on average since the start, and whole within `max`.
+/// A client trickling a byte every few seconds is cut off after the grace
+/// period; a large scan on a slow line finishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BodyPace {
+    pub grace: Duration,
+    pub min_bytes_per_sec: u64,
+    pub max: Duration,
+}
+
+impl BodyPace {
+    /// How long after its start a body that has delivered `received` bytes
+    /// may wait for its next byte.
+    pub fn deadline(&self, received: u64) -> Duration {
+        let earned = match self.min_bytes_per_sec {
+            0 => self.max,
+            rate => Duration::from_secs_f64(received as f64 / rate as f64),
+        };
+        (self.grace + earned).min(self.max)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_earns_time_by_what_it_delivers() {
+        let pace = BodyPace { grace: Duration::from_secs(20), min_bytes_per_sec: 1024, max: Duration::from_secs(3600) };
+        assert_eq!(pace.deadline(0), Duration::from_secs(20));
+        // A byte every five seconds earns nothing worth having.
+        assert!(pace.deadline(4) < Duration::from_secs(21));
+        assert_eq!(pace.deadline(10 * 1024), Duration::from_secs(30));
+        // 20 MiB at the minimum rate would outlast the hour: the hour wins.
+        assert_eq!(pace.deadline(20 << 20), Duration::from_secs(3600));
+        let unpaced = BodyPace { min_bytes_per_sec: 0, ..pace };
+        assert_eq!(unpaced.deadline(0), Duration::from_secs(3600));
+    }
     use proptest::prelude::*;
 
     #[test]
@@ -112,6 +148,17 @@ mod tests {
                 let within = allowed[i..].iter().filter(|&&t| t.duration_since(start) < budget.window).count();
                 prop_assert!(within <= limit as usize);
             }
+        }
+
+        /// A body that keeps the minimum rate is never cut off, and the
+        /// longer it has delivered, the longer it may run, up to the maximum.
+        #[test]
+        fn the_minimum_rate_is_always_enough(rate in 1u64..100_000, grace in 0u64..60, secs in 0u64..10_000, more in 0u64..1_000_000) {
+            let pace = BodyPace { grace: Duration::from_secs(grace), min_bytes_per_sec: rate, max: Duration::from_secs(3600) };
+            let at_rate = rate * secs;
+            prop_assert!(pace.deadline(at_rate) >= Duration::from_secs(secs).min(pace.max));
+            prop_assert!(pace.deadline(at_rate + more) >= pace.deadline(at_rate));
+            prop_assert!(pace.deadline(at_rate + more) <= pace.max);
         }
     }
 }

@@ -1,8 +1,7 @@
 //! Documents of a dossier's components: upload (multipart) and download.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -17,6 +16,7 @@ use crate::db::schema::{dossier_components, dossier_files};
 use crate::domain::dossier::{self as domain, Uploader};
 use crate::domain::roles::Role;
 use crate::error::{ApiError, Problem};
+use crate::upload::Keep;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/dossiers/{id}/components/{component}/files").route(web::post().to(upload)))
@@ -51,7 +51,7 @@ pub async fn upload(
     form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
     let (id, component) = path.into_inner();
-    let upload = crate::upload::read(form, state.settings.files.max_bytes, &["digitization"]).await?;
+    let upload = crate::upload::read(&state, form, Keep::File, &["digitization"]).await?;
     let kind = upload.kind()?;
     let requested = match upload.fields.get("digitization") {
         Some(text) => Some(
@@ -76,7 +76,7 @@ pub async fn upload(
             _ => Uploader::Other,
         };
         let digitization = domain::upload(dossier.status, who, requested, e_copy_accepted)?;
-        let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
+        let (sha256, size_bytes) = upload.file.store(files.as_ref())?;
         let now = crate::time::now();
         diesel::insert_into(dossier_files::table)
             .values((
@@ -84,7 +84,7 @@ pub async fn upload(
                 dossier_files::dossier_id.eq(&row.id),
                 dossier_files::component_id.eq(&component),
                 dossier_files::sha256.eq(&sha256),
-                dossier_files::size_bytes.eq(upload.bytes.len() as i64),
+                dossier_files::size_bytes.eq(size_bytes),
                 dossier_files::content_type.eq(kind.content_type()),
                 dossier_files::file_name.eq(&upload.file_name),
                 dossier_files::uploaded_by.eq(&p.user_id),
@@ -99,7 +99,7 @@ pub async fn upload(
                 digitization: digitization.as_str(),
                 sha256: &sha256,
                 content_type: kind.content_type(),
-                size_bytes: upload.bytes.len() as i64,
+                size_bytes,
                 file_name: &upload.file_name,
             },
         )?;
@@ -136,12 +136,13 @@ pub async fn upload(
         (status = 404, body = Problem)))]
 pub async fn download(
     state: web::Data<AppState>,
+    req: HttpRequest,
     principal: Principal,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, file) = path.into_inner();
     let files = state.files.clone();
-    let (name, content_type, sha256, bytes) = state
+    let (name, content_type, sha256, content) = state
         .db
         .run(move |conn| {
             load_visible(conn, &principal, &id)?;
@@ -151,13 +152,9 @@ pub async fn download(
                 .first(conn)
                 .optional()?
                 .ok_or_else(ApiError::not_found)?;
-            let bytes = files.get(&sha256).map_err(ApiError::internal)?;
-            Ok((name, content_type, sha256, bytes))
+            let content = files.open(&sha256).map_err(ApiError::storage)?;
+            Ok((name, content_type, sha256, content))
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type(content_type)
-        .insert_header(crate::http::attachment(&name))
-        .insert_header((header::ETAG, format!("\"{sha256}\"")))
-        .body(bytes))
+    crate::http::send_file(&req, content, &content_type, &name, &sha256)
 }

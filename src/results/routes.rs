@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use crate::dossiers::write::{self, Locked};
 use crate::dossiers::{Access, NewEvent, load_visible};
 use crate::error::{ApiError, Problem, Validator};
 use crate::time::utc;
+use crate::upload::Keep;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/keys").route(web::get().to(keys)))
@@ -121,8 +122,8 @@ pub async fn verify_file(
 ) -> Result<HttpResponse, ApiError> {
     // A check, not a change: anyone may verify, and nothing is recorded.
     audit.nothing_changed();
-    let upload = crate::upload::read(form, state.settings.files.max_bytes, &[]).await?;
-    let sha256 = crate::storage::sha256_hex(&upload.bytes);
+    let upload = crate::upload::read(&state, form, Keep::HashOnly, &[]).await?;
+    let sha256 = upload.file.sha256;
     let lookup = sha256.clone();
     let result = state
         .db
@@ -180,7 +181,7 @@ pub async fn draft(
     id: web::Path<String>,
     form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
-    let upload = crate::upload::read(form, state.settings.files.max_bytes, &["title"]).await?;
+    let upload = crate::upload::read(&state, form, Keep::File, &["title"]).await?;
     upload.pdf()?;
     let (id, files) = (id.into_inner(), state.files.clone());
     let p = principal.clone();
@@ -197,8 +198,8 @@ pub async fn draft(
             .select(crate::db::schema::procedures::name)
             .first(conn)?;
         let title = title_of(&upload.fields, procedure)?;
-        let sha256 = files.put(&upload.bytes).map_err(ApiError::internal)?;
-        let draft = Draft { title, sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
+        let (sha256, size_bytes) = upload.file.store(files.as_ref())?;
+        let draft = Draft { title, sha256, size_bytes, file_name: upload.file_name };
         diesel::delete(result_drafts::table.find(&id)).execute(conn)?;
         diesel::insert_into(result_drafts::table)
             .values((
@@ -225,20 +226,21 @@ pub async fn draft(
         (status = 404, body = Problem)))]
 pub async fn download(
     state: web::Data<AppState>,
+    req: HttpRequest,
     principal: Principal,
     audit: Audit,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (st, p, dossier) = (state.clone(), principal.clone(), id.clone());
-    let (result, bytes, returns) = state
+    let (result, content, returns) = state
         .db
         .run(move |conn| {
             let (row, access) = load_visible(conn, &p, &dossier)?;
             let result = super::current(conn, &dossier)?.ok_or_else(ApiError::not_found)?;
-            let bytes = st.files.get(&result.sha256).map_err(ApiError::internal)?;
+            let content = st.files.open(&result.sha256).map_err(ApiError::storage)?;
             let returns = access == Access::Applicant && row.status() == Status::ResultReady;
-            Ok((result, bytes, returns))
+            Ok((result, content, returns))
         })
         .await?;
     if returns {
@@ -251,12 +253,11 @@ pub async fn download(
         })
         .await?;
     }
-    Ok(HttpResponse::Ok()
-        .content_type("application/pdf")
-        .insert_header(crate::http::attachment(&format!("{}.pdf", result.number)))
-        .insert_header((header::ETAG, format!("\"{}\"", result.sha256)))
-        .insert_header(("x-result-number", result.number))
-        .body(bytes))
+    let name = format!("{}.pdf", result.number);
+    let mut response = crate::http::send_file(&req, content, "application/pdf", &name, &result.sha256)?;
+    let number = result.number.try_into().map_err(ApiError::internal)?;
+    response.headers_mut().insert(header::HeaderName::from_static("x-result-number"), number);
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -380,7 +381,7 @@ pub async fn replace(
     id: web::Path<String>,
     form: crate::upload::Form,
 ) -> Result<HttpResponse, ApiError> {
-    let upload = crate::upload::read(form, state.settings.files.max_bytes, &["reason", "title"]).await?;
+    let upload = crate::upload::read(&state, form, Keep::File, &["reason", "title"]).await?;
     upload.pdf()?;
     let reason = upload.fields.get("reason").cloned().unwrap_or_default();
     check_reason(&reason)?;
@@ -389,8 +390,8 @@ pub async fn replace(
         audit.status(StatusCode::CREATED);
         let old = current_for_approver(conn, &p, &locked)?;
         let title = title_of(&upload.fields, old.title.clone())?;
-        let sha256 = st.files.put(&upload.bytes).map_err(ApiError::internal)?;
-        let file = ResultFile { sha256, size_bytes: upload.bytes.len() as i64, file_name: upload.file_name };
+        let (sha256, size_bytes) = upload.file.store(st.files.as_ref())?;
+        let file = ResultFile { sha256, size_bytes, file_name: upload.file_name };
         // The old one stops being valid before the new one is: a dossier has
         // at most one valid result (`results_one_valid_idx`).
         retire(conn, &old, ResultStatus::Replaced, &reason)?;
