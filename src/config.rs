@@ -149,6 +149,23 @@ pub struct FileSettings {
     pub max_bytes: usize,
     /// Uploads read at once by one instance; beyond, 503 with `Retry-After`.
     pub max_concurrent_uploads: usize,
+    pub max_files_per_dossier: u64,
+    pub max_bytes_per_dossier: u64,
+    /// What one applicant account uploads per local day.
+    pub max_bytes_per_account_per_day: u64,
+    /// Below this many free bytes on the file store's or the SQLite
+    /// database's file system, `/readyz` answers 503.
+    pub min_free_bytes: u64,
+}
+
+impl FileSettings {
+    pub fn quota(&self) -> crate::domain::dossier::UploadQuota {
+        crate::domain::dossier::UploadQuota {
+            files_per_dossier: self.max_files_per_dossier,
+            bytes_per_dossier: self.max_bytes_per_dossier,
+            bytes_per_account_per_day: self.max_bytes_per_account_per_day,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -268,6 +268,18 @@ impl From<Refusal> for ApiError {
                 "not_rateable",
                 format!("A dossier is rated once returned, rejected or stopped, not while {status}."),
             ),
+            Refusal::DossierQuota { max_files, max_bytes } => Self::conflict(
+                "dossier_quota_exceeded",
+                format!("A dossier holds at most {max_files} files and {max_bytes} bytes."),
+            ),
+            Refusal::DailyUploadQuota { max_bytes } => Self {
+                retry_after_secs: Some(crate::domain::calendar::secs_to_local_midnight(crate::time::now())),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "daily_upload_quota_exceeded",
+                    format!("An account uploads at most {max_bytes} bytes a day; try again tomorrow."),
+                )
+            },
             Refusal::RatingLocked => Self::conflict(
                 "rating_locked",
                 format!("A rating can be changed for {RATING_CHANGEABLE_DAYS} days after it is given."),

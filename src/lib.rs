@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod dossiers;
 pub mod error;
+pub mod files_gc;
 pub mod holidays;
 pub mod http;
 pub mod notify;

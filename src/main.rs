@@ -68,6 +68,26 @@ enum Command {
         #[command(subcommand)]
         command: StatsCommand,
     },
+    /// Maintain the document store.
+    Files {
+        #[command(subcommand)]
+        command: FilesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum FilesCommand {
+    /// List (or with --delete remove) stored documents no row names, older
+    /// than the grace period: left by crashes between storing a file and
+    /// committing its row. A dry run unless --delete.
+    Gc {
+        /// Remove them (otherwise only count them).
+        #[arg(long)]
+        delete: bool,
+        /// Only files at least this old are considered.
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -287,6 +307,22 @@ async fn main() -> anyhow::Result<()> {
             let done =
                 db.write(|conn| Ok(motcua::stats::daily::rebuild(conn)?)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("daily counts rebuilt: {} rows, {} differed from the kept counts", done.rows, done.differing);
+        }
+        Command::Files { command: FilesCommand::Gc { delete, grace_hours } } => {
+            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+            let store = motcua::storage::LocalDir::new(settings.files.dir)?;
+            let grace = std::time::Duration::from_secs(grace_hours * 3600);
+            let report = db
+                .run(move |conn| motcua::files_gc::run(conn, &store, grace, delete).map_err(ApiError::internal))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "{} files older than {grace_hours} h; {} named by no row ({} bytes); {}",
+                report.examined,
+                report.orphans,
+                report.orphan_bytes,
+                if delete { format!("{} removed", report.removed) } else { "dry run: nothing removed".into() }
+            );
         }
         Command::Openapi => unreachable!("handled before loading the settings"),
         Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {

@@ -37,12 +37,39 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Status { status: "ok" })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers, and the file store and the SQLite
+/// database have `files.min_free_bytes` free (503 `storage_low` below).
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses((status = 200, body = Status), (status = 503, body = Problem)))]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.db.ping().await?;
+    let st = state.clone();
+    web::block(move || low_space(&st)).await.map_err(ApiError::internal)??;
     Ok(HttpResponse::Ok().json(Status { status: "ready" }))
+}
+
+/// 503 `storage_low` when a volume the service writes to is nearly full.
+fn low_space(state: &AppState) -> Result<(), ApiError> {
+    let min = state.settings.files.min_free_bytes;
+    let database = state.db.sqlite_file().map(|file| {
+        let dir = file.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+        crate::storage::available_bytes(dir)
+    });
+    for (what, free) in [("file store", Some(state.files.available_bytes())), ("SQLite database", database)] {
+        match free {
+            Some(Ok(free)) if free < min => {
+                tracing::error!(volume = what, free, min, "free space below files.min_free_bytes");
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "storage_low",
+                    format!("The {what}'s disk has less free space than files.min_free_bytes."),
+                ));
+            }
+            Some(Err(e)) => return Err(ApiError::internal(e)),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Prometheus text exposition, on the metrics listener (`http.metrics_address`).

@@ -5,7 +5,7 @@
 
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 use tempfile::NamedTempFile;
@@ -159,16 +159,27 @@ impl LocalDir {
         Ok(found)
     }
 
-    /// Removes a file `older_than` listed.
-    pub fn remove(&self, stored: &Stored) -> io::Result<()> {
+    /// Removes a file `older_than` listed, unless it was written (or kept
+    /// again, see `keep`) since `before`; whether it was removed. A
+    /// document is first renamed aside and its time checked there: an
+    /// upload keeping the same content at that moment either touched it
+    /// before (and it is put back) or finds it gone and stores its own copy.
+    pub fn remove_unless_touched(&self, stored: &Stored, before: SystemTime) -> io::Result<bool> {
         let path = match stored {
             Stored::Document { sha256, .. } => self.path(sha256)?,
             Stored::Incoming { path, .. } => path.clone(),
         };
-        match std::fs::remove_file(path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+        let aside = path.with_extension("gc");
+        match std::fs::rename(&path, &aside) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            other => other?,
         }
+        if std::fs::metadata(&aside)?.modified()? >= before {
+            std::fs::rename(&aside, &path)?;
+            return Ok(false);
+        }
+        std::fs::remove_file(&aside)?;
+        Ok(true)
     }
 }
 
@@ -194,8 +205,12 @@ impl FileStore for LocalDir {
 
     fn keep(&self, file: NamedTempFile, sha256: &str) -> io::Result<()> {
         let path = self.path(sha256)?;
-        if path.exists() {
-            return Ok(());
+        // Stored already: touched, so that `motcua files gc` leaves it be
+        // for its grace period while the row naming it commits.
+        match std::fs::File::options().write(true).open(&path) {
+            Ok(existing) => return existing.set_modified(SystemTime::now()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
         std::fs::create_dir_all(path.parent().expect("nested path"))?;
         // Flushed to disk, then renamed: a reader never sees half a file.
@@ -216,9 +231,6 @@ impl FileStore for LocalDir {
 pub fn is_sha256(name: &str) -> bool {
     name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
-
-/// How long a file must have existed before `motcua files gc` may remove it.
-pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(24 * 3600);
 
 /// The document kinds accepted as dossier files, recognised by content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +269,7 @@ impl DocumentKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn stores_by_content_and_reads_back() {
@@ -289,10 +302,24 @@ mod tests {
             ]
         );
         for stored in &found {
-            store.remove(stored).unwrap();
+            assert!(store.remove_unless_touched(stored, SystemTime::now() + Duration::from_secs(1)).unwrap());
         }
         assert!(!store.contains(&sha).unwrap() && !left.exists());
         assert!(store.available_bytes().unwrap() > 0);
+    }
+
+    #[test]
+    fn a_document_kept_again_is_not_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path().to_path_buf()).unwrap();
+        let sha = store.put(b"%PDF-1.7 shared").unwrap();
+        let listed = SystemTime::now() + Duration::from_millis(50);
+        let found = store.older_than(listed).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        // Another upload of the same content, between the listing and the removal.
+        store.put(b"%PDF-1.7 shared").unwrap();
+        assert!(!store.remove_unless_touched(&found[0], listed).unwrap());
+        assert_eq!(store.get(&sha).unwrap(), b"%PDF-1.7 shared");
     }
 
     #[test]

@@ -178,6 +178,14 @@ impl Db {
         self.target.backend()
     }
 
+    /// The SQLite database file, when that is the backend.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        match self.target.as_ref() {
+            Target::Sqlite(path) => Some(path),
+            Target::Postgres(_) => None,
+        }
+    }
+
     pub fn pool_state(&self) -> r2d2::State {
         self.pool.state()
     }

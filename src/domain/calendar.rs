@@ -21,6 +21,17 @@ pub fn from_local(t: NaiveDateTime) -> DateTime<Utc> {
     local_offset().from_local_datetime(&t).single().expect("fixed offsets are unambiguous").with_timezone(&Utc)
 }
 
+/// When (UTC) the local day holding `now` (UTC) began.
+pub fn local_day_start(now: NaiveDateTime) -> NaiveDateTime {
+    from_local(to_local(now.and_utc()).date().and_time(NaiveTime::MIN)).naive_utc()
+}
+
+/// Seconds from `now` (UTC) to the next local midnight (at least 1).
+pub fn secs_to_local_midnight(now: NaiveDateTime) -> u64 {
+    let next = local_day_start(now) + chrono::Duration::days(1);
+    (next - now).num_seconds().max(1) as u64
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Calendar {
     holidays: HashSet<NaiveDate>,
@@ -106,6 +117,16 @@ impl Calendar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_days_start_at_local_midnight() {
+        let t = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+        // 23:59:59 in Hà Nội is 16:59:59 UTC; the local day began at 17:00 UTC the day before.
+        assert_eq!(local_day_start(t("2026-11-30 16:59:59")), t("2026-11-29 17:00:00"));
+        assert_eq!(secs_to_local_midnight(t("2026-11-30 16:59:59")), 1);
+        assert_eq!(local_day_start(t("2026-11-30 17:00:00")), t("2026-11-30 17:00:00"));
+        assert_eq!(secs_to_local_midnight(t("2026-11-30 17:00:00")), 86_400);
+    }
     use proptest::prelude::*;
 
     fn d(s: &str) -> NaiveDate {

@@ -353,6 +353,15 @@ pub enum Refusal {
     },
     /// The rating can no longer be changed.
     RatingLocked,
+    /// The dossier holds as many files, or bytes, as it may.
+    DossierQuota {
+        max_files: u64,
+        max_bytes: u64,
+    },
+    /// The uploader has uploaded as much as an account may today.
+    DailyUploadQuota {
+        max_bytes: u64,
+    },
 }
 
 /// The status `action` by `actor` leads to now, or why not — before any
@@ -509,6 +518,36 @@ pub fn upload(
         });
     }
     Ok(digitization)
+}
+
+/// How much may be uploaded: per dossier (files and bytes) and per
+/// applicant account per day (`[files]` settings).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadQuota {
+    pub files_per_dossier: u64,
+    pub bytes_per_dossier: u64,
+    pub bytes_per_account_per_day: u64,
+}
+
+/// What is already stored: the dossier's files and bytes, and the bytes the
+/// uploader's account uploaded today (local day).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UploadUsage {
+    pub dossier_files: u64,
+    pub dossier_bytes: u64,
+    pub account_bytes_today: u64,
+}
+
+/// Whether one more file of `size` bytes fits. The daily budget binds
+/// applicants only: clerks digitize whole counters' worth of paper.
+pub fn admit_upload(quota: UploadQuota, usage: UploadUsage, size: u64, who: Uploader) -> Result<(), Refusal> {
+    if usage.dossier_files + 1 > quota.files_per_dossier || usage.dossier_bytes + size > quota.bytes_per_dossier {
+        return Err(Refusal::DossierQuota { max_files: quota.files_per_dossier, max_bytes: quota.bytes_per_dossier });
+    }
+    if who == Uploader::Applicant && usage.account_bytes_today + size > quota.bytes_per_account_per_day {
+        return Err(Refusal::DailyUploadQuota { max_bytes: quota.bytes_per_account_per_day });
+    }
+    Ok(())
 }
 
 /// Whether the caller may prepare the result document now: the assigned
@@ -685,6 +724,24 @@ pub fn rate(status: Status, first_rated_at: Option<NaiveDateTime>, now: NaiveDat
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uploads_fit_their_quotas() {
+        let quota = UploadQuota { files_per_dossier: 3, bytes_per_dossier: 100, bytes_per_account_per_day: 150 };
+        let used = |dossier_files, dossier_bytes, account_bytes_today| UploadUsage {
+            dossier_files,
+            dossier_bytes,
+            account_bytes_today,
+        };
+        assert_eq!(admit_upload(quota, used(2, 60, 100), 40, Uploader::Applicant), Ok(()));
+        let full = Err(Refusal::DossierQuota { max_files: 3, max_bytes: 100 });
+        assert_eq!(admit_upload(quota, used(3, 10, 10), 1, Uploader::Applicant), full);
+        assert_eq!(admit_upload(quota, used(2, 60, 100), 41, Uploader::Clerk), full);
+        let daily = Err(Refusal::DailyUploadQuota { max_bytes: 150 });
+        assert_eq!(admit_upload(quota, used(0, 0, 140), 11, Uploader::Applicant), daily);
+        // Clerks digitizing paper are bound by the dossier's quota only.
+        assert_eq!(admit_upload(quota, used(0, 0, 10_000), 11, Uploader::Clerk), Ok(()));
+    }
     use crate::domain::roles::Role;
     use chrono::NaiveDate;
     use proptest::prelude::*;

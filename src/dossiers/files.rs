@@ -12,6 +12,8 @@ use super::{Access, Digitization, NewEvent, load_visible};
 use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
+use crate::db::DbConnection;
+use crate::db::backend::lock_text_for_transaction;
 use crate::db::schema::{dossier_components, dossier_files};
 use crate::domain::dossier::{self as domain, Uploader};
 use crate::domain::roles::Role;
@@ -60,7 +62,7 @@ pub async fn upload(
         ),
         None => None,
     };
-    let (p, files) = (principal.clone(), state.files.clone());
+    let (p, files, quota) = (principal.clone(), state.files.clone(), state.settings.files.quota());
     write::change(&state, audit, Some(principal.clone()), id.clone(), Counted, move |conn, audit, locked| {
         audit.status(StatusCode::CREATED);
         let Locked { row, dossier, access } = locked;
@@ -76,6 +78,8 @@ pub async fn upload(
             _ => Uploader::Other,
         };
         let digitization = domain::upload(dossier.status, who, requested, e_copy_accepted)?;
+        let usage = upload_usage(conn, &row.id, &p.user_id, who)?;
+        domain::admit_upload(quota, usage, upload.file.size, who)?;
         let (sha256, size_bytes) = upload.file.store(files.as_ref())?;
         let now = crate::time::now();
         diesel::insert_into(dossier_files::table)
@@ -127,6 +131,40 @@ pub async fn upload(
     })
     .await?;
     super::routes::respond(&state, principal, id, StatusCode::CREATED).await
+}
+
+/// What the dossier (locked by the caller) holds, and what an applicant
+/// uploaded today. An applicant's uploads take turns (a lock per account),
+/// so that two at once on two dossiers cannot both fit the last of the
+/// day's budget.
+fn upload_usage(
+    conn: &mut DbConnection,
+    dossier_id: &str,
+    user_id: &str,
+    who: Uploader,
+) -> Result<domain::UploadUsage, ApiError> {
+    use diesel::dsl::{count_star, sql};
+    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back on both backends.
+    let total = || sql::<diesel::sql_types::BigInt>("CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT)");
+    let (files, bytes): (i64, i64) = dossier_files::table
+        .filter(dossier_files::dossier_id.eq(dossier_id))
+        .select((count_star(), total()))
+        .first(conn)?;
+    let mut today = 0;
+    if who == Uploader::Applicant {
+        lock_text_for_transaction(conn, &format!("uploads:{user_id}"))?;
+        let since = crate::domain::calendar::local_day_start(crate::time::now());
+        today = dossier_files::table
+            .filter(dossier_files::uploaded_by.eq(user_id).and(dossier_files::created_at.ge(since)))
+            .select(total())
+            .first(conn)?;
+    }
+    let count = |n: i64| n.max(0) as u64;
+    Ok(domain::UploadUsage {
+        dossier_files: count(files),
+        dossier_bytes: count(bytes),
+        account_bytes_today: count(today),
+    })
 }
 
 /// Download a document of a dossier the caller may see.

@@ -1,0 +1,1 @@
+DROP INDEX dossier_files_uploader_idx;
