@@ -15,17 +15,18 @@ import urllib.parse
 url, count, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 target = urllib.parse.urlsplit(url)
 boundary = "motcua-bench-boundary"
+magic = b"%PDF-1.7\n"
 head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"scan.pdf\"\r\n"
-        "Content-Type: application/pdf\r\n\r\n%PDF-1.7\n").encode()
+        "Content-Type: application/pdf\r\n\r\n").encode() + magic
 tail = f"\r\n--{boundary}--\r\n".encode()
 chunk = b"x" * 65536
-body_length = len(head) + size + len(tail)
+body_length = len(head) + size - len(magic) + len(tail)
 start_line = threading.Barrier(count)
 
 
 def body():
     yield head
-    left = size
+    left = size - len(magic)  # the file is SIZE bytes, its magic included
     while left > 0:
         piece = chunk[:min(left, len(chunk))]
         left -= len(piece)
@@ -60,5 +61,8 @@ for th in threads:
     th.join()
 times.sort()
 ok, busy = statuses.count(200), statuses.count(503)
+others = sorted(set(s for s in statuses if s not in (200, 503)))
+if others:
+    print("other statuses:", others, file=sys.stderr)
 p99 = times[min(len(times) - 1, int(len(times) * 0.99))]
 print(ok, busy, len(statuses) - ok - busy, round(statistics.median(times)), round(p99), round(time.monotonic() - t0, 1))

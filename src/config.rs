@@ -108,6 +108,18 @@ pub struct DatabaseSettings {
     pub pool_size: u32,
     pub checkout_timeout_secs: u64,
     pub create_if_missing: bool,
+    /// PostgreSQL: how long opening a connection may take.
+    pub connect_timeout_secs: u64,
+    /// PostgreSQL: how long sent data may stay unacknowledged before the
+    /// kernel drops the connection (a silent partition); keepalives probe
+    /// idle connections every few seconds besides.
+    pub tcp_user_timeout_secs: u64,
+    /// PostgreSQL: the server cancels a statement running longer (0: never).
+    pub statement_timeout_secs: u64,
+    /// The longest one request's database work may take, checkout included;
+    /// past it the request gets 503 and an unfinished write is rolled back
+    /// (0: no limit, for commands such as `stats rebuild`).
+    pub operation_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -211,9 +211,16 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", motcua::openapi::document());
         return Ok(());
     }
-    let settings = Settings::load()?;
+    let mut settings = Settings::load()?;
     motcua::telemetry::init(&settings.log);
-    match cli.command.unwrap_or(Command::Serve) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if !matches!(command, Command::Serve | Command::Worker) {
+        // An operator's command (simulate, stats rebuild, backup…) may run
+        // long statements on purpose: the request time limits are the service's.
+        settings.database.statement_timeout_secs = 0;
+        settings.database.operation_timeout_secs = 0;
+    }
+    match command {
         Command::Serve => Application::build(settings).await?.run_until_stopped().await?,
         Command::Worker => {
             let db_settings = settings.database.clone();

@@ -22,6 +22,8 @@ use motcua::db::schema::{dossier_components, dossier_events, dossier_facts, doss
 use reqwest::{Method, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -202,38 +204,51 @@ async fn acknowledged_filings_survive_sigkill(b: Backend) {
     assert_audit_chain_valid(&api).await;
 }
 
-/// A loopback TCP proxy to PostgreSQL that the test cuts and restores, after
-/// crates.io's chaos proxy.
+/// A loopback TCP proxy to PostgreSQL that the test cuts, drops or
+/// restores, after the crate registry's chaos proxy.
 struct ChaosProxy {
     addr: SocketAddr,
     upstream: String,
-    /// `false` closes the listener and every live connection.
-    up: watch::Sender<bool>,
+    link: watch::Sender<Link>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Link {
+    Up,
+    /// Refused: nothing listens, live connections are closed.
+    Cut,
+    /// Silent: connections stay open and new ones are accepted, but no byte
+    /// goes through either way (a firewall dropping packets) until `Up`.
+    Dropped,
 }
 
 impl ChaosProxy {
     async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Self { addr: listener.local_addr().unwrap(), upstream, up: watch::Sender::new(true) };
+        let proxy = Self { addr: listener.local_addr().unwrap(), upstream, link: watch::Sender::new(Link::Up) };
         proxy.serve(listener);
         proxy
     }
 
     fn serve(&self, listener: TcpListener) {
-        let (upstream, up) = (self.upstream.clone(), self.up.subscribe());
+        let (upstream, link) = (self.upstream.clone(), self.link.subscribe());
         actix_web::rt::spawn(async move {
             loop {
-                let mut down = up.clone();
-                let mut client = tokio::select! {
+                let mut cut = link.clone();
+                let client = tokio::select! {
                     accepted = listener.accept() => accepted.unwrap().0,
-                    _ = down.wait_for(|up| !up) => return,
+                    _ = cut.wait_for(|l| *l == Link::Cut) => return,
                 };
-                let (upstream, mut down) = (upstream.clone(), up.clone());
+                let (upstream, link) = (upstream.clone(), link.clone());
                 actix_web::rt::spawn(async move {
-                    let Ok(mut server) = TcpStream::connect(&upstream).await else { return };
+                    let Ok(server) = TcpStream::connect(&upstream).await else { return };
+                    let (client_read, client_write) = client.into_split();
+                    let (server_read, server_write) = server.into_split();
+                    let mut cut = link.clone();
                     tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                        _ = down.wait_for(|up| !up) => {}
+                        _ = forward(client_read, server_write, link.clone()) => {}
+                        _ = forward(server_read, client_write, link.clone()) => {}
+                        _ = cut.wait_for(|l| *l == Link::Cut) => {}
                     }
                 });
             }
@@ -242,13 +257,37 @@ impl ChaosProxy {
 
     /// The database is gone: nothing listens, live connections are closed.
     fn cut(&self) {
-        self.up.send_replace(false);
+        self.link.send_replace(Link::Cut);
+    }
+
+    /// The network drops every packet, silently.
+    fn drop_packets(&self) {
+        self.link.send_replace(Link::Dropped);
     }
 
     /// The database is back, on the same address.
     async fn restore(&self) {
-        self.up.send_replace(true);
-        self.serve(TcpListener::bind(self.addr).await.unwrap());
+        let was = self.link.send_replace(Link::Up);
+        if was == Link::Cut {
+            self.serve(TcpListener::bind(self.addr).await.unwrap());
+        }
+    }
+}
+
+/// Copies `from` to `to`, holding what it read while the link is dropped.
+async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, mut link: watch::Receiver<Link>) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if link.wait_for(|l| *l == Link::Up).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if link.wait_for(|l| *l == Link::Up).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -312,6 +351,62 @@ async fn a_database_outage_answers_503_fast_and_heals_by_itself() {
     flow::json_ok(app.post("/api/v1/dossiers", Some(&citizen), filing.clone()).await, StatusCode::CREATED).await;
     let mine = flow::json_ok(app.get("/api/v1/dossiers", Some(&citizen)).await, StatusCode::OK).await;
     assert_eq!(mine["items"].as_array().unwrap().len(), 2, "nothing filed during the outage");
+}
+
+/// PostgreSQL behind a network that silently drops every packet: readiness
+/// answers 503 within 2 s, every request 503 within a few seconds (never a
+/// hang), a write caught mid-way is rolled back rather than committed late,
+/// and the service heals by itself once the packets flow again.
+#[actix_web::test]
+async fn a_silent_partition_answers_503_within_seconds_and_heals_by_itself() {
+    let Some(base) = postgres_url() else {
+        eprintln!("skipped: TEST_DATABASE_URL is not set");
+        return;
+    };
+    let proxy = ChaosProxy::start(through(&base, "").1).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |s| {
+        let direct = s.database.url.as_ref().unwrap().expose_secret().to_string();
+        s.database.url = Some(SecretString::from(through(&direct, &proxy.addr.to_string()).0));
+        s.database.operation_timeout_secs = 3;
+    })
+    .await;
+    let citizen = app.token("citizen").await;
+    let unit = app.unit_id(COMMUNES[0]).await;
+    let filing = json!({"procedure_code": BIRTH, "unit_id": unit});
+    flow::json_ok(app.post("/api/v1/dossiers", Some(&citizen), filing.clone()).await, StatusCode::CREATED).await;
+
+    proxy.drop_packets();
+    let calls = [
+        (Method::GET, "/readyz", None, Duration::from_secs(2)),
+        (Method::GET, "/api/v1/units", None, Duration::from_secs(4)),
+        (Method::GET, "/api/v1/dossiers", Some(citizen.as_str()), Duration::from_secs(4)),
+        (Method::POST, "/api/v1/dossiers", Some(citizen.as_str()), Duration::from_secs(4)),
+    ];
+    let (app, filing) = (&app, &filing);
+    for _ in 0..3 {
+        join_all(calls.iter().map(|(method, path, token, within)| async move {
+            let started = Instant::now();
+            let body = (*method == Method::POST).then(|| filing.clone());
+            let res = app.request(method.clone(), path, *token, body).await;
+            let elapsed = started.elapsed();
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{method} {path}");
+            assert!(elapsed < *within, "{method} {path} took {elapsed:?}");
+        }))
+        .await;
+    }
+
+    proxy.restore().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while app.get("/readyz", None).await.status() != StatusCode::OK {
+        assert!(Instant::now() < deadline, "not ready 15 s after the network came back");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    flow::json_ok(app.post("/api/v1/dossiers", Some(&citizen), filing.clone()).await, StatusCode::CREATED).await;
+    // The filings answered 503 during the partition were not committed once
+    // their held packets went through.
+    actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    let mine = flow::json_ok(app.get("/api/v1/dossiers", Some(&citizen)).await, StatusCode::OK).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 2, "{mine}");
 }
 
 /// A fixed Ed25519 seed, as production configures one for all instances.

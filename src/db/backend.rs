@@ -15,6 +15,40 @@ use diesel::sql_types::Text;
 
 use super::DbConnection;
 
+/// The PostgreSQL URL with the network timeouts of `settings` added as
+/// libpq parameters (those the URL sets already are left as they are):
+/// `connect_timeout`, TCP keepalives every few seconds, and
+/// `tcp_user_timeout`, which drops a connection whose sent data stays
+/// unacknowledged — without them a silent partition hangs a query forever.
+pub fn pg_url_with_timeouts(url: &str, settings: &crate::config::DatabaseSettings) -> String {
+    let params = [
+        ("connect_timeout", settings.connect_timeout_secs.max(1).to_string()),
+        ("keepalives", "1".into()),
+        ("keepalives_idle", "5".into()),
+        ("keepalives_interval", "2".into()),
+        ("keepalives_count", "3".into()),
+        ("tcp_user_timeout", (settings.tcp_user_timeout_secs * 1000).to_string()),
+    ];
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    let given = |key: &str| query.split('&').any(|kv| kv.split('=').next() == Some(key));
+    let mut out = url.to_string();
+    for (key, value) in params.iter().filter(|(k, _)| !given(k)) {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(&format!("{key}={value}"));
+    }
+    out
+}
+
+/// Settings of a pooled connection's session: PostgreSQL cancels a
+/// statement running past `statement_timeout_secs` (SQLite has no such
+/// limit; its writers wait `busy_timeout` for each other).
+pub fn configure_session(conn: &mut DbConnection, statement_timeout_secs: u64) -> QueryResult<()> {
+    match conn {
+        DbConnection::Pg(pg) => pg.batch_execute(&format!("SET statement_timeout = {}", statement_timeout_secs * 1000)),
+        DbConnection::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Runs `f` in a write transaction: `BEGIN` on PostgreSQL, `BEGIN IMMEDIATE`
 /// on SQLite (a deferred transaction that reads first could not upgrade to
 /// a writer once another connection has written: `SQLITE_BUSY_SNAPSHOT`).
@@ -261,6 +295,18 @@ impl DatabaseErrorInformation for ReportedError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn postgres_urls_get_network_timeouts_unless_they_set_them() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config"));
+        let settings = crate::config::Settings::load_from(dir, crate::config::Profile::Local, &[]).unwrap().database;
+        let url = pg_url_with_timeouts("postgres://u@h/db", &settings);
+        assert!(url.starts_with("postgres://u@h/db?connect_timeout=3&keepalives=1&"), "{url}");
+        assert!(url.ends_with("&tcp_user_timeout=10000"), "{url}");
+        let url = pg_url_with_timeouts("postgres://u@h/db?sslmode=disable&connect_timeout=9", &settings);
+        assert!(url.starts_with("postgres://u@h/db?sslmode=disable&connect_timeout=9&keepalives=1&"), "{url}");
+        assert_eq!(url.matches("connect_timeout").count(), 1, "{url}");
+    }
 
     fn constraint(message: &'static str, name: Option<&'static str>) -> Option<Constraint> {
         constraint_of(&ReportedError { message, constraint: name })

@@ -5,7 +5,9 @@
 pub mod backend;
 pub mod schema;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,10 +65,15 @@ impl Target {
         }
     }
 
-    /// The target the settings name (`database.url`, else the embedded file).
+    /// The target the settings name (`database.url`, else the embedded
+    /// file); a PostgreSQL URL gets the network timeouts of the settings
+    /// (`backend::pg_url_with_timeouts`).
     pub fn of(settings: &DatabaseSettings) -> anyhow::Result<Self> {
         let url = settings.url.as_ref().map(|u| u.expose_secret().to_string());
-        Self::parse(url.as_deref(), &settings.sqlite_dir)
+        Ok(match Self::parse(url.as_deref(), &settings.sqlite_dir)? {
+            Self::Postgres(url) => Self::Postgres(backend::pg_url_with_timeouts(&url, settings)),
+            sqlite => sqlite,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -119,14 +126,20 @@ pub(crate) fn open(target: &Target, create_sqlite: bool) -> ConnectionResult<DbC
 /// r2d2 manager that opens exactly the backend the target names. Pooled
 /// SQLite connections never create the file: a vanished database is an
 /// error, not a fresh empty one.
-pub struct Manager(Target);
+pub struct Manager {
+    target: Target,
+    statement_timeout_secs: u64,
+}
 
 impl r2d2::ManageConnection for Manager {
     type Connection = DbConnection;
     type Error = ConnectionError;
 
     fn connect(&self) -> Result<DbConnection, ConnectionError> {
-        open(&self.0, false)
+        let mut conn = open(&self.target, false)?;
+        backend::configure_session(&mut conn, self.statement_timeout_secs)
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
@@ -148,6 +161,8 @@ pub struct Db {
     /// SQLite has one writer: serialising this process's write transactions
     /// avoids lock-upgrade failures under concurrency.
     sqlite_writer: Arc<Mutex<()>>,
+    /// `database.operation_timeout_secs`, when set.
+    operation_timeout: Option<Duration>,
 }
 
 /// An SQL text literal, for values written into a statement rather than
@@ -169,9 +184,11 @@ impl Db {
             // TLS library's exit handlers under that connecting thread.
             .min_idle(Some(0))
             .connection_timeout(Duration::from_secs(settings.checkout_timeout_secs.max(1)))
-            .build(Manager(target.clone()))
+            .build(Manager { target: target.clone(), statement_timeout_secs: settings.statement_timeout_secs })
             .context("opening the database pool")?;
-        Ok(Self { pool, target: Arc::new(target), sqlite_writer: Arc::default() })
+        let operation_timeout =
+            (settings.operation_timeout_secs > 0).then(|| Duration::from_secs(settings.operation_timeout_secs));
+        Ok(Self { pool, target: Arc::new(target), sqlite_writer: Arc::default(), operation_timeout })
     }
 
     pub fn backend(&self) -> Backend {
@@ -191,20 +208,23 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool. A
-    /// checkout that times out answers 503.
+    /// checkout that times out answers 503, and so does work that outlasts
+    /// `database.operation_timeout_secs`.
     pub async fn run<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || f(&mut *checkout(&pool)?)).await.map_err(ApiError::internal)?
+        self.bounded(None, actix_web::web::block(move || f(&mut *checkout(&pool)?))).await
     }
 
     /// Runs `f` inside one write transaction (`backend::write_transaction`):
     /// everything or nothing is committed, and a 2xx is only sent after the
     /// commit. On SQLite this process's writers take turns before they
-    /// check out a connection, so that those waiting hold none.
+    /// check out a connection, so that those waiting hold none. A write
+    /// answered 503 for outlasting `database.operation_timeout_secs` rolls
+    /// back when it finishes, unless it had already asked to commit.
     pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -212,15 +232,44 @@ impl Db {
     {
         let writer = (self.backend() == Backend::Sqlite).then(|| self.sqlite_writer.clone());
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let given_up = abandoned.clone();
+        let work = actix_web::web::block(move || {
             let _turn = writer.as_ref().map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
-            backend::write_transaction(&mut *checkout(&pool)?, f)
-        })
-        .await
-        .map_err(ApiError::internal)?
+            backend::write_transaction(&mut *checkout(&pool)?, |conn| {
+                let done = f(conn)?;
+                if given_up.load(Ordering::SeqCst) {
+                    tracing::warn!("a write outlasted database.operation_timeout_secs and was rolled back");
+                    return Err(ApiError::unavailable());
+                }
+                Ok(done)
+            })
+        });
+        self.bounded(Some(&abandoned), work).await
     }
 
-    /// Readiness: a working connection, and for SQLite the file still in place.
+    /// The outcome of `work`, or 503 once it outlasts the operation timeout
+    /// (then `abandoned` is set: the work is left to finish on its thread).
+    async fn bounded<T>(
+        &self,
+        abandoned: Option<&AtomicBool>,
+        work: impl Future<Output = Result<Result<T, ApiError>, actix_web::error::BlockingError>>,
+    ) -> Result<T, ApiError> {
+        let Some(limit) = self.operation_timeout else { return work.await.map_err(ApiError::internal)? };
+        match tokio::time::timeout(limit, work).await {
+            Ok(done) => done.map_err(ApiError::internal)?,
+            Err(_) => {
+                if let Some(flag) = abandoned {
+                    flag.store(true, Ordering::SeqCst);
+                }
+                tracing::warn!(limit_secs = limit.as_secs(), "database work outlasted database.operation_timeout_secs");
+                Err(ApiError::retry_soon())
+            }
+        }
+    }
+
+    /// Readiness: a working connection within `READY_WITHIN`, and for SQLite
+    /// the file still in place.
     pub async fn ping(&self) -> Result<(), ApiError> {
         if let Target::Sqlite(path) = self.target.as_ref()
             && !path.exists()
@@ -228,9 +277,16 @@ impl Db {
             tracing::error!(path = %path.display(), "the SQLite database file is missing");
             return Err(ApiError::unavailable());
         }
-        self.run(|conn| conn.batch_execute("SELECT 1").map_err(|_| ApiError::unavailable())).await
+        let ping = self.run(|conn| conn.batch_execute("SELECT 1").map_err(|_| ApiError::unavailable()));
+        tokio::time::timeout(READY_WITHIN, ping).await.map_err(|_| {
+            tracing::warn!("the database did not answer the readiness check in time");
+            ApiError::unavailable()
+        })?
     }
 }
+
+/// How long the readiness check waits for the database.
+pub const READY_WITHIN: Duration = Duration::from_millis(1500);
 
 /// A pooled connection; 503 when none frees up within the checkout timeout.
 fn checkout(pool: &Pool) -> Result<r2d2::PooledConnection<Manager>, ApiError> {
