@@ -28,6 +28,7 @@ on_both_backends!(
     english_applicants_get_english_mail,
     received_mail_goes_out_once_across_a_restart,
     smtp_outage_loses_nothing,
+    an_smtp_outage_pauses_the_worker_instead_of_failing_every_message,
     an_abandoned_claim_expires,
     dead_letters_after_max_attempts_and_admin_retry,
     concurrent_workers_deliver_each_message_once,
@@ -451,17 +452,18 @@ async fn smtp_outage_loses_nothing(b: Backend) {
     let d = online_birth(&app, &app.token("citizen").await).await;
     act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
 
+    // The server cannot be reached: the round stops at the first message
+    // instead of claiming and failing all three.
     let before = motcua::time::now();
-    assert_eq!(app.deliver().await, Delivery { retrying: 3, ..Default::default() });
+    assert_eq!(app.deliver().await, Delivery { retrying: 1, outage: true, ..Default::default() });
     assert!(sink.received().is_empty());
     let rows = outbox_rows(&app).await;
     assert_eq!(rows.len(), 3);
-    for (kind, state, attempts, next) in &rows {
-        assert_eq!((state.as_str(), *attempts), ("pending", 1), "{kind}");
-        // Backoff: 30 s, half of it random.
-        assert!(*next >= before + chrono::Duration::seconds(15), "{kind} retries later");
-    }
-    assert_eq!(app.deliver().await, Delivery::default(), "nothing is due during the backoff");
+    let tried: Vec<_> = rows.iter().filter(|r| r.2 == 1).collect();
+    assert_eq!(tried.len(), 1, "{rows:?}");
+    // Backoff: 30 s, half of it random.
+    assert!(tried[0].3 >= before + chrono::Duration::seconds(15), "it retries later");
+    assert!(rows.iter().all(|r| r.1 == "pending"), "{rows:?}");
 
     sink.restart();
     make_due(&app).await;
@@ -472,7 +474,43 @@ async fn smtp_outage_loses_nothing(b: Backend) {
     }
     let ids: HashSet<String> = sink.mails().into_iter().map(|m| m.message_id).collect();
     assert_eq!(ids.len(), 3);
-    assert!(outbox_rows(&app).await.iter().all(|r| r.1 == "sent" && r.2 == 2));
+    let rows = outbox_rows(&app).await;
+    assert!(rows.iter().all(|r| r.1 == "sent"), "{rows:?}");
+    assert_eq!(rows.iter().map(|r| r.2).sum::<i32>(), 4, "one failed attempt, three deliveries");
+}
+
+/// The background worker during an SMTP outage: it pauses as a whole after
+/// each round that cannot reach the server (doubling the pause) — a
+/// message or two tried, not the whole outbox every poll — and delivers
+/// everything soon after the server is back.
+async fn an_smtp_outage_pauses_the_worker_instead_of_failing_every_message(b: Backend) {
+    let (app, mut sink) = TestApp::with_mail(b, |s| {
+        s.notifications.worker_enabled = true;
+        s.notifications.poll_interval_ms = 50;
+        s.notifications.backoff_base_secs = 1;
+        s.notifications.backoff_max_secs = 2;
+    })
+    .await;
+    sink.stop();
+    let accounts = motcua::seed::DEMO_ACCOUNTS.map(|(email, _, _)| email);
+    for email in accounts.iter().chain(accounts.iter()) {
+        let res = app.post("/api/v1/auth/password-reset", None, json!({"email": email})).await;
+        assert_eq!(res.status(), StatusCode::ACCEPTED);
+    }
+    actix_web::rt::time::sleep(Duration::from_millis(1500)).await;
+    let rows = outbox_rows(&app).await;
+    assert_eq!(rows.len(), 12);
+    let attempts: i32 = rows.iter().map(|r| r.2).sum();
+    // Rounds at 0 s, after 0.5–1 s, after 1–2 s more: at most three attempts in 1.5 s.
+    assert!((1..=3).contains(&attempts), "{attempts} attempts: {rows:?}");
+
+    sink.restart();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while sink.mails().len() < 12 {
+        assert!(std::time::Instant::now() < deadline, "{} of 12 delivered after the outage", sink.mails().len());
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(outbox_rows(&app).await.iter().all(|r| r.1 == "sent"));
 }
 
 async fn an_abandoned_claim_expires(b: Backend) {
@@ -507,9 +545,9 @@ async fn dead_letters_after_max_attempts_and_admin_retry(b: Backend) {
         make_due(&app).await;
         let round = app.deliver().await;
         if attempt < 3 {
-            assert_eq!(round, Delivery { retrying: 1, ..Default::default() }, "attempt {attempt}");
+            assert_eq!(round, Delivery { retrying: 1, outage: true, ..Default::default() }, "attempt {attempt}");
         } else {
-            assert_eq!(round, Delivery { dead: 1, ..Default::default() });
+            assert_eq!(round, Delivery { dead: 1, outage: true, ..Default::default() });
         }
     }
     make_due(&app).await;

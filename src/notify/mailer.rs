@@ -18,6 +18,10 @@ pub struct Failure {
     /// The server refused for good (5xx) or the message cannot be built:
     /// retrying will not help.
     pub permanent: bool,
+    /// No SMTP answer at all (refused, unreachable, TLS, timed out): the
+    /// server, not this message, is the problem — the worker's round stops
+    /// and it backs off as a whole (`src/notify/worker.rs`).
+    pub outage: bool,
     pub message: String,
 }
 
@@ -57,26 +61,27 @@ impl Mailer {
     /// a rare second delivery (a worker that died between the server's
     /// acceptance and the bookkeeping) is recognisably the same message.
     pub fn build(&self, row: &OutboxRow) -> Result<Message, Failure> {
-        let to: Mailbox = row
-            .recipient
-            .parse()
-            .map_err(|e| Failure { permanent: true, message: format!("invalid recipient address: {e}") })?;
+        let to: Mailbox = row.recipient.parse().map_err(|e| Failure {
+            permanent: true,
+            outage: false,
+            message: format!("invalid recipient address: {e}"),
+        })?;
         Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(row.subject.clone())
             .message_id(Some(format!("<{}@{}>", row.id, self.domain)))
             .multipart(MultiPart::alternative_plain_html(row.text_body.clone(), row.html_body.clone()))
-            .map_err(|e| Failure { permanent: true, message: format!("invalid message: {e}") })
+            .map_err(|e| Failure { permanent: true, outage: false, message: format!("invalid message: {e}") })
     }
 
     pub async fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
         let message = self.build(row)?;
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| Failure { permanent: e.is_permanent(), message: self.scrub(&e.to_string()) })
+        self.transport.send(message).await.map(|_| ()).map_err(|e| Failure {
+            permanent: e.is_permanent(),
+            outage: !(e.is_response() || e.is_client()),
+            message: self.scrub(&e.to_string()),
+        })
     }
 
     fn scrub(&self, message: &str) -> String {

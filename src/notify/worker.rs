@@ -29,6 +29,9 @@ pub struct Delivery {
     pub retrying: usize,
     /// Failed for good: now dead letters.
     pub dead: usize,
+    /// The round stopped at a failure to reach the SMTP server: the rest
+    /// waits for the worker's next round, after its outage backoff.
+    pub outage: bool,
 }
 
 pub struct Worker {
@@ -62,7 +65,10 @@ impl Worker {
         })
     }
 
-    /// Delivers every message due now, one claim at a time, until none is left.
+    /// Delivers every message due now, one claim at a time, until none is
+    /// left — or until the SMTP server cannot be reached: then the round
+    /// stops at that message (claiming and failing the rest would be two
+    /// writes each for nothing).
     pub async fn run_pending(&self) -> Result<Delivery, ApiError> {
         let mut report = Delivery::default();
         let lease = chrono::Duration::from_std(self.lease).expect("a lease of minutes");
@@ -72,9 +78,14 @@ impl Worker {
                 return Ok(report);
             };
             let outcome = tokio::time::timeout(self.lease / 2, self.mailer.send(&row)).await.unwrap_or_else(|_| {
-                Err(Failure { permanent: false, message: "the SMTP exchange took too long".into() })
+                Err(Failure { permanent: false, outage: true, message: "the SMTP exchange took too long".into() })
             });
+            let outage = outcome.as_ref().is_err_and(|f| f.outage);
             self.settle(row, outcome, &mut report).await?;
+            if outage {
+                report.outage = true;
+                return Ok(report);
+            }
         }
     }
 
@@ -133,21 +144,42 @@ impl Worker {
     }
 
     /// Polls forever: the digest when due, then the outbox. Errors (the
-    /// database away, say) are logged and retried at the next tick.
+    /// database away, say) are logged and retried at the next tick. While the
+    /// SMTP server cannot be reached, the worker pauses as a whole (a circuit
+    /// breaker): each round that ends in an outage doubles the pause, from
+    /// `backoff_base_secs` up to `backoff_max_secs`, and a round that reaches
+    /// the server closes it again — one message tried per pause, not the
+    /// whole outbox.
     pub async fn run(self: Arc<Self>) {
         tracing::info!(poll_interval_ms = self.settings.poll_interval_ms, "outbox worker started");
         let mut ticks = tokio::time::interval(Duration::from_millis(self.settings.poll_interval_ms));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut outages = 0;
         loop {
             ticks.tick().await;
             if let Err(e) = self.digest_if_due(crate::time::now()).await {
                 tracing::warn!(error = %e, "staff digest failed; retrying at the next tick");
             }
             match self.run_pending().await {
-                Ok(d) if d != Delivery::default() => {
-                    tracing::info!(sent = d.sent, retrying = d.retrying, dead = d.dead, "outbox delivery")
+                Ok(d) if d.outage => {
+                    outages += 1;
+                    let pause = backoff(outages, self.settings.backoff_base_secs, self.settings.backoff_max_secs);
+                    tracing::warn!(
+                        outages,
+                        pause_secs = pause.num_seconds(),
+                        "SMTP server unreachable; delivery paused"
+                    );
+                    tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
                 }
-                Ok(_) => {}
+                Ok(d) => {
+                    if outages > 0 {
+                        tracing::info!("SMTP server reachable again; delivery resumed");
+                    }
+                    outages = 0;
+                    if d != Delivery::default() {
+                        tracing::info!(sent = d.sent, retrying = d.retrying, dead = d.dead, "outbox delivery")
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "outbox delivery interrupted; retrying at the next tick"),
             }
         }
