@@ -300,18 +300,25 @@ fn through(url: &str, addr: &str) -> (String, String) {
     (format!("{}{addr}{}", &url[..start], &url[end..]), authority)
 }
 
+/// A test application on PostgreSQL (`base`) reached through a chaos proxy.
+async fn behind_proxy(base: &str, tweak: impl FnOnce(&mut motcua::config::Settings)) -> (ChaosProxy, TestApp) {
+    let proxy = ChaosProxy::start(through(base, "").1).await;
+    let app = TestApp::spawn_with(Backend::Postgres, |s| {
+        let direct = s.database.url.as_ref().unwrap().expose_secret().to_string();
+        s.database.url = Some(SecretString::from(through(&direct, &proxy.addr.to_string()).0));
+        tweak(s);
+    })
+    .await;
+    (proxy, app)
+}
+
 #[actix_web::test]
 async fn a_database_outage_answers_503_fast_and_heals_by_itself() {
     let Some(base) = postgres_url() else {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
     };
-    let proxy = ChaosProxy::start(through(&base, "").1).await;
-    let app = TestApp::spawn_with(Backend::Postgres, |s| {
-        let direct = s.database.url.as_ref().unwrap().expose_secret().to_string();
-        s.database.url = Some(SecretString::from(through(&direct, &proxy.addr.to_string()).0));
-    })
-    .await;
+    let (proxy, app) = behind_proxy(&base, |_| {}).await;
     let timeout = Duration::from_secs(app.state.settings.database.checkout_timeout_secs);
     let citizen = app.token("citizen").await;
     let unit = app.unit_id(COMMUNES[0]).await;
@@ -363,13 +370,7 @@ async fn a_silent_partition_answers_503_within_seconds_and_heals_by_itself() {
         eprintln!("skipped: TEST_DATABASE_URL is not set");
         return;
     };
-    let proxy = ChaosProxy::start(through(&base, "").1).await;
-    let app = TestApp::spawn_with(Backend::Postgres, |s| {
-        let direct = s.database.url.as_ref().unwrap().expose_secret().to_string();
-        s.database.url = Some(SecretString::from(through(&direct, &proxy.addr.to_string()).0));
-        s.database.operation_timeout_secs = 3;
-    })
-    .await;
+    let (proxy, app) = behind_proxy(&base, |s| s.database.operation_timeout_secs = 3).await;
     let citizen = app.token("citizen").await;
     let unit = app.unit_id(COMMUNES[0]).await;
     let filing = json!({"procedure_code": BIRTH, "unit_id": unit});

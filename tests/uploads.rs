@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::flow::*;
-use common::{Backend, TestApp, assert_problem};
+use common::{Backend, TestApp, assert_problem, stored_files};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -56,12 +56,6 @@ async fn send(app: &TestApp, token: &str, dossier: &Value, body: Vec<u8>) -> req
         .send()
         .await
         .unwrap()
-}
-
-/// Every file under `dir`, recursively.
-fn stored_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries.flatten().flat_map(|e| if e.path().is_dir() { stored_files(&e.path()) } else { vec![e.path()] }).collect()
 }
 
 async fn hostile_uploads_are_refused_and_store_nothing(b: Backend) {

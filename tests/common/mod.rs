@@ -329,6 +329,18 @@ impl Api {
 }
 
 /// Asserts a problem+json answer with `status` and `code`; returns the body.
+/// Every file under `dir`, recursively, sorted (a file store's documents and
+/// anything on its way in).
+pub fn stored_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut all: Vec<_> = entries
+        .flatten()
+        .flat_map(|e| if e.path().is_dir() { stored_files(&e.path()) } else { vec![e.path()] })
+        .collect();
+    all.sort();
+    all
+}
+
 pub async fn assert_problem(res: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(res.status(), status, "status");
     let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string());
