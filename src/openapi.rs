@@ -4,9 +4,10 @@ use std::collections::BTreeMap;
 
 use utoipa::openapi::schema::{ArrayItems, Object, Schema, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{Components, RefOr};
+use utoipa::openapi::{Components, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
+use crate::error::PROBLEM_JSON;
 use crate::{
     audit, auth, dossiers, holidays, notify, ops, payments, procedures, queue, ratings, repository, results, staff,
     stats, units,
@@ -56,8 +57,11 @@ use crate::{
 )]
 struct ApiDoc;
 
-/// Bearer security scheme, and operation ids made unique as `{tag}_{handler}`
-/// (handlers of different features share names such as `list`).
+/// Bearer security scheme; operation ids made unique as `{tag}_{handler}`
+/// (handlers of different features share names such as `list`); and the
+/// answers every operation of a kind gives, so that no handler can forget
+/// them: errors as `application/problem+json`, 401 on every protected
+/// operation, 422 on every paginated list.
 struct Conventions;
 
 impl Modify for Conventions {
@@ -69,6 +73,7 @@ impl Modify for Conventions {
                 if let Some(id) = op.operation_id.as_mut() {
                     *id = format!("{tag}_{id}");
                 }
+                document_errors(op);
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);
@@ -76,6 +81,36 @@ impl Modify for Conventions {
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}
+
+/// Errors are served as `application/problem+json` (`src/error.rs`): say so.
+/// A protected operation may answer 401 (a token lives 15 minutes); a
+/// paginated list 422 (`limit` out of range, a cursor that is not one).
+fn document_errors(op: &mut utoipa::openapi::path::Operation) {
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::response::ResponseBuilder;
+    let problem = |description: &str| {
+        let content = ContentBuilder::new().schema(Some(RefOr::Ref(Ref::from_schema_name("Problem")))).build();
+        RefOr::T(ResponseBuilder::new().description(description).content(PROBLEM_JSON, content).build())
+    };
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with('4') || status.starts_with('5'), response)
+            && let Some(content) = response.content.shift_remove("application/json")
+        {
+            response.content.insert(PROBLEM_JSON.to_string(), content);
+        }
+    }
+    let protected = op.security.as_ref().is_some_and(|s| !s.is_empty());
+    if protected {
+        op.responses.responses.entry("401".into()).or_insert_with(|| problem("No valid access token"));
+    }
+    let paginated = op.parameters.iter().flatten().any(|p| p.name == "cursor" || p.name == "limit");
+    if paginated {
+        op.responses
+            .responses
+            .entry("422".into())
+            .or_insert_with(|| problem("A query parameter is invalid (`limit` out of range, not a cursor)"));
     }
 }
 

@@ -224,6 +224,27 @@ async fn openapi_lists_every_endpoint(b: Backend) {
             assert!(schema["schema"].is_object(), "{method} {path} body");
         }
     }
+    // What every operation of a kind answers, documented for generated
+    // clients (src/openapi.rs, `Conventions`): endpoints added later too.
+    for (method, path) in ENDPOINTS {
+        let op = &doc["paths"][path][method];
+        let responses = op["responses"].as_object().unwrap();
+        for (status, response) in responses.iter().filter(|(s, _)| s.starts_with('4') || s.starts_with('5')) {
+            let content = response["content"].as_object();
+            assert!(
+                content.is_none_or(|c| c.keys().all(|k| k == "application/problem+json")),
+                "{method} {path} {status}: errors are problem+json"
+            );
+        }
+        if op["security"].as_array().is_some_and(|s| !s.is_empty()) {
+            let unauthorized = &responses["401"]["content"]["application/problem+json"]["schema"]["$ref"];
+            assert_eq!(unauthorized, "#/components/schemas/Problem", "{method} {path} documents 401");
+        }
+        let params = op["parameters"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if params.iter().any(|p| p["name"] == "cursor" || p["name"] == "limit") {
+            assert!(responses.contains_key("422"), "{method} {path} (a list) documents 422");
+        }
+    }
     for schema in ["Problem", "UserView", "TokenResponse", "UnitView", "ProcedureSpec", "ProcedureView", "Holiday"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema}");
     }
