@@ -240,7 +240,9 @@ impl From<Refusal> for ApiError {
             Refusal::NotYours { action } => {
                 Self::forbidden(format!("You may not {} this dossier.", action.as_str().replace('_', " ")))
             }
-            Refusal::FeeUnpaid => Self::conflict("fee_unpaid", "The fee must be paid before the result is returned."),
+            Refusal::FeeUnpaid => {
+                Self::conflict("fee_unpaid", "The fee must be paid before the result is handed over.")
+            }
             Refusal::Invalid { field, message } => Self::invalid_field(field, message),
             Refusal::Forbidden(detail) => Self::forbidden(detail),
             Refusal::DocumentsLocked { status } => {

@@ -175,6 +175,22 @@ pub fn attachment(file_name: &str) -> actix_web::http::header::ContentDispositio
     }
 }
 
+/// A download's body in the API document: a file's bytes (`type: string,
+/// format: binary`), which generated clients hand over as a file.
+pub struct Binary;
+
+impl utoipa::PartialSchema for Binary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Binary {}
+
 /// A stored document as a download, streamed from disk in bounded memory
 /// (with `Range` support), named `file_name`, with its SHA-256 as the ETag.
 pub fn send_file(

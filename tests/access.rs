@@ -190,7 +190,8 @@ fn rows() -> Vec<Row> {
         row(get.clone(), "/api/v1/dossiers/{d1}", none(), sees_d1),
         row(get.clone(), "/api/v1/dossiers/{d1}/events", none(), sees_d1),
         row(get.clone(), "/api/v1/dossiers/{d1}/files/{f1}", none(), sees_d1),
-        row(get.clone(), "/api/v1/dossiers/{d2}/result", none(), sees_d1),
+        // The applicant's copy waits for the fee (unpaid here); staff read it.
+        row(get.clone(), "/api/v1/dossiers/{d2}/result", none(), "409 404 200 200 200 200 404 404 404 404 200 401"),
         row(get.clone(), "/api/v1/me/documents", none(), signed_in),
         row(get.clone(), "/api/v1/queue", none(), "403 403 200 200 200 403 200 200 200 403 403 401"),
         row(get.clone(), "/api/v1/ratings", none(), staff),
@@ -251,6 +252,12 @@ fn rows() -> Vec<Row> {
             "/api/v1/dossiers/{d2}/result/replace",
             Pdf(&[("reason", "Sai chính tả")]),
             "403 404 403 403 201 403 404 404 404 404 403 401",
+        ),
+        row(
+            post.clone(),
+            "/api/v1/dossiers/{d2}/result/collect",
+            none(),
+            "409 404 403 403 403 403 404 404 404 404 403 401",
         ),
         row(
             post.clone(),

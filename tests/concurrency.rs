@@ -29,7 +29,7 @@ on_both_backends!(
     counter_and_online_payments_race_for_one_fee,
     first_ratings_make_one_rating_and_counts_stay_exact,
     one_idempotency_key_files_one_dossier,
-    downloads_return_the_dossier_once,
+    collections_return_the_dossier_once,
     identity_verifications_bind_once,
 );
 
@@ -464,7 +464,7 @@ async fn one_idempotency_key_files_one_dossier(b: Backend) {
     pair.assert_consistent().await;
 }
 
-async fn downloads_return_the_dossier_once(b: Backend) {
+async fn collections_return_the_dossier_once(b: Backend) {
     let pair = Pair::start(b).await;
     let s = cast(&pair.app).await;
     let d = register(&pair.app, &s.clerk, BIRTH, "06691").await;
@@ -476,11 +476,12 @@ async fn downloads_return_the_dossier_once(b: Backend) {
         .await;
     act_ok(&pair.app, &specialist, &d, json!({"action": "submit_for_approval"})).await;
     act_ok(&pair.app, &approver, &d, json!({"action": "approve"})).await;
-    let result = path(&d, "/result");
-    let answers = pair.at_once(N, |api, _| api.get(&result, Some(&s.citizen))).await;
-    assert_eq!(count(&answers, StatusCode::OK), N);
+    let collect = path(&d, "/result/collect");
+    let answers = pair.at_once(N, |api, _| api.post(&collect, Some(&s.citizen), json!({}))).await;
+    assert_eq!(count(&answers, StatusCode::OK), N, "collecting is idempotent: every retry answers 200");
+    assert!(answers.iter().all(|(_, body)| body["status"] == "returned"));
     assert_eq!(pair.events(&d, "return_result").await, 1);
-    assert_eq!(pair.audited(&id(&d), "dossiers.result.get").await, 1, "the one download that returned it");
+    assert_eq!(pair.audited(&id(&d), "dossiers.result.collect.post").await, 1, "the one request that returned it");
     assert_eq!(get(&pair.app, &s.citizen, &d).await["status"], "returned");
     pair.assert_consistent().await;
 }

@@ -171,6 +171,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/verify"),
     ("get", "/api/v1/dossiers/{id}/result"),
     ("post", "/api/v1/dossiers/{id}/result"),
+    ("post", "/api/v1/dossiers/{id}/result/collect"),
     ("post", "/api/v1/dossiers/{id}/result/revoke"),
     ("post", "/api/v1/dossiers/{id}/result/replace"),
     ("get", "/api/v1/me/documents"),
@@ -194,8 +195,12 @@ const ENDPOINTS: &[(&str, &str)] = &[
 ];
 
 /// POST endpoints that take no body.
-const BODILESS: &[&str] =
-    &["/api/v1/queue/claim", "/api/v1/auth/resend-verification", "/api/v1/admin/outbox/{id}/retry"];
+const BODILESS: &[&str] = &[
+    "/api/v1/queue/claim",
+    "/api/v1/auth/resend-verification",
+    "/api/v1/admin/outbox/{id}/retry",
+    "/api/v1/dossiers/{id}/result/collect",
+];
 
 async fn openapi_lists_every_endpoint(b: Backend) {
     let app = TestApp::spawn(b).await;

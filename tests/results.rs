@@ -16,7 +16,7 @@ on_both_backends!(
     approved_results_are_signed_and_verifiable,
     revocation_and_replacement,
     results_are_prepared_by_the_right_people,
-    applicants_download_and_the_download_returns_the_dossier,
+    applicants_collect_once_the_fee_is_paid_and_downloads_change_nothing,
     repository_documents_are_reused_without_copies,
 );
 
@@ -247,30 +247,53 @@ async fn results_are_prepared_by_the_right_people(b: Backend) {
     assert_eq!(keys["keys"][0]["current"], true);
 }
 
-async fn applicants_download_and_the_download_returns_the_dossier(b: Backend) {
+async fn applicants_collect_once_the_fee_is_paid_and_downloads_change_nothing(b: Backend) {
     let app = TestApp::spawn(b).await;
     let s = cast(&app).await;
     let citizen = s.citizen.clone();
     let d = approved(&app, &s, result_pdf(6)).await;
     assert_eq!(d["national_status"], 6, "the fee is still due");
+    let collect_path = path(&d, "/result/collect");
+    let collect = || app.post(&collect_path, Some(&citizen), json!({}));
 
-    // Unpaid: the download works but does not return the dossier.
-    let (_, bytes) = download(&app, &citizen, &d).await;
-    assert_eq!(bytes, result_pdf(6));
-    assert_eq!(get(&app, &citizen, &d).await["status"], "result_ready");
+    // Unpaid: the applicant's copy and the return wait for the fee; staff
+    // still read the result they issued.
+    assert_problem(app.get(&path(&d, "/result"), Some(&citizen)).await, StatusCode::CONFLICT, "fee_unpaid").await;
+    assert_problem(collect().await, StatusCode::CONFLICT, "fee_unpaid").await;
+    assert_eq!(download(&app, &s.clerk, &d).await.1, result_pdf(6));
     let res = act(&app, &s.clerk, &d, json!({"action": "return_result"})).await;
     assert_problem(res, StatusCode::CONFLICT, "fee_unpaid").await;
+    assert_eq!(get(&app, &citizen, &d).await["status"], "result_ready");
 
     json_ok(app.post(&path(&d, "/payments"), Some(&s.clerk), json!({"channel": "counter"})).await, StatusCode::CREATED)
         .await;
-    download(&app, &citizen, &d).await;
-    let after = get(&app, &citizen, &d).await;
+    // A download is a read: however often a client fetches it, the dossier
+    // stays ready for collection.
+    let before = get(&app, &citizen, &d).await;
+    for _ in 0..3 {
+        assert_eq!(download(&app, &citizen, &d).await.1, result_pdf(6));
+    }
+    assert_eq!(get(&app, &citizen, &d).await, before);
+    // Collecting returns it, once.
+    let res = collect().await;
+    let etag = res.headers()["etag"].to_str().unwrap().to_string();
+    let after = json_ok(res, StatusCode::OK).await;
     assert_eq!((after["status"].as_str(), after["national_status"].as_u64()), (Some("returned"), Some(10)));
-    let last = events(&app, &citizen, &d).await.pop().unwrap();
+    assert_eq!(etag, format!("\"{}\"", after["version"]));
+    let history = events(&app, &citizen, &d).await;
+    let last = history.last().unwrap();
     assert_eq!((last["action"].as_str(), last["actor_role"].as_str()), (Some("return_result"), Some("citizen")));
-    // Later downloads change nothing.
+    // A retried collection answers the same and changes nothing.
+    assert_eq!(json_ok(collect().await, StatusCode::OK).await, after);
+    assert_eq!(events(&app, &citizen, &d).await, history);
     download(&app, &citizen, &d).await;
-    assert_eq!(get(&app, &citizen, &d).await["version"], after["version"]);
+    // Staff return results at the desk, not through this.
+    assert_problem(
+        app.post(&path(&d, "/result/collect"), Some(&s.clerk), json!({})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
     // Strangers see nothing.
     app.post("/api/v1/auth/register", None, common::citizen(4)).await;
     let stranger =

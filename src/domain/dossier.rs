@@ -460,12 +460,45 @@ pub fn acting_role(d: &Dossier, action: Action, actor: Actor<'_>, now: NaiveDate
         .map_or("staff", |r| r.as_str())
 }
 
-/// The applicant's first download of a ready e-result returns the dossier,
-/// once its fee is settled (DESIGN.md §4, `return_result`); `None`: nothing
-/// changes.
-pub fn return_on_download(d: &Dossier, now: NaiveDateTime) -> Option<Dossier> {
-    workflow::target(d.situation(now), Action::ReturnResult)?;
-    Some(Dossier { status: Status::Returned, finished_at: Some(now), assignee_id: None, ..d.clone() })
+/// The applicant collects a ready e-result (`POST …/result/collect`): the
+/// dossier is returned once its fee is settled (DESIGN.md §4,
+/// `return_result`). Idempotent: `Ok(None)` when it is already returned,
+/// so a retried request answers as the first did and changes nothing.
+pub fn collect(d: &Dossier, now: NaiveDateTime) -> Result<Option<Dossier>, Refusal> {
+    match d.status {
+        Status::Returned => Ok(None),
+        Status::ResultReady if d.fee_due() => Err(Refusal::FeeUnpaid),
+        Status::ResultReady => {
+            Ok(Some(Dossier { status: Status::Returned, finished_at: Some(now), assignee_id: None, ..d.clone() }))
+        }
+        status => Err(Refusal::NotNow { action: Action::ReturnResult, status, allowed: vec![] }),
+    }
+}
+
+/// Whether the e-result's file may be handed to the caller: staff who may
+/// see the dossier always; the applicant once the fee is settled, since the
+/// result is handed over only then (DESIGN.md §5: an unpaid fee is national
+/// status 6, awaiting payment).
+pub fn release_result(d: &Dossier, to_applicant: bool) -> Result<(), Refusal> {
+    if to_applicant && d.fee_due() { Err(Refusal::FeeUnpaid) } else { Ok(()) }
+}
+
+/// The dossier's `ETag` at `version`: the version in quotes.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// Whether an `If-Match` header value holds for a dossier at `version`. The
+/// dossier's `ETag` is its version in quotes (RFC 9110 §8.8.3); the bare
+/// version is accepted too, as is `*` and a weak or listed tag.
+pub fn if_match_holds(header: &str, version: i32) -> bool {
+    let header = header.trim();
+    header == "*"
+        || header.split(',').any(|tag| {
+            let tag = tag.trim().trim_start_matches("W/");
+            let tag = tag.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(tag);
+            tag.parse::<i32>() == Ok(version)
+        })
 }
 
 /// Who adds a document, relative to the dossier.
@@ -820,11 +853,29 @@ mod tests {
         d.status = Status::ResultReady;
         let now = at("2026-03-03 01:00", &cal);
         assert_eq!(apply(&d, &Act::ReturnResult, CLERK, &terms(1), now), Err(Refusal::FeeUnpaid));
-        assert_eq!(return_on_download(&d, now.at), None);
+        assert_eq!(collect(&d, now.at), Err(Refusal::FeeUnpaid));
+        assert_eq!(release_result(&d, true), Err(Refusal::FeeUnpaid));
+        assert_eq!(release_result(&d, false), Ok(()), "staff see the result they issued");
         let paid = settle(&d, PaymentChannel::Counter, now.at).unwrap();
         assert_eq!((paid.paid_at, paid.payment_channel), (Some(now.at), Some(PaymentChannel::Counter)));
         assert_eq!(settle(&paid, PaymentChannel::Online, now.at), Err(Refusal::NothingToPay));
-        assert_eq!(return_on_download(&paid, now.at).map(|r| r.status), Some(Status::Returned));
+        assert_eq!(release_result(&paid, true), Ok(()));
+        let returned = collect(&paid, now.at).unwrap().unwrap();
+        assert_eq!((returned.status, returned.finished_at), (Status::Returned, Some(now.at)));
+        assert_eq!(collect(&returned, now.at), Ok(None), "collecting again changes nothing");
+        let mut early = paid.clone();
+        early.status = Status::InProgress;
+        assert!(matches!(collect(&early, now.at), Err(Refusal::NotNow { .. })));
+    }
+
+    #[test]
+    fn if_match_takes_the_etag_or_the_bare_version() {
+        for header in ["\"3\"", "3", " 3 ", "W/\"3\"", "*", "\"1\", \"3\"", "1, 3"] {
+            assert!(if_match_holds(header, 3), "{header}");
+        }
+        for header in ["\"2\"", "2", "", "\"3", "three", "\"03x\""] {
+            assert!(!if_match_holds(header, 3), "{header}");
+        }
     }
 
     #[test]

@@ -172,16 +172,20 @@ impl ActionRequest {
     }
 }
 
-/// Checks an `If-Match` header against the dossier's version.
+/// Checks an `If-Match` header against the dossier's version
+/// (`domain::dossier::if_match_holds`).
 pub fn check_if_match(if_match: Option<&str>, row: &DossierRow) -> Result<(), ApiError> {
-    match if_match.map(str::trim) {
-        None | Some("*") => Ok(()),
-        Some(tags) if tags.split(',').any(|t| t.trim().trim_start_matches("W/") == row.etag()) => Ok(()),
-        Some(_) => Err(ApiError::new(
+    match if_match {
+        Some(header) if !domain::if_match_holds(header, row.version) => Err(ApiError::new(
             actix_web::http::StatusCode::PRECONDITION_FAILED,
             "precondition_failed",
-            format!("The dossier has changed (now version {}); reload it and try again.", row.version),
+            format!(
+                "The dossier has changed: it is now version {} (ETag {}); reload it and try again.",
+                row.version,
+                domain::etag(row.version)
+            ),
         )),
+        _ => Ok(()),
     }
 }
 
@@ -276,16 +280,16 @@ fn act_of(
     })
 }
 
-/// The applicant's first download of a ready e-result returns the dossier,
-/// once its fee is settled (`domain::dossier::return_on_download`); whether it did.
-pub fn return_on_download(
+/// The applicant collects the dossier's e-result: it is returned, once its
+/// fee is settled (`domain::dossier::collect`); whether it changed.
+pub fn collect(
     conn: &mut DbConnection,
     state: &AppState,
     principal: &Principal,
     audit: &Audit,
     locked: &Locked,
 ) -> Result<bool, ApiError> {
-    let Some(after) = domain::return_on_download(&locked.dossier, crate::time::now()) else { return Ok(false) };
+    let Some(after) = domain::collect(&locked.dossier, crate::time::now())? else { return Ok(false) };
     let row = &locked.row;
     store(conn, row, &locked.dossier, &after)?;
     NewEvent {
@@ -297,7 +301,7 @@ pub fn return_on_download(
         action: Action::ReturnResult.as_str(),
         from: Some(Status::ResultReady),
         to: Status::Returned,
-        summary: "e-result downloaded by the applicant".into(),
+        summary: "e-result collected by the applicant".into(),
         payload: serde_json::json!({}),
     }
     .insert(conn)?;

@@ -114,10 +114,6 @@ impl DossierRow {
             working_days_taken: facts.and_then(|f| f.working_days_taken),
         }
     }
-
-    pub fn etag(&self) -> String {
-        format!("\"{}\"", self.version)
-    }
 }
 
 /// The facts of `dossier_facts` that the rules decide (the others — digitized,

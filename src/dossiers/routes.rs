@@ -46,7 +46,7 @@ pub async fn respond(
             view(conn, row, who)
         })
         .await?;
-    Ok(HttpResponse::build(status).insert_header((header::ETAG, format!("\"{}\"", view.version))).json(view))
+    Ok(HttpResponse::build(status).insert_header((header::ETAG, crate::domain::dossier::etag(view.version))).json(view))
 }
 
 /// File a dossier (citizen, online) or register one (clerk, counter or postal).

@@ -15,7 +15,6 @@ use crate::auth::Principal;
 use crate::db::schema::{result_drafts, results, signing_keys};
 use crate::domain::dossier::{self as domain, ResultStatus};
 use crate::domain::roles::Role;
-use crate::domain::workflow::Status;
 use crate::dossiers::write::Counting::{Counted, Uncounted};
 use crate::dossiers::write::{self, Locked};
 use crate::dossiers::{Access, NewEvent, load_visible};
@@ -28,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/verify").route(web::post().to(verify_file)))
         .service(web::resource("/verify/{number}").route(web::get().to(verify_number)))
         .service(web::resource("/dossiers/{id}/result").route(web::get().to(download)).route(web::post().to(draft)))
+        .service(web::resource("/dossiers/{id}/result/collect").route(web::post().to(collect)))
         .service(web::resource("/dossiers/{id}/result/revoke").route(web::post().to(revoke)))
         .service(web::resource("/dossiers/{id}/result/replace").route(web::post().to(replace)));
 }
@@ -218,46 +218,71 @@ pub async fn draft(
     Ok(HttpResponse::Created().json(draft))
 }
 
-/// Download the dossier's e-result. The applicant's first download of a
-/// ready result, once the fee is settled, returns the dossier.
+/// Download the dossier's e-result (PDF). A read: it changes nothing, so a
+/// prefetching or retrying client is harmless. The applicant receives it
+/// once the fee is settled (409 `fee_unpaid` before); returning the dossier
+/// is the explicit `POST …/result/collect`.
 #[utoipa::path(get, path = "/api/v1/dossiers/{id}/result", tag = "results", params(("id" = String, Path)),
     security(("bearer" = [])),
-    responses((status = 200, description = "The signed result (PDF)", content_type = "application/pdf"),
-        (status = 404, body = Problem)))]
+    responses((status = 200, description = "The signed result", body = inline(crate::http::Binary), content_type = "application/pdf",
+            headers(("X-Result-Number" = String, description = "The result's number, to verify it by"),
+                ("Content-Disposition" = String, description = "`attachment`, named after the result's number"),
+                ("ETag" = String, description = "The file's SHA-256, in quotes"))),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn download(
     state: web::Data<AppState>,
     req: HttpRequest,
     principal: Principal,
-    audit: Audit,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let (st, p, dossier) = (state.clone(), principal.clone(), id.clone());
-    let (result, content, returns) = state
+    let st = state.clone();
+    let (result, content) = state
         .db
         .run(move |conn| {
-            let (row, access) = load_visible(conn, &p, &dossier)?;
-            let result = super::current(conn, &dossier)?.ok_or_else(ApiError::not_found)?;
+            let (row, access) = load_visible(conn, &principal, &id)?;
+            let result = super::current(conn, &id)?.ok_or_else(ApiError::not_found)?;
+            let dossier = row.dossier(None);
+            domain::release_result(&dossier, access == Access::Applicant)?;
             let content = st.files.open(&result.sha256).map_err(ApiError::storage)?;
-            let returns = access == Access::Applicant && row.status() == Status::ResultReady;
-            Ok((result, content, returns))
+            Ok((result, content))
         })
         .await?;
-    if returns {
-        let st = state.clone();
-        write::change(&state, audit, Some(principal.clone()), id, Counted, move |conn, audit, locked| {
-            if !crate::dossiers::actions::return_on_download(conn, &st, &principal, audit, &locked)? {
-                audit.nothing_changed();
-            }
-            Ok(())
-        })
-        .await?;
-    }
     let name = format!("{}.pdf", result.number);
     let mut response = crate::http::send_file(&req, content, "application/pdf", &name, &result.sha256)?;
     let number = result.number.try_into().map_err(ApiError::internal)?;
     response.headers_mut().insert(header::HeaderName::from_static("x-result-number"), number);
     Ok(response)
+}
+
+/// The applicant collects the e-result: the dossier is returned (national
+/// status 10) once its fee is settled. Idempotent: collecting a returned
+/// dossier again answers the same and changes nothing.
+#[utoipa::path(post, path = "/api/v1/dossiers/{id}/result/collect", tag = "results", params(("id" = String, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = crate::dossiers::DossierView,
+            headers(("ETag" = String, description = "The dossier's version, in quotes"))),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn collect(
+    state: web::Data<AppState>,
+    principal: Principal,
+    audit: Audit,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let (st, p) = (state.clone(), principal.clone());
+    write::change(&state, audit, Some(principal.clone()), id.clone(), Counted, move |conn, audit, locked| {
+        if locked.access != Some(Access::Applicant) {
+            return Err(ApiError::forbidden("The applicant collects the e-result; staff return results at the desk."));
+        }
+        super::current(conn, &locked.row.id)?.ok_or_else(ApiError::not_found)?;
+        if !crate::dossiers::actions::collect(conn, &st, &p, audit, &locked)? {
+            audit.nothing_changed();
+        }
+        Ok(())
+    })
+    .await?;
+    crate::dossiers::routes::respond(&state, principal, id, actix_web::http::StatusCode::OK).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
