@@ -8,6 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::domain::dossier::{RATING_CHANGEABLE_DAYS, Refusal};
+use crate::domain::workflow::Action;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -19,6 +20,88 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Defines [`ProblemCode`]: each variant with the code clients see.
+macro_rules! problem_codes {
+    ($($variant:ident = $code:literal,)*) => {
+        /// The stable, machine-readable code of a problem (`Problem.code`):
+        /// what a client branches on. Every code is listed in docs/api.md
+        /// (a test in tests/http.rs keeps the two together).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        pub enum ProblemCode {
+            $(#[serde(rename = $code)] $variant,)*
+        }
+
+        impl ProblemCode {
+            pub const ALL: &[ProblemCode] = &[$(ProblemCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    AlreadyVerified = "already_verified",
+    AmountMismatch = "amount_mismatch",
+    BadRequest = "bad_request",
+    BodyTimeout = "body_timeout",
+    Conflict = "conflict",
+    DailyUploadQuotaExceeded = "daily_upload_quota_exceeded",
+    DossierLocked = "dossier_locked",
+    DossierMismatch = "dossier_mismatch",
+    DossierQuotaExceeded = "dossier_quota_exceeded",
+    EmailNotVerified = "email_not_verified",
+    EmailTaken = "email_taken",
+    FeeUnpaid = "fee_unpaid",
+    Forbidden = "forbidden",
+    IdempotencyKeyReused = "idempotency_key_reused",
+    IdentityAlreadyVerified = "identity_already_verified",
+    IllegalAction = "illegal_action",
+    InternalError = "internal_error",
+    InvalidCredentials = "invalid_credentials",
+    InvalidHeader = "invalid_header",
+    InvalidLink = "invalid_link",
+    InvalidQuery = "invalid_query",
+    InvalidSignature = "invalid_signature",
+    InvalidToken = "invalid_token",
+    MalformedBody = "malformed_body",
+    MalformedJson = "malformed_json",
+    MalformedMultipart = "malformed_multipart",
+    MethodNotAllowed = "method_not_allowed",
+    NationalIdTaken = "national_id_taken",
+    NotDeadLetter = "not_dead_letter",
+    NotFound = "not_found",
+    NotRateable = "not_rateable",
+    NothingToPay = "nothing_to_pay",
+    PayloadTooLarge = "payload_too_large",
+    PaymentMismatch = "payment_mismatch",
+    PaymentNotPending = "payment_not_pending",
+    PreconditionFailed = "precondition_failed",
+    ProcedureCodeTaken = "procedure_code_taken",
+    ProviderRefReused = "provider_ref_reused",
+    RateLimited = "rate_limited",
+    RatingLocked = "rating_locked",
+    ResultNotValid = "result_not_valid",
+    ServiceUnavailable = "service_unavailable",
+    StorageFull = "storage_full",
+    StorageLow = "storage_low",
+    TooManyUploads = "too_many_uploads",
+    Unauthenticated = "unauthenticated",
+    UnitCodeTaken = "unit_code_taken",
+    UnsupportedFileType = "unsupported_file_type",
+    UnsupportedMediaType = "unsupported_media_type",
+    ValidationFailed = "validation_failed",
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
@@ -28,32 +111,31 @@ pub struct Problem {
     pub title: String,
     pub status: u16,
     pub detail: String,
-    /// Stable machine-readable error code.
-    pub code: String,
+    pub code: ProblemCode,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// With `illegal_action`: what the caller may do instead.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub allowed_actions: Option<Vec<String>>,
+    pub allowed_actions: Option<Vec<Action>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("{code}: {detail}")]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ProblemCode,
     pub detail: String,
     pub errors: Vec<FieldError>,
     pub retry_after_secs: Option<u64>,
-    pub allowed_actions: Option<Vec<String>>,
+    pub allowed_actions: Option<Vec<Action>>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> Self {
         Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None, allowed_actions: None }
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn bad_request(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
@@ -63,26 +145,26 @@ impl ApiError {
             [one] => format!("{}: {}", one.field, one.message),
             _ => format!("{} fields are invalid", errors.len()),
         };
-        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail) }
+        Self { errors, ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, ProblemCode::ValidationFailed, detail) }
     }
 
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         Self::validation(vec![FieldError { field: field.into(), message: message.into() }])
     }
 
-    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, code, detail)
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+        Self::new(StatusCode::FORBIDDEN, ProblemCode::Forbidden, detail)
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "The resource does not exist or is not visible to you.")
+        Self::new(StatusCode::NOT_FOUND, ProblemCode::NotFound, "The resource does not exist or is not visible to you.")
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ProblemCode, detail: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
@@ -93,22 +175,25 @@ impl ApiError {
         allowed: Vec<crate::domain::workflow::Action>,
     ) -> Self {
         Self {
-            allowed_actions: Some(allowed.iter().map(|a| a.as_str().to_string()).collect()),
-            ..Self::conflict("illegal_action", format!("`{action}` is not possible while the dossier is {status}."))
+            allowed_actions: Some(allowed),
+            ..Self::conflict(
+                ProblemCode::IllegalAction,
+                format!("`{action}` is not possible while the dossier is {status}."),
+            )
         }
     }
 
     pub fn too_many_requests(retry_after_secs: u64) -> Self {
         Self {
             retry_after_secs: Some(retry_after_secs.max(1)),
-            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many attempts; try again later.")
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, ProblemCode::RateLimited, "Too many attempts; try again later.")
         }
     }
 
     pub fn unavailable() -> Self {
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ProblemCode::ServiceUnavailable,
             "The service is temporarily unavailable; try again shortly.",
         )
     }
@@ -126,7 +211,7 @@ impl ApiError {
             retry_after_secs: Some(60),
             ..Self::new(
                 StatusCode::INSUFFICIENT_STORAGE,
-                "storage_full",
+                ProblemCode::StorageFull,
                 "The service has no room to store this now; nothing was changed. Try again later.",
             )
         }
@@ -141,7 +226,7 @@ impl ApiError {
     /// A failure that is ours, not the caller's: logged here, never shown.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.")
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ProblemCode::InternalError, "An internal error occurred.")
     }
 
     /// A problem for a bare status produced outside our handlers (unknown
@@ -149,11 +234,15 @@ impl ApiError {
     pub fn from_status(status: StatusCode) -> Self {
         let (code, detail) = match status {
             StatusCode::NOT_FOUND => return Self::not_found(),
-            StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This method is not allowed on this resource."),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "The content type is not supported."),
-            s if s.is_server_error() => ("internal_error", "An internal error occurred."),
-            _ => ("bad_request", "The request is invalid."),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                (ProblemCode::MethodNotAllowed, "This method is not allowed on this resource.")
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => (ProblemCode::PayloadTooLarge, "The request body is too large."),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                (ProblemCode::UnsupportedMediaType, "The content type is not supported.")
+            }
+            s if s.is_server_error() => (ProblemCode::InternalError, "An internal error occurred."),
+            _ => (ProblemCode::BadRequest, "The request is invalid."),
         };
         Self::new(status, code, detail)
     }
@@ -164,7 +253,7 @@ impl ApiError {
             title: self.status.canonical_reason().unwrap_or("Error").to_string(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_string(),
+            code: self.code,
             errors: self.errors.clone(),
             allowed_actions: self.allowed_actions.clone(),
         }
@@ -193,20 +282,24 @@ impl From<diesel::result::Error> for ApiError {
         match e {
             Error::NotFound => Self::not_found(),
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => match unique_violation(&e) {
-                Some(Constraint::UserEmail) => Self::conflict("email_taken", "An account with this e-mail exists."),
-                Some(Constraint::UserNationalId) => {
-                    Self::conflict("national_id_taken", "A verified account holds this national ID.")
+                Some(Constraint::UserEmail) => {
+                    Self::conflict(ProblemCode::EmailTaken, "An account with this e-mail exists.")
                 }
-                Some(Constraint::UnitCode) => Self::conflict("unit_code_taken", "A unit with this code exists."),
+                Some(Constraint::UserNationalId) => {
+                    Self::conflict(ProblemCode::NationalIdTaken, "A verified account holds this national ID.")
+                }
+                Some(Constraint::UnitCode) => {
+                    Self::conflict(ProblemCode::UnitCodeTaken, "A unit with this code exists.")
+                }
                 Some(Constraint::ProcedureCode) => {
-                    Self::conflict("procedure_code_taken", "A procedure with this code exists.")
+                    Self::conflict(ProblemCode::ProcedureCodeTaken, "A procedure with this code exists.")
                 }
                 Some(Constraint::ProviderRef) => Refusal::ProviderRefReused.into(),
                 // Invariants the dossier's lock keeps; the database refuses a second effect too.
                 Some(Constraint::OneValidResult | Constraint::OnePayment | Constraint::OneRating) | None => {
                     tracing::warn!(error = %e, "unique violation");
                     Self::conflict(
-                        "conflict",
+                        ProblemCode::Conflict,
                         "This conflicts with a change made at the same moment; reload and retry.",
                     )
                 }
@@ -241,49 +334,56 @@ impl From<Refusal> for ApiError {
                 Self::forbidden(format!("You may not {} this dossier.", action.as_str().replace('_', " ")))
             }
             Refusal::FeeUnpaid => {
-                Self::conflict("fee_unpaid", "The fee must be paid before the result is handed over.")
+                Self::conflict(ProblemCode::FeeUnpaid, "The fee must be paid before the result is handed over.")
             }
             Refusal::Invalid { field, message } => Self::invalid_field(field, message),
             Refusal::Forbidden(detail) => Self::forbidden(detail),
-            Refusal::DocumentsLocked { status } => {
-                Self::conflict("dossier_locked", format!("Documents cannot be added while the dossier is {status}."))
-            }
+            Refusal::DocumentsLocked { status } => Self::conflict(
+                ProblemCode::DossierLocked,
+                format!("Documents cannot be added while the dossier is {status}."),
+            ),
             Refusal::ResultLocked { status } => Self::conflict(
-                "dossier_locked",
+                ProblemCode::DossierLocked,
                 format!("A result is prepared while in progress or pending approval, not {status}."),
             ),
             Refusal::ResultNotValid { status } => {
-                Self::conflict("result_not_valid", format!("The result is already {}.", status.as_str()))
+                Self::conflict(ProblemCode::ResultNotValid, format!("The result is already {}.", status.as_str()))
             }
-            Refusal::NothingToPay => Self::conflict("nothing_to_pay", "This dossier has no fee to pay."),
+            Refusal::NothingToPay => Self::conflict(ProblemCode::NothingToPay, "This dossier has no fee to pay."),
             Refusal::PaymentNotPending { status } => {
-                Self::conflict("payment_not_pending", format!("The payment is already {}.", status.as_str()))
+                Self::conflict(ProblemCode::PaymentNotPending, format!("The payment is already {}.", status.as_str()))
             }
             Refusal::ProviderRefReused => Self::conflict(
-                "provider_ref_reused",
+                ProblemCode::ProviderRefReused,
                 "This provider reference is recorded for another payment, dossier, amount or outcome.",
             ),
-            Refusal::PaymentMismatch => unprocessable("payment_mismatch", "No payment of this provider has this id."),
-            Refusal::DossierMismatch => unprocessable("dossier_mismatch", "The payment belongs to another dossier."),
-            Refusal::AmountMismatch => unprocessable("amount_mismatch", "The amount differs from the fee to pay."),
+            Refusal::PaymentMismatch => {
+                unprocessable(ProblemCode::PaymentMismatch, "No payment of this provider has this id.")
+            }
+            Refusal::DossierMismatch => {
+                unprocessable(ProblemCode::DossierMismatch, "The payment belongs to another dossier.")
+            }
+            Refusal::AmountMismatch => {
+                unprocessable(ProblemCode::AmountMismatch, "The amount differs from the fee to pay.")
+            }
             Refusal::NotRateable { status } => Self::conflict(
-                "not_rateable",
+                ProblemCode::NotRateable,
                 format!("A dossier is rated once returned, rejected or stopped, not while {status}."),
             ),
             Refusal::DossierQuota { max_files, max_bytes } => Self::conflict(
-                "dossier_quota_exceeded",
+                ProblemCode::DossierQuotaExceeded,
                 format!("A dossier holds at most {max_files} files and {max_bytes} bytes."),
             ),
             Refusal::DailyUploadQuota { max_bytes } => Self {
                 retry_after_secs: Some(crate::domain::calendar::secs_to_local_midnight(crate::time::now())),
                 ..Self::new(
                     StatusCode::TOO_MANY_REQUESTS,
-                    "daily_upload_quota_exceeded",
+                    ProblemCode::DailyUploadQuotaExceeded,
                     format!("An account uploads at most {max_bytes} bytes a day; try again tomorrow."),
                 )
             },
             Refusal::RatingLocked => Self::conflict(
-                "rating_locked",
+                ProblemCode::RatingLocked,
                 format!("A rating can be changed for {RATING_CHANGEABLE_DAYS} days after it is given."),
             ),
         }
@@ -297,24 +397,26 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
     let problem = match &err {
         E::ContentType => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ProblemCode::UnsupportedMediaType,
             "The body must be application/json.",
         ),
         E::Overflow { limit } | E::OverflowKnownLength { limit, .. } => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ProblemCode::PayloadTooLarge,
             format!("The JSON body exceeds the limit of {limit} bytes."),
         ),
         E::Deserialize(e) if e.is_data() => ApiError::invalid_field("body", e.to_string()),
-        E::Deserialize(e) => ApiError::bad_request("malformed_json", format!("The body is not valid JSON: {e}")),
+        E::Deserialize(e) => {
+            ApiError::bad_request(ProblemCode::MalformedJson, format!("The body is not valid JSON: {e}"))
+        }
         E::Payload(e) => crate::http::body_error(e),
-        _ => ApiError::bad_request("malformed_body", "The request body could not be read."),
+        _ => ApiError::bad_request(ProblemCode::MalformedBody, "The request body could not be read."),
     };
     problem.into()
 }
 
 pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    ApiError::bad_request("invalid_query", format!("Invalid query string: {err}")).into()
+    ApiError::bad_request(ProblemCode::InvalidQuery, format!("Invalid query string: {err}")).into()
 }
 
 /// A path segment that does not parse (e.g. a malformed id) names nothing.
@@ -392,21 +494,30 @@ mod tests {
         ] {
             assert_eq!(
                 (e.status, e.code, e.retry_after_secs),
-                (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", Some(1))
+                (StatusCode::SERVICE_UNAVAILABLE, ProblemCode::ServiceUnavailable, Some(1))
             );
+        }
+    }
+
+    #[test]
+    fn every_problem_code_is_documented() {
+        let manual = include_str!("../docs/api.md");
+        for code in ProblemCode::ALL {
+            assert!(manual.contains(&format!("`{code}`")), "docs/api.md lists `{code}`");
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }
 
     #[test]
     fn unique_violations_say_which_rule_they_broke() {
         let e = from_db(DatabaseErrorKind::UniqueViolation, "UNIQUE constraint failed: users.email");
-        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "email_taken"));
+        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, ProblemCode::EmailTaken));
         let e = from_db(
             DatabaseErrorKind::UniqueViolation,
             "UNIQUE constraint failed: payments.provider, payments.provider_ref",
         );
-        assert_eq!(e.code, "provider_ref_reused");
+        assert_eq!(e.code, ProblemCode::ProviderRefReused);
         let e = from_db(DatabaseErrorKind::UniqueViolation, "UNIQUE constraint failed: results.dossier_id");
-        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, "conflict"));
+        assert_eq!((e.status, e.code), (StatusCode::CONFLICT, ProblemCode::Conflict));
     }
 }

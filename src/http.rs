@@ -18,7 +18,7 @@ use futures_util::{Stream, StreamExt};
 use tracing_actix_web::RequestId;
 
 use crate::domain::throttle::BodyPace;
-use crate::error::{ApiError, PROBLEM_JSON};
+use crate::error::{ApiError, PROBLEM_JSON, ProblemCode};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -29,7 +29,7 @@ fn nul_in_uri(req: &ServiceRequest) -> Option<ApiError> {
     if has_nul(req.path()) {
         Some(ApiError::not_found())
     } else if req.query_string().contains('%') && has_nul(req.query_string()) {
-        Some(ApiError::bad_request("invalid_query", "The query string may not contain NUL characters."))
+        Some(ApiError::bad_request(ProblemCode::InvalidQuery, "The query string may not contain NUL characters."))
     } else {
         None
     }
@@ -146,10 +146,10 @@ pub fn body_error(e: &PayloadError) -> ApiError {
     match e {
         PayloadError::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ApiError::new(
             actix_web::http::StatusCode::REQUEST_TIMEOUT,
-            "body_timeout",
+            ProblemCode::BodyTimeout,
             "The request body arrived too slowly and was cut off; send it again on a faster connection.",
         ),
-        _ => ApiError::bad_request("malformed_body", "The request body could not be read."),
+        _ => ApiError::bad_request(ProblemCode::MalformedBody, "The request body could not be read."),
     }
 }
 

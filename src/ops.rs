@@ -14,7 +14,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemCode};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(healthz)))
@@ -61,7 +61,7 @@ fn low_space(state: &AppState) -> Result<(), ApiError> {
                 tracing::error!(volume = what, free, min, "free space below files.min_free_bytes");
                 return Err(ApiError::new(
                     actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "storage_low",
+                    ProblemCode::StorageLow,
                     format!("The {what}'s disk has less free space than files.min_free_bytes."),
                 ));
             }

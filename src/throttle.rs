@@ -143,7 +143,7 @@ mod tests {
         let t = Throttle::new(Budget::per_minute(2));
         assert!(t.attempt("a").is_ok() && t.attempt("a").is_ok());
         let e = t.attempt("a").unwrap_err();
-        assert_eq!((e.status.as_u16(), e.code), (429, "rate_limited"));
+        assert_eq!((e.status.as_u16(), e.code), (429, crate::error::ProblemCode::RateLimited));
         assert!(e.retry_after_secs.is_some_and(|s| (1..=60).contains(&s)));
         assert!(t.attempt("b").is_ok(), "keys are apart");
         t.clear("a");

@@ -20,7 +20,7 @@ use actix_web::web;
 use tempfile::NamedTempFile;
 
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::storage::{DocumentKind, FileStore, Hashing};
 
 pub struct Upload {
@@ -58,16 +58,22 @@ fn multipart_error(e: MultipartError) -> ApiError {
     match e {
         MultipartError::ContentTypeMissing | MultipartError::ContentTypeIncompatible => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            ProblemCode::UnsupportedMediaType,
             "Upload files as multipart/form-data.",
         ),
         MultipartError::Payload(e) => crate::http::body_error(&e),
-        other => ApiError::bad_request("malformed_multipart", format!("The multipart body is invalid: {other}")),
+        other => {
+            ApiError::bad_request(ProblemCode::MalformedMultipart, format!("The multipart body is invalid: {other}"))
+        }
     }
 }
 
 fn too_large(max: usize) -> ApiError {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("A file is at most {max} bytes."))
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ProblemCode::PayloadTooLarge,
+        format!("A file is at most {max} bytes."),
+    )
 }
 
 /// Keeps what is safe to show of a client's file name.
@@ -163,7 +169,7 @@ fn busy() -> ApiError {
         retry_after_secs: Some(5),
         ..ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "too_many_uploads",
+            ProblemCode::TooManyUploads,
             "Too many uploads are in progress; send this one again in a few seconds.",
         )
     }
@@ -224,7 +230,7 @@ impl Upload {
         DocumentKind::sniff(&self.file.head).ok_or_else(|| {
             ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_file_type",
+                ProblemCode::UnsupportedFileType,
                 "Only PDF, JPEG and PNG documents are accepted (recognised by content, not by name).",
             )
         })
@@ -236,7 +242,7 @@ impl Upload {
             DocumentKind::Pdf => Ok(()),
             _ => Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_file_type",
+                ProblemCode::UnsupportedFileType,
                 "A result is a PDF document.",
             )),
         }

@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::audit_chain::{Broken, Verifier};
 use crate::domain::roles::Role;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemCode};
 use crate::pagination::{Keyset, Page};
 
 /// Entries per database read of an export or a verification.
@@ -105,7 +105,10 @@ pub async fn list(
     super::linker::link_all(&state.db).await?;
     if q.format.unwrap_or_default() == Format::Csv {
         if q.cursor.is_some() || q.limit.is_some() {
-            return Err(ApiError::bad_request("invalid_query", "A CSV export has every entry: no cursor or limit."));
+            return Err(ApiError::bad_request(
+                ProblemCode::InvalidQuery,
+                "A CSV export has every entry: no cursor or limit.",
+            ));
         }
         return export(state, scope, q).await;
     }

@@ -18,7 +18,7 @@ use crate::audit::Audit;
 use crate::db::DbConnection;
 use crate::db::schema::{account_tokens, refresh_tokens, users as users_t};
 use crate::domain::identity::check_password;
-use crate::error::{ApiError, Problem, Validator};
+use crate::error::{ApiError, Problem, ProblemCode, Validator};
 use crate::notify::Notifier;
 use crate::time::{now, utc};
 
@@ -49,7 +49,7 @@ impl Purpose {
 }
 
 fn invalid_link() -> ApiError {
-    ApiError::bad_request("invalid_link", "This link is invalid, has expired or was already used.")
+    ApiError::bad_request(ProblemCode::InvalidLink, "This link is invalid, has expired or was already used.")
 }
 
 /// Issues a token for `user_id` valid for `ttl`, retiring the earlier unused
@@ -172,7 +172,10 @@ pub async fn resend_verification(
             audit.status(actix_web::http::StatusCode::ACCEPTED);
             let user: UserRow = users_t::table.find(&principal.user_id).select(UserRow::as_select()).first(conn)?;
             if user.email_verified_at.is_some() {
-                return Err(ApiError::conflict("already_verified", "This e-mail address is already verified."));
+                return Err(ApiError::conflict(
+                    ProblemCode::AlreadyVerified,
+                    "This e-mail address is already verified.",
+                ));
             }
             send_verification(conn, &notifier, &user)
         })

@@ -28,7 +28,7 @@ use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
 use crate::dossiers::NewEvent;
 use crate::dossiers::write::Counting::Uncounted;
-use crate::error::{ApiError, Problem, Validator};
+use crate::error::{ApiError, Problem, ProblemCode, Validator};
 use crate::time::utc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -134,7 +134,7 @@ fn bind(
         ),
         Some(_) => {
             return Err(ApiError::conflict(
-                "identity_already_verified",
+                ProblemCode::IdentityAlreadyVerified,
                 "This account is verified with another national ID.",
             ));
         }
@@ -142,7 +142,10 @@ fn bind(
             // A verified account holding the number answers 409 `national_id_taken`
             // (checked here, and by the unique index for concurrent verifications).
             if verified_account(conn, national_id)?.is_some() {
-                return Err(ApiError::conflict("national_id_taken", "A verified account holds this national ID."));
+                return Err(ApiError::conflict(
+                    ProblemCode::NationalIdTaken,
+                    "A verified account holds this national ID.",
+                ));
             }
             diesel::update(users::table.find(&account.id))
                 .set((

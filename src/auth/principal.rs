@@ -8,7 +8,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::app::AppState;
 use crate::db::schema::{units, users};
 use crate::domain::roles::Role;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 
 /// The caller, from a valid `Authorization: Bearer` access token.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("unauthenticated", "This needs a Bearer access token."))?;
+        .ok_or_else(|| ApiError::unauthorized(ProblemCode::Unauthenticated, "This needs a Bearer access token."))?;
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
     let claims = state.tokens.decode_access(token.trim()).ok_or_else(invalid_token)?;
     let user_id = claims.sub.clone();
@@ -113,5 +113,5 @@ async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
 }
 
 fn invalid_token() -> ApiError {
-    ApiError::unauthorized("invalid_token", "The access token is invalid or has expired.")
+    ApiError::unauthorized(ProblemCode::InvalidToken, "The access token is invalid or has expired.")
 }

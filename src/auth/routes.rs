@@ -16,7 +16,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{refresh_tokens, users as users_t};
 use crate::domain::identity::{Email, NationalId, check_password, normalize_phone};
 use crate::domain::roles::{self, Role};
-use crate::error::{ApiError, Problem, Validator};
+use crate::error::{ApiError, Problem, ProblemCode, Validator};
 use crate::time::{now, utc};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -186,7 +186,10 @@ pub async fn login(
         _ => {
             tracing::info!("login refused");
             state.throttles.login_failed(&email, &address);
-            return Err(ApiError::unauthorized("invalid_credentials", "The e-mail or the password is incorrect."));
+            return Err(ApiError::unauthorized(
+                ProblemCode::InvalidCredentials,
+                "The e-mail or the password is incorrect.",
+            ));
         }
     };
     state.throttles.login_succeeded(&email, &address);
@@ -242,7 +245,7 @@ fn answer_tokens(
 }
 
 fn invalid_refresh() -> ApiError {
-    ApiError::unauthorized("invalid_token", "The refresh token is invalid, expired or already used.")
+    ApiError::unauthorized(ProblemCode::InvalidToken, "The refresh token is invalid, expired or already used.")
 }
 
 /// Exchange a refresh token for a new pair.

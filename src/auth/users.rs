@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::db::DbConnection;
 use crate::db::schema::{units, users};
 use crate::domain::roles::{self, Role};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::time::utc;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -113,7 +113,7 @@ pub fn require_verified_email(conn: &mut DbConnection, id: &str) -> Result<(), A
         Some(_) => Ok(()),
         None => Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "email_not_verified",
+            ProblemCode::EmailNotVerified,
             "Verify your e-mail address first: follow the link we sent you, or ask for a new one.",
         )),
     }

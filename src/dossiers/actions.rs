@@ -18,7 +18,7 @@ use crate::domain::calendar::Calendar;
 use crate::domain::dossier::{self as domain, Act, Now, Terms};
 use crate::domain::roles::{self, Role};
 use crate::domain::workflow::{Action, Status};
-use crate::error::{ApiError, Validator};
+use crate::error::{ApiError, ProblemCode, Validator};
 
 /// An action and its payload: `{"action": "reject", "reason": "…"}`.
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
@@ -178,7 +178,7 @@ pub fn check_if_match(if_match: Option<&str>, row: &DossierRow) -> Result<(), Ap
     match if_match {
         Some(header) if !domain::if_match_holds(header, row.version) => Err(ApiError::new(
             actix_web::http::StatusCode::PRECONDITION_FAILED,
-            "precondition_failed",
+            ProblemCode::PreconditionFailed,
             format!(
                 "The dossier has changed: it is now version {} (ETag {}); reload it and try again.",
                 row.version,

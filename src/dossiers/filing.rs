@@ -23,7 +23,7 @@ use crate::domain::dossier_code::DossierCode;
 use crate::domain::identity::{Email, NationalId, normalize_phone};
 use crate::domain::roles::Role;
 use crate::domain::text::fold;
-use crate::error::{ApiError, Validator};
+use crate::error::{ApiError, ProblemCode, Validator};
 use crate::notify::Notifier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -172,7 +172,7 @@ pub fn file(
             } else {
                 Err(ApiError::new(
                     actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    "idempotency_key_reused",
+                    ProblemCode::IdempotencyKeyReused,
                     "This Idempotency-Key was used with a different request.",
                 ))
             };

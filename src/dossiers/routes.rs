@@ -19,7 +19,7 @@ use crate::db::schema::{dossier_events, dossier_units, dossiers, procedures, sco
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::text::contains_pattern;
 use crate::domain::workflow::Status;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemCode};
 use crate::pagination::{Keyset, Page};
 use crate::time::utc;
 
@@ -68,7 +68,10 @@ pub async fn create(
         None => None,
         Some(Ok(k)) if (1..=200).contains(&k.len()) => Some(k.to_string()),
         Some(_) => {
-            return Err(ApiError::bad_request("invalid_header", "Idempotency-Key is 1 to 200 visible characters."));
+            return Err(ApiError::bad_request(
+                ProblemCode::InvalidHeader,
+                "Idempotency-Key is 1 to 200 visible characters.",
+            ));
         }
     };
     let filing = Filing {

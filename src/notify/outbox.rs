@@ -11,7 +11,7 @@ use super::Kind;
 use super::templates::Rendered;
 use crate::db::DbConnection;
 use crate::db::schema::outbox;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 
 /// Where a message is in its delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -197,7 +197,7 @@ pub fn retry(conn: &mut DbConnection, id: &str) -> Result<OutboxRow, ApiError> {
         outbox::table.find(id).select(outbox::state).first(conn).optional()?.ok_or_else(ApiError::not_found)?;
     if state != State::Dead.as_str() {
         return Err(ApiError::conflict(
-            "not_dead_letter",
+            ProblemCode::NotDeadLetter,
             format!("Only dead letters are retried; this message is {state}."),
         ));
     }

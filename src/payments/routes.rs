@@ -18,7 +18,7 @@ use crate::domain::roles::Role;
 use crate::dossiers::write::Counting::Counted;
 use crate::dossiers::write::{self, Locked};
 use crate::dossiers::{Access, NewEvent};
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemCode};
 use crate::time::utc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -220,7 +220,7 @@ pub async fn callback(
     let adapter = state.payments.get(&name).ok_or_else(ApiError::not_found)?;
     if !adapter.authenticate(req.headers(), &body) {
         tracing::warn!(provider = %name, "payment callback with a bad signature");
-        return Err(ApiError::unauthorized("invalid_signature", "The callback's signature is invalid."));
+        return Err(ApiError::unauthorized(ProblemCode::InvalidSignature, "The callback's signature is invalid."));
     }
     let report = adapter.parse(&body).map_err(|e| ApiError::invalid_field("body", e))?;
     // The dossier of the payment the report names: the one to lock.

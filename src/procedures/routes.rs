@@ -14,7 +14,7 @@ use crate::db::schema::procedures;
 use crate::domain::roles::Role;
 use crate::domain::text::contains_pattern;
 use crate::domain::units::Level;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, ProblemCode};
 use crate::pagination::{Keyset, Page};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -118,7 +118,7 @@ pub async fn create(
             spec.validate()?;
             if super::find_by_code(conn, &spec.code)?.is_some() {
                 return Err(ApiError::conflict(
-                    "procedure_code_taken",
+                    ProblemCode::ProcedureCodeTaken,
                     format!("Procedure code {} is already used.", spec.code),
                 ));
             }

@@ -10,7 +10,7 @@ use crate::db::DbConnection;
 use crate::db::schema::users as users_t;
 use crate::domain::identity::{Email, check_password, normalize_phone};
 use crate::domain::roles::{self, Role, parse_staff_roles};
-use crate::error::{ApiError, Validator};
+use crate::error::{ApiError, ProblemCode, Validator};
 use crate::units::UnitRow;
 
 /// A staff account to create, validated.
@@ -44,7 +44,7 @@ impl NewStaff {
     /// off the database thread.
     pub fn insert(self, conn: &mut DbConnection, unit: &UnitRow, password_hash: String) -> Result<UserRow, ApiError> {
         if users::email_taken(conn, &self.email)? {
-            return Err(ApiError::conflict("email_taken", "An account with this e-mail already exists."));
+            return Err(ApiError::conflict(ProblemCode::EmailTaken, "An account with this e-mail already exists."));
         }
         let at = crate::time::now();
         let row = UserRow {

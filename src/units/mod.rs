@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::db::DbConnection;
 use crate::db::schema::units;
 use crate::domain::units::{Level, check_unit_code};
-use crate::error::{ApiError, Validator};
+use crate::error::{ApiError, ProblemCode, Validator};
 use crate::time::utc;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -97,7 +97,7 @@ pub fn create(
     v.finish()?;
     check_level(level, parent)?;
     if find_by_code(conn, code)?.is_some() {
-        return Err(ApiError::conflict("unit_code_taken", format!("Unit code {code} is already used.")));
+        return Err(ApiError::conflict(ProblemCode::UnitCodeTaken, format!("Unit code {code} is already used.")));
     }
     Ok(insert(conn, code, name, level, parent)?)
 }
