@@ -197,7 +197,7 @@ fn bind(
                 actor: Some(clerk),
                 role: Role::Clerk.as_str(),
                 unit_id: clerk.unit_id.as_deref(),
-                action: "bind_applicant",
+                action: crate::domain::workflow::Recorded::BindApplicant.into(),
                 from: Some(status),
                 to: status,
                 summary: "the applicant's national ID was verified at a desk: followed online by their account".into(),

@@ -180,6 +180,63 @@ impl fmt::Display for Action {
     }
 }
 
+/// What a dossier event records (`GET /dossiers/{id}/events`): an action of
+/// the state machine, or another change of the dossier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum EventAction {
+    Workflow(Action),
+    Other(Recorded),
+}
+
+/// A change of a dossier outside the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Recorded {
+    /// Filed online by the applicant.
+    Submit,
+    /// Registered by a clerk at the desk or from the post.
+    Register,
+    /// A document added.
+    Upload,
+    /// The applicant's account bound after a clerk checked the national ID.
+    BindApplicant,
+    /// A payment recorded.
+    Payment,
+    /// The applicant's rating.
+    Rate,
+    RevokeResult,
+    ReplaceResult,
+}
+
+impl EventAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventAction::Workflow(action) => action.as_str(),
+            EventAction::Other(Recorded::Submit) => "submit",
+            EventAction::Other(Recorded::Register) => "register",
+            EventAction::Other(Recorded::Upload) => "upload",
+            EventAction::Other(Recorded::BindApplicant) => "bind_applicant",
+            EventAction::Other(Recorded::Payment) => "payment",
+            EventAction::Other(Recorded::Rate) => "rate",
+            EventAction::Other(Recorded::RevokeResult) => "revoke_result",
+            EventAction::Other(Recorded::ReplaceResult) => "replace_result",
+        }
+    }
+}
+
+impl From<Action> for EventAction {
+    fn from(action: Action) -> Self {
+        EventAction::Workflow(action)
+    }
+}
+
+impl From<Recorded> for EventAction {
+    fn from(other: Recorded) -> Self {
+        EventAction::Other(other)
+    }
+}
+
 /// What the dossier is now, as far as the rules care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Situation {

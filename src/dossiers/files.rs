@@ -118,7 +118,7 @@ pub async fn upload(
             actor: Some(&p),
             role: if who == Uploader::Applicant { Role::Citizen.as_str() } else { Role::Clerk.as_str() },
             unit_id: Some(&row.unit_id),
-            action: "upload",
+            action: crate::domain::workflow::Recorded::Upload.into(),
             from: Some(dossier.status),
             to: dossier.status,
             summary: format!("{name}: {} ({})", upload.file_name, digitization.as_str()),

@@ -335,7 +335,12 @@ pub fn file(
         actor: Some(principal),
         role: if registering { Role::Clerk.as_str() } else { Role::Citizen.as_str() },
         unit_id: Some(&unit.id),
-        action: if registering { "register" } else { "submit" },
+        action: if registering {
+            crate::domain::workflow::Recorded::Register
+        } else {
+            crate::domain::workflow::Recorded::Submit
+        }
+        .into(),
         from: None,
         to: dossier.status,
         summary,

@@ -234,7 +234,7 @@ pub struct ComponentView {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone, PartialEq, Eq)]
 pub struct Applicant {
-    /// `citizen`, `business` or `representative`.
+    #[schema(value_type = crate::dossiers::filing::ApplicantKind)]
     pub kind: String,
     pub name: String,
     pub national_id: Option<String>,
@@ -264,6 +264,7 @@ pub struct DossierView {
     pub procedure: ProcedureRef,
     /// The unit holding the dossier now.
     pub unit: UnitRef,
+    #[schema(value_type = crate::domain::dossier::Channel)]
     pub channel: String,
     pub status: Status,
     /// Status code of the national public-service portal (1–10; 6 while a fee is due).
@@ -287,7 +288,7 @@ pub struct DossierView {
     pub fee_vnd: i64,
     /// When the fee was settled (absent: unpaid, or no fee).
     pub paid_at: Option<DateTime<Utc>>,
-    /// `online` or `counter`.
+    #[schema(value_type = Option<crate::domain::dossier::PaymentChannel>)]
     pub payment_channel: Option<String>,
     /// Every mandatory component has an electronic form.
     pub digitized: bool,
@@ -306,6 +307,7 @@ pub struct DossierSummary {
     pub procedure_code: String,
     pub procedure_name: String,
     pub unit_code: String,
+    #[schema(value_type = crate::domain::dossier::Channel)]
     pub channel: String,
     pub status: Status,
     pub national_status: u8,
@@ -468,9 +470,12 @@ pub fn refresh_digitized(conn: &mut DbConnection, dossier_id: &str) -> QueryResu
 pub struct EventView {
     pub id: String,
     pub at: DateTime<Utc>,
-    /// `submit`, `register`, `upload` or a state-machine action.
+    /// A state-machine action, or another change of the dossier.
+    #[schema(value_type = crate::domain::workflow::EventAction)]
     pub action: String,
+    #[schema(value_type = Option<Status>)]
     pub from_status: Option<String>,
+    #[schema(value_type = Status)]
     pub to_status: String,
     pub actor_id: Option<String>,
     pub actor_name: Option<String>,
@@ -490,7 +495,7 @@ pub struct NewEvent<'a> {
     pub actor: Option<&'a Principal>,
     pub role: &'a str,
     pub unit_id: Option<&'a str>,
-    pub action: &'a str,
+    pub action: crate::domain::workflow::EventAction,
     pub from: Option<Status>,
     pub to: Status,
     pub summary: String,
@@ -507,7 +512,7 @@ impl NewEvent<'_> {
                 dossier_events::actor_id.eq(self.actor.map(|p| p.user_id.as_str())),
                 dossier_events::actor_role.eq(self.role),
                 dossier_events::unit_id.eq(self.unit_id),
-                dossier_events::action.eq(self.action),
+                dossier_events::action.eq(self.action.as_str()),
                 dossier_events::from_status.eq(self.from.map(Status::as_str)),
                 dossier_events::to_status.eq(self.to.as_str()),
                 dossier_events::summary.eq(self.summary),

@@ -40,11 +40,12 @@ pub struct CreatePayment {
 pub struct PaymentRow {
     pub id: String,
     pub dossier_id: String,
+    #[schema(value_type = PaymentChannel)]
     pub channel: String,
     pub provider: Option<String>,
     pub provider_ref: Option<String>,
     pub amount_vnd: i64,
-    /// `pending`, `paid` or `failed`.
+    #[schema(value_type = PaymentStatus)]
     pub status: String,
     /// Where the applicant pays (online).
     pub checkout_url: Option<String>,
@@ -97,7 +98,7 @@ fn settle(
         actor,
         role,
         unit_id: Some(&locked.row.unit_id),
-        action: "payment",
+        action: crate::domain::workflow::Recorded::Payment.into(),
         from: Some(locked.dossier.status),
         to: locked.dossier.status,
         summary: format!("fee of {} VND paid ({})", payment.amount_vnd, payment.channel),
@@ -193,6 +194,7 @@ pub async fn create(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CallbackAck {
     pub payment_id: String,
+    #[schema(value_type = PaymentStatus)]
     pub status: String,
 }
 

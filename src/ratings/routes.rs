@@ -198,7 +198,7 @@ pub async fn rate(
                 actor: Some(&principal),
                 role: Role::Citizen.as_str(),
                 unit_id: Some(&row.unit_id),
-                action: "rate",
+                action: crate::domain::workflow::Recorded::Rate.into(),
                 from: Some(dossier.status),
                 to: dossier.status,
                 summary: if flagged { "rated: dissatisfied".into() } else { "rated: satisfied".into() },

@@ -54,12 +54,31 @@ fn owner_national_id(conn: &mut DbConnection, dossier: &DossierRow) -> QueryResu
     }
 }
 
-fn new_row(conn: &mut DbConnection, dossier: &DossierRow, source: &str) -> QueryResult<DocumentRow> {
+/// Where a repository document comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentSource {
+    /// A digitized input document of a dossier.
+    Component,
+    /// A signed e-result.
+    EResult,
+}
+
+impl DocumentSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentSource::Component => "component",
+            DocumentSource::EResult => "e_result",
+        }
+    }
+}
+
+fn new_row(conn: &mut DbConnection, dossier: &DossierRow, source: DocumentSource) -> QueryResult<DocumentRow> {
     Ok(DocumentRow {
         id: uuid::Uuid::now_v7().to_string(),
         owner_user_id: dossier.applicant_user_id.clone(),
         owner_national_id: owner_national_id(conn, dossier)?,
-        source: source.into(),
+        source: source.as_str().into(),
         document_type: String::new(),
         digitization: None,
         sha256: String::new(),
@@ -81,7 +100,7 @@ pub fn add_component(conn: &mut DbConnection, dossier: &DossierRow, f: Component
         content_type: f.content_type.into(),
         size_bytes: f.size_bytes,
         file_name: f.file_name.into(),
-        ..new_row(conn, dossier, "component")?
+        ..new_row(conn, dossier, DocumentSource::Component)?
     };
     diesel::insert_into(repository_documents::table).values(&row).execute(conn).map(drop)
 }
@@ -95,7 +114,7 @@ pub fn add_result(conn: &mut DbConnection, dossier: &DossierRow, result: &Result
         size_bytes: result.size_bytes,
         file_name: result.file_name.clone(),
         result_id: Some(result.id.clone()),
-        ..new_row(conn, dossier, "e_result")?
+        ..new_row(conn, dossier, DocumentSource::EResult)?
     };
     diesel::insert_into(repository_documents::table).values(&row).execute(conn).map(drop)
 }

@@ -24,9 +24,11 @@ pub struct DocumentView {
     /// Give this as `document_id` to reuse the document in a new dossier.
     pub id: String,
     /// `component` (a digitized input document) or `e_result`.
+    #[schema(value_type = super::DocumentSource)]
     pub source: String,
     /// The component's name or the result's title.
     pub document_type: String,
+    #[schema(value_type = Option<crate::domain::dossier::Digitization>)]
     pub digitization: Option<String>,
     pub file_name: String,
     pub content_type: String,
@@ -35,6 +37,7 @@ pub struct DocumentView {
     pub source_dossier_code: String,
     pub result_number: Option<String>,
     /// `valid`, or for an e-result `revoked` / `replaced`.
+    #[schema(value_type = crate::domain::dossier::ResultStatus)]
     pub status: String,
     pub valid: bool,
     pub created_at: DateTime<Utc>,

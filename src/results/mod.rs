@@ -178,7 +178,7 @@ pub fn current(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
     pub number: String,
-    /// `valid`, `revoked` or `replaced`.
+    #[schema(value_type = crate::domain::dossier::ResultStatus)]
     pub status: String,
     /// Valid, unrevoked, and its signature checks with the published key.
     pub valid: bool,

@@ -343,7 +343,12 @@ fn record_retirement(
         actor: Some(principal),
         role: Role::Approver.as_str(),
         unit_id: Some(&dossier.unit_id),
-        action: if replaced_by.is_some() { "replace_result" } else { "revoke_result" },
+        action: if replaced_by.is_some() {
+            crate::domain::workflow::Recorded::ReplaceResult
+        } else {
+            crate::domain::workflow::Recorded::RevokeResult
+        }
+        .into(),
         from: Some(dossier.status()),
         to: dossier.status(),
         summary,
