@@ -201,6 +201,7 @@ fn rows() -> Vec<Row> {
         row(get.clone(), "/api/v1/exports/stats.csv?unit={u193}", none(), statistics),
         row(get.clone(), "/api/v1/exports/dossiers.csv?unit={u193}", none(), statistics),
         row(get.clone(), "/api/v1/audit", none(), "403 403 403 403 403 200 403 403 403 200 200 401"),
+        row(get.clone(), "/api/v1/exports/audit.csv", none(), "403 403 403 403 403 200 403 403 403 200 200 401"),
         row(get.clone(), "/api/v1/audit/verify", none(), admin_only_200),
         // Administration: the province's administrator.
         row(

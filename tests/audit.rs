@@ -206,7 +206,7 @@ async fn reads_failures_and_secrets_stay_out(b: Backend) {
     }
 
     // No password, token or personal detail anywhere, in the list or the export.
-    let csv = app.get("/api/v1/audit?format=csv", Some(&auditor)).await.text().await.unwrap();
+    let csv = app.get("/api/v1/exports/audit.csv", Some(&auditor)).await.text().await.unwrap();
     let listed = serde_json::to_string(&after).unwrap();
     let secrets = [
         password.as_str(),
@@ -349,7 +349,7 @@ async fn csv_export_has_the_listed_rows(b: Backend) {
     .await;
     let listed = entries(&app, &auditor, "").await;
 
-    let res = app.get("/api/v1/audit?format=csv", Some(&auditor)).await;
+    let res = app.get("/api/v1/exports/audit.csv", Some(&auditor)).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["content-type"], "text/csv; charset=utf-8");
     assert!(res.headers()["content-disposition"].to_str().unwrap().contains("audit.csv"));
@@ -388,23 +388,18 @@ async fn csv_export_has_the_listed_rows(b: Backend) {
         assert_eq!(hex::encode(Sha256::digest(canonical.as_bytes())), row[16]);
     }
 
-    // Filters apply to the export; paging does not.
-    let res = app.get("/api/v1/audit?format=csv&action=dossiers.actions.assign", Some(&auditor)).await;
+    // Filters apply to the export; paging does not, and the list has no CSV form.
+    let res = app.get("/api/v1/exports/audit.csv?action=dossiers.actions.assign", Some(&auditor)).await;
     let text = res.text().await.unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
     assert!(text.contains("dossiers.actions.assign") && text.contains(dossier["id"].as_str().unwrap()));
-    let empty = app.get("/api/v1/audit?format=csv&status=500", Some(&auditor)).await.text().await.unwrap();
+    let empty = app.get("/api/v1/exports/audit.csv?status=500", Some(&auditor)).await.text().await.unwrap();
     assert_eq!(empty.trim_start_matches('\u{feff}').trim_end(), header.join(","));
-    assert_problem(
-        app.get("/api/v1/audit?format=csv&limit=5", Some(&auditor)).await,
-        StatusCode::BAD_REQUEST,
-        "invalid_query",
-    )
-    .await;
-    assert_problem(app.get("/api/v1/audit?format=xml", Some(&auditor)).await, StatusCode::BAD_REQUEST, "invalid_query")
-        .await;
-    assert_problem(app.get("/api/v1/audit?format=csv", Some(&clerk)).await, StatusCode::FORBIDDEN, "forbidden").await;
-    let res = app.get("/api/v1/audit?format=csv&limit=5", Some(&clerk)).await;
+    let res = app.get("/api/v1/exports/audit.csv?limit=5", Some(&auditor)).await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    let res = app.get("/api/v1/audit?format=csv", Some(&auditor)).await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_query").await;
+    let res = app.get("/api/v1/exports/audit.csv", Some(&clerk)).await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
 }
 

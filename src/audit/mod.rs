@@ -40,7 +40,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{audit_log, audit_pending};
 use crate::domain::audit_chain;
 use crate::error::ApiError;
-use routes::AuditQuery;
+use routes::AuditFilter;
 use summary::{BodySummary, action_name, summarise};
 
 /// One entry of the audit log, as stored and as listed.
@@ -297,7 +297,7 @@ pub struct Scope {
 pub fn page(
     conn: &mut DbConnection,
     scope: &Scope,
-    q: &AuditQuery,
+    q: &AuditFilter,
     before: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<AuditEntry>> {

@@ -1,6 +1,6 @@
 //! `/api/v1/audit`: the audit log for auditors and administrators, in their
-//! scope, as JSON pages or a CSV export; `/api/v1/audit/verify` recomputes
-//! the whole chain.
+//! scope, as JSON pages; `/api/v1/exports/audit.csv`, the same as CSV;
+//! `/api/v1/audit/verify` recomputes the whole chain.
 
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
@@ -13,7 +13,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::domain::audit_chain::{Broken, Verifier};
 use crate::domain::roles::Role;
-use crate::error::{ApiError, Problem, ProblemCode};
+use crate::error::{ApiError, Problem};
 use crate::pagination::{Keyset, Page};
 
 /// Entries per database read of an export or a verification.
@@ -42,20 +42,14 @@ const CSV_HEADER: [&str; 17] = [
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/audit").route(web::get().to(list)))
+        .service(web::resource("/exports/audit.csv").route(web::get().to(export)))
         .service(web::resource("/audit/verify").route(web::get().to(verify)));
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    #[default]
-    Json,
-    Csv,
-}
-
+/// The filters of the audit log, shared by its page and its CSV export.
 #[derive(Debug, Clone, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-pub struct AuditQuery {
+pub struct AuditFilter {
     /// Only entries of this account (user id).
     pub actor: Option<String>,
     /// Only this action, e.g. `units.post` or `dossiers.actions.receive`.
@@ -70,13 +64,29 @@ pub struct AuditQuery {
     pub from: Option<NaiveDate>,
     /// Before this local date (YYYY-MM-DD).
     pub to: Option<NaiveDate>,
-    /// `json` (default): a page; `csv`: every matching entry, streamed.
-    #[param(inline)]
-    pub format: Option<Format>,
-    /// JSON only.
+}
+
+/// A page of the audit log: its filters (`AuditFilter`, repeated because a
+/// query string cannot flatten typed fields) and the position.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub route: Option<String>,
+    pub target: Option<String>,
+    pub status: Option<i32>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
     pub cursor: Option<String>,
-    /// JSON only.
     pub limit: Option<i64>,
+}
+
+impl AuditQuery {
+    fn split(self) -> (AuditFilter, Option<String>, Option<i64>) {
+        let AuditQuery { actor, action, route, target, status, from, to, cursor, limit } = self;
+        (AuditFilter { actor, action, route, target, status, from, to }, cursor, limit)
+    }
 }
 
 /// The caller's scope; auditors and administrators only.
@@ -88,46 +98,46 @@ fn scope_of(principal: &Principal) -> Result<Scope, ApiError> {
 /// The audit log of the caller's scope, newest first: entries of actors
 /// whose unit lies in the caller's subtree; entries without a unit
 /// (citizens, anonymous callers, payment providers) only for a root unit.
-/// `format=csv` exports every matching entry as CSV (UTF-8 with BOM, a header
-/// row, the columns of the JSON entries), read and sent in batches.
+/// Every matching entry as CSV: `GET /exports/audit.csv`.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
-    responses(
-        (status = 200, description = "A page of entries, or the CSV export",
-            content((Page<AuditEntry> = "application/json"), (String = "text/csv"))),
-        (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Page<AuditEntry>), (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let q = query.into_inner();
+    let (filter, cursor, limit) = query.into_inner().split();
     let scope = scope_of(&principal)?;
     super::linker::link_all(&state.db).await?;
-    if q.format.unwrap_or_default() == Format::Csv {
-        if q.cursor.is_some() || q.limit.is_some() {
-            return Err(ApiError::bad_request(
-                ProblemCode::InvalidQuery,
-                "A CSV export has every entry: no cursor or limit.",
-            ));
-        }
-        return export(state, scope, q).await;
-    }
-    let keyset = Keyset::parse(q.cursor.as_deref(), q.limit)?;
+    let keyset = Keyset::parse(cursor.as_deref(), limit)?;
     let before = keyset
         .after
         .as_deref()
         .map(|c| c.parse::<i64>().map_err(|_| ApiError::invalid_field("cursor", "not a cursor returned by this API")))
         .transpose()?;
     let fetch = keyset.fetch();
-    let rows = state.db.run(move |conn| Ok(page(conn, &scope, &q, before, fetch)?)).await?;
+    let rows = state.db.run(move |conn| Ok(page(conn, &scope, &filter, before, fetch)?)).await?;
     Ok(HttpResponse::Ok().json(keyset.page(rows, |e| e.seq.to_string())))
 }
 
-/// Streams the CSV export, reading a batch at a time: a big log is never
-/// held in memory. A database failure during the stream cuts it (and is
-/// logged); the scope was read before answering, so an unreachable database
-/// gets a problem answer.
-async fn export(state: web::Data<AppState>, scope: Scope, q: AuditQuery) -> Result<HttpResponse, ApiError> {
+/// Every entry of the caller's scope that matches the filters, newest first,
+/// as CSV (UTF-8 with BOM, a header row, the columns of the JSON entries).
+/// Streams, reading a batch at a time: a big log is never held in memory. A
+/// database failure during the stream cuts it (and is logged); the scope was
+/// read before answering, so an unreachable database gets a problem answer.
+#[utoipa::path(get, path = "/api/v1/exports/audit.csv", tag = "audit", params(AuditFilter), security(("bearer" = [])),
+    responses((status = 200, description = "The matching entries",
+            body = inline(crate::http::Binary), content_type = "text/csv",
+            headers(("Content-Disposition" = String, description = "`attachment; filename=audit.csv`"))),
+        (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn export(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<AuditFilter>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let scope = scope_of(&principal)?;
+    super::linker::link_all(&state.db).await?;
     let mut head = "\u{feff}".as_bytes().to_vec();
     head.extend(csv_rows(&[], true)?);
     // The state is the `seq` to read below (None: from the newest); None ends.

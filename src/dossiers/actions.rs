@@ -25,59 +25,43 @@ use crate::error::{ApiError, ProblemCode, Validator};
 #[serde(tag = "action", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionRequest {
     /// Clerk accepts a submitted dossier; the clock starts.
-    Receive {
-        note: Option<String>,
-    },
+    #[schema(title = "ActionReceive")]
+    Receive { note: Option<String> },
     /// Ask the applicant for missing items (at intake, or during processing: the clock pauses).
-    RequestSupplement {
-        reason: String,
-        items: Vec<String>,
-    },
+    #[schema(title = "ActionRequestSupplement")]
+    RequestSupplement { reason: String, items: Vec<String> },
     /// The applicant has supplied what was asked.
-    Supplement {
-        note: Option<String>,
-    },
-    Reject {
-        reason: String,
-    },
+    #[schema(title = "ActionSupplement")]
+    Supplement { note: Option<String> },
+    #[schema(title = "ActionReject")]
+    Reject { reason: String },
     /// Clerk assigns (or reassigns) a specialist.
-    Assign {
-        assignee_id: String,
-    },
+    #[schema(title = "ActionAssign")]
+    Assign { assignee_id: String },
     /// Specialist takes this dossier.
+    #[schema(title = "ActionClaim")]
     Claim {},
     /// Give the dossier back to the unassigned queue.
-    Release {
-        reason: Option<String>,
-    },
+    #[schema(title = "ActionRelease")]
+    Release { reason: Option<String> },
     /// Move the dossier to another unit (liên thông).
-    Transfer {
-        target_unit_id: String,
-        reason: String,
-    },
-    SubmitForApproval {
-        note: Option<String>,
-    },
-    ReturnForRework {
-        reason: String,
-    },
-    Approve {
-        note: Option<String>,
-    },
-    ReturnResult {
-        note: Option<String>,
-    },
-    Withdraw {
-        reason: String,
-    },
-    Stop {
-        reason: String,
-    },
+    #[schema(title = "ActionTransfer")]
+    Transfer { target_unit_id: String, reason: String },
+    #[schema(title = "ActionSubmitForApproval")]
+    SubmitForApproval { note: Option<String> },
+    #[schema(title = "ActionReturnForRework")]
+    ReturnForRework { reason: String },
+    #[schema(title = "ActionApprove")]
+    Approve { note: Option<String> },
+    #[schema(title = "ActionReturnResult")]
+    ReturnResult { note: Option<String> },
+    #[schema(title = "ActionWithdraw")]
+    Withdraw { reason: String },
+    #[schema(title = "ActionStop")]
+    Stop { reason: String },
     /// Late-processing apology with a new appointment date.
-    Apologize {
-        reason: String,
-        new_due_at: DateTime<Utc>,
-    },
+    #[schema(title = "ActionApologize")]
+    Apologize { reason: String, new_due_at: DateTime<Utc> },
 }
 
 impl ActionRequest {

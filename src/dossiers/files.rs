@@ -170,7 +170,11 @@ fn upload_usage(
 /// Download a document of a dossier the caller may see.
 #[utoipa::path(get, path = "/api/v1/dossiers/{id}/files/{file}", tag = "dossiers",
     params(("id" = String, Path), ("file" = String, Path)), security(("bearer" = [])),
-    responses((status = 200, description = "The document", content_type = "application/octet-stream"),
+    responses((status = 200, description = "The document, as the type its content was recognised as",
+            content((inline(crate::http::Binary) = "application/pdf"), (inline(crate::http::Binary) = "image/jpeg"),
+                (inline(crate::http::Binary) = "image/png")),
+            headers(("Content-Disposition" = String, description = "`attachment`, with the uploaded file name"),
+                ("ETag" = String, description = "The file's SHA-256, in quotes"))),
         (status = 404, body = Problem)))]
 pub async fn download(
     state: web::Data<AppState>,

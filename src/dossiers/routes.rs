@@ -104,7 +104,8 @@ pub async fn get(
 /// Honours `If-Match` (412 when the dossier changed). An action the dossier's
 /// status does not allow answers 409 with `allowed_actions`.
 #[utoipa::path(post, path = "/api/v1/dossiers/{id}/actions", tag = "dossiers", request_body = ActionRequest,
-    params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The dossier's ETag")),
+    params(("id" = String, Path), ("If-Match" = Option<String>, Header,
+        description = "The dossier's `ETag` (`\"3\"`) or its bare version (`3`): 412 if it has changed since")),
     security(("bearer" = [])),
     responses((status = 200, body = DossierView), (status = 403, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 412, body = Problem), (status = 422, body = Problem)))]

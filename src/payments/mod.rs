@@ -15,7 +15,7 @@ use sha2::Sha256;
 use crate::config::PaymentSettings;
 
 /// What a provider's callback says about one payment.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackResult {
     /// Our payment id, given to the provider at checkout.
@@ -28,7 +28,7 @@ pub struct CallbackResult {
 }
 
 /// What a provider reports of a payment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Reported {
     Paid,

@@ -208,7 +208,8 @@ pub struct CallbackAck {
 /// after the fee was settled is recorded, not settled again.
 #[utoipa::path(post, path = "/api/v1/payments/callback/{provider}", tag = "payments",
     params(("provider" = String, Path), ("X-Signature" = String, Header, description = "hex HMAC-SHA256 of the body")),
-    request_body(content = String, description = "The provider's JSON report", content_type = "application/json"),
+    request_body(content = crate::payments::CallbackResult,
+        description = "The provider's report. `X-Signature` signs the exact bytes sent."),
     responses((status = 200, body = CallbackAck), (status = 401, body = Problem), (status = 404, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn callback(

@@ -1,4 +1,5 @@
-//! `/api/v1/exports/stats.{csv,xlsx,json}` and `/api/v1/exports/dossiers.{csv,xlsx}`.
+//! `/api/v1/exports/stats.{csv,xlsx,json}` and `/api/v1/exports/dossiers.{csv,xlsx}`: one
+//! handler per format, so that each is a typed operation of the API document.
 //!
 //! CSV is UTF-8 with a byte-order mark (spreadsheet programs then show
 //! Vietnamese correctly). Dossier exports stream: rows are read and written a
@@ -23,8 +24,11 @@ use crate::dossiers::routes::local_midnight;
 use crate::error::{ApiError, Problem};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/exports/stats.{format}").route(web::get().to(export_stats)))
-        .service(web::resource("/exports/dossiers.{format}").route(web::get().to(export_dossiers)));
+    cfg.service(web::resource("/exports/stats.csv").route(web::get().to(stats_csv)))
+        .service(web::resource("/exports/stats.xlsx").route(web::get().to(stats_xlsx)))
+        .service(web::resource("/exports/stats.json").route(web::get().to(stats_json)))
+        .service(web::resource("/exports/dossiers.csv").route(web::get().to(dossiers_csv)))
+        .service(web::resource("/exports/dossiers.xlsx").route(web::get().to(dossiers_xlsx)));
 }
 
 /// A typed spreadsheet cell.
@@ -60,21 +64,12 @@ impl Cell {
     }
 }
 
+/// A spreadsheet export's format: each is its own URL, so that a generated
+/// client gets one typed call per format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ExportFormat {
+enum Spreadsheet {
     Csv,
     Xlsx,
-    Json,
-}
-
-fn format_of(s: &str, allowed: &[ExportFormat]) -> Result<ExportFormat, ApiError> {
-    let f = match s {
-        "csv" => ExportFormat::Csv,
-        "xlsx" => ExportFormat::Xlsx,
-        "json" => ExportFormat::Json,
-        _ => return Err(ApiError::not_found()),
-    };
-    if allowed.contains(&f) { Ok(f) } else { Err(ApiError::not_found()) }
 }
 
 /// CSV lines for `records`, through one writer (a writer per line would
@@ -147,27 +142,65 @@ fn stats_cells(kind: &str, row: &Row) -> Vec<Cell> {
     cells
 }
 
-/// The statistics table (total, level subtotals, then rows) as CSV, XLSX or JSON.
-#[utoipa::path(get, path = "/api/v1/exports/stats.{format}", tag = "statistics",
-    params(("format" = String, Path, description = "csv, xlsx or json"), StatsQuery), security(("bearer" = [])),
-    responses((status = 200, description = "The statistics table"), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn export_stats(
+/// The statistics table as CSV: the total, the level subtotals, then the
+/// rows; UTF-8 with a byte-order mark.
+#[utoipa::path(get, path = "/api/v1/exports/stats.csv", tag = "statistics", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The statistics table", body = inline(crate::http::Binary),
+            content_type = "text/csv", headers(("Content-Disposition" = String))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn stats_csv(
     state: web::Data<AppState>,
     principal: Principal,
-    format: web::Path<String>,
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = format_of(&format, &[ExportFormat::Csv, ExportFormat::Xlsx, ExportFormat::Json])?;
+    export_stats(state, principal, query, Spreadsheet::Csv).await
+}
+
+/// The statistics table as an XLSX workbook.
+#[utoipa::path(get, path = "/api/v1/exports/stats.xlsx", tag = "statistics", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The statistics table", body = inline(crate::http::Binary),
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers(("Content-Disposition" = String))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn stats_xlsx(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    export_stats(state, principal, query, Spreadsheet::Xlsx).await
+}
+
+/// The statistics as a JSON file to keep: what `GET /stats` answers, as an
+/// attachment.
+#[utoipa::path(get, path = "/api/v1/exports/stats.json", tag = "statistics", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = super::Statistics, headers(("Content-Disposition" = String))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn stats_json(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let stats = query.into_inner().statistics(&state, principal).await?;
+    let name = format!("thong-ke-{}-{}-{}.json", stats.unit_code, stats.from, stats.to);
+    Ok(HttpResponse::Ok().insert_header(crate::http::attachment(&name)).json(stats))
+}
+
+async fn export_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+    format: Spreadsheet,
+) -> Result<HttpResponse, ApiError> {
     let stats = query.into_inner().statistics(&state, principal).await?;
     let name = format!("thong-ke-{}-{}-{}", stats.unit_code, stats.from, stats.to);
     let mut rows = vec![stats_cells("total", &stats.total)];
     rows.extend(stats.levels.iter().map(|r| stats_cells("level", r)));
     rows.extend(stats.rows.iter().map(|r| stats_cells("row", r)));
     match format {
-        ExportFormat::Json => {
-            Ok(HttpResponse::Ok().insert_header(crate::http::attachment(&format!("{name}.json"))).json(stats))
-        }
-        ExportFormat::Csv => {
+        Spreadsheet::Csv => {
             let mut body = BOM.to_vec();
             body.extend(csv_lines(
                 std::iter::once(stats_header()).chain(rows.iter().map(|cells| cells.iter().map(Cell::csv).collect())),
@@ -177,7 +210,7 @@ pub async fn export_stats(
                 .insert_header(crate::http::attachment(&format!("{name}.csv")))
                 .body(body))
         }
-        ExportFormat::Xlsx => {
+        Spreadsheet::Xlsx => {
             let bytes = web::block(move || -> Result<Vec<u8>, XlsxError> {
                 let mut book = Workbook::new();
                 let sheet = book.add_worksheet();
@@ -344,25 +377,49 @@ fn dossier_cells(r: &ExportRow, now: NaiveDateTime) -> Vec<Cell> {
     ]
 }
 
-/// One row per dossier submitted in the period in the subtree: key dates,
-/// status, on-time flag, digitization, payment and rating. Streams.
-#[utoipa::path(get, path = "/api/v1/exports/dossiers.{format}", tag = "statistics",
-    params(("format" = String, Path, description = "csv or xlsx"), StatsQuery), security(("bearer" = [])),
-    responses((status = 200, description = "One row per dossier"), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn export_dossiers(
+/// One row per dossier submitted in the period in the subtree (key dates,
+/// status, on-time flag, digitization, payment and rating) as CSV. Streams.
+#[utoipa::path(get, path = "/api/v1/exports/dossiers.csv", tag = "statistics", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One row per dossier", body = inline(crate::http::Binary),
+            content_type = "text/csv", headers(("Content-Disposition" = String))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn dossiers_csv(
     state: web::Data<AppState>,
     principal: Principal,
-    format: web::Path<String>,
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let format = format_of(&format, &[ExportFormat::Csv, ExportFormat::Xlsx])?;
+    export_dossiers(state, principal, query, Spreadsheet::Csv).await
+}
+
+/// The dossier rows as an XLSX workbook, written in constant memory.
+#[utoipa::path(get, path = "/api/v1/exports/dossiers.xlsx", tag = "statistics", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "One row per dossier", body = inline(crate::http::Binary),
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers(("Content-Disposition" = String))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn dossiers_xlsx(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    export_dossiers(state, principal, query, Spreadsheet::Xlsx).await
+}
+
+async fn export_dossiers(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+    format: Spreadsheet,
+) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
     let (unit, from, to) = state.db.run(move |conn| q.resolve(conn, &principal)).await?;
     let name = format!("ho-so-{}-{from}-{to}", unit.code);
     let (start, end) = (local_midnight(from), local_midnight(to));
     let now = crate::time::now();
     match format {
-        ExportFormat::Csv => {
+        Spreadsheet::Csv => {
             let header = futures_util::stream::once(async move {
                 let mut first = BOM.to_vec();
                 first.extend(csv_lines([DOSSIER_HEADER.map(String::from)]));
@@ -396,7 +453,7 @@ pub async fn export_dossiers(
                 .insert_header(crate::http::attachment(&format!("{name}.csv")))
                 .streaming(header.chain(pages)))
         }
-        _ => {
+        Spreadsheet::Xlsx => {
             let scope = unit.path.clone();
             let file = state
                 .db
