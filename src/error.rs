@@ -27,8 +27,9 @@ macro_rules! problem_codes {
         /// what a client branches on. Every code is listed in docs/api.md
         /// (a test in tests/http.rs keeps the two together).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum ProblemCode {
-            $(#[serde(rename = $code)] $variant,)*
+            $($variant,)*
         }
 
         impl ProblemCode {
@@ -502,9 +503,12 @@ mod tests {
     #[test]
     fn every_problem_code_is_documented() {
         let manual = include_str!("../docs/api.md");
+        let schema = serde_json::to_value(<ProblemCode as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"].as_array().map(Vec::len), Some(ProblemCode::ALL.len()));
         for code in ProblemCode::ALL {
             assert!(manual.contains(&format!("`{code}`")), "docs/api.md lists `{code}`");
-            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str(), "served as documented");
+            assert!(schema["enum"].as_array().unwrap().contains(&code.as_str().into()), "the API document has {code}");
         }
     }
 
