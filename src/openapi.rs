@@ -116,6 +116,9 @@ impl Modify for Conventions {
             }
         }
         reference_page_items(components);
+        for schema in components.schemas.values_mut() {
+            free_form_objects(schema);
+        }
         let mut scheme = Http::new(HttpAuthScheme::Bearer);
         scheme.bearer_format = Some("JWT".into());
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
@@ -237,6 +240,34 @@ fn absent_not_null(schema: &mut RefOr<Schema>) {
                 *schema = one.clone();
             }
         }
+        _ => {}
+    }
+}
+
+/// A JSON object of any fields (a dossier's form, an event's payload) says
+/// so (`additionalProperties: true`): a bare `type: object` reads as "no
+/// fields at all" to TypeScript generators (`Record<string, never>`).
+fn free_form_objects(schema: &mut RefOr<Schema>) {
+    use utoipa::openapi::schema::{AdditionalProperties, SchemaType};
+    let RefOr::T(inner) = schema else { return };
+    match inner {
+        Schema::Object(object) => {
+            if object.schema_type == SchemaType::Type(Type::Object)
+                && object.properties.is_empty()
+                && object.additional_properties.is_none()
+            {
+                object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(true)));
+            }
+            object.properties.values_mut().for_each(free_form_objects);
+        }
+        Schema::Array(array) => {
+            if let ArrayItems::RefOrSchema(items) = &mut array.items {
+                free_form_objects(items);
+            }
+        }
+        Schema::OneOf(one_of) => one_of.items.iter_mut().for_each(free_form_objects),
+        Schema::AllOf(all_of) => all_of.items.iter_mut().for_each(free_form_objects),
+        Schema::AnyOf(any_of) => any_of.items.iter_mut().for_each(free_form_objects),
         _ => {}
     }
 }

@@ -253,6 +253,24 @@ async fn openapi_lists_every_endpoint(b: Backend) {
         if params.iter().any(|p| p["name"] == "cursor" || p["name"] == "limit") {
             assert!(responses.contains_key("422"), "{method} {path} (a list) documents 422");
         }
+        assert!(op["security"].is_array(), "{method} {path} says who may call it");
+        for param in params {
+            assert!(
+                !param["schema"].to_string().contains("\"null\""),
+                "{method} {path}: {} is absent, not null",
+                param["name"]
+            );
+        }
+        for (status, response) in responses {
+            assert!(response["headers"]["x-request-id"].is_object(), "{method} {path} {status}: x-request-id");
+            for (media, content) in response["content"].as_object().into_iter().flatten() {
+                let schema = &content["schema"];
+                assert!(schema.as_object().is_some_and(|s| !s.is_empty()), "{method} {path} {status} {media}: typed");
+                if !media.contains("json") {
+                    assert_eq!(schema["format"], "binary", "{method} {path} {status} {media}: a file");
+                }
+            }
+        }
     }
     for schema in ["Problem", "UserView", "TokenResponse", "UnitView", "ProcedureSpec", "ProcedureView", "Holiday"] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema}");
