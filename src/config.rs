@@ -152,6 +152,9 @@ pub struct ThrottleSettings {
 #[serde(deny_unknown_fields)]
 pub struct DossierSettings {
     pub day_end_hour: u32,
+    /// Office hours of a working day: what the working hours allotted to the
+    /// steps of an internal process count (docs/processes.md).
+    pub office_hours: crate::domain::calendar::OfficeHours,
 }
 
 #[derive(Debug, Clone, Deserialize)]

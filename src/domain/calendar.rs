@@ -1,4 +1,5 @@
-//! The working-day calendar and appointment dates (DESIGN.md §4).
+//! The working-day calendar, appointment dates (DESIGN.md §4) and working
+//! hours (the allotted times of an internal process's steps, docs/processes.md).
 //!
 //! Working days are Monday to Friday, less the holidays of the calendar, plus
 //! the swapped working weekend days it lists. All times here are local
@@ -30,6 +31,59 @@ pub fn local_day_start(now: NaiveDateTime) -> NaiveDateTime {
 pub fn secs_to_local_midnight(now: NaiveDateTime) -> u64 {
     let next = local_day_start(now) + chrono::Duration::days(1);
     (next - now).num_seconds().max(1) as u64
+}
+
+/// The office hours of a working day, local: ordered, disjoint spans, e.g.
+/// 07:30–11:30 and 13:30–17:00 (`dossiers.office_hours`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "Vec<String>")]
+pub struct OfficeHours {
+    spans: Vec<(NaiveTime, NaiveTime)>,
+}
+
+impl Default for OfficeHours {
+    fn default() -> Self {
+        Self::parse(&["07:30-11:30", "13:30-17:00"]).expect("valid default office hours")
+    }
+}
+
+impl TryFrom<Vec<String>> for OfficeHours {
+    type Error = String;
+
+    fn try_from(spans: Vec<String>) -> Result<Self, String> {
+        Self::parse(&spans)
+    }
+}
+
+impl OfficeHours {
+    /// Spans written `HH:MM-HH:MM`, in order and not overlapping; one to six.
+    pub fn parse(spans: &[impl AsRef<str>]) -> Result<Self, String> {
+        if spans.is_empty() || spans.len() > 6 {
+            return Err("office hours are one to six spans".into());
+        }
+        let mut parsed = Vec::with_capacity(spans.len());
+        for span in spans {
+            let span = span.as_ref();
+            let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+            let Some((Some(from), Some(to))) = span.split_once('-').map(|(a, b)| (time(a), time(b))) else {
+                return Err(format!("`{span}` is not a span HH:MM-HH:MM"));
+            };
+            if from >= to || parsed.last().is_some_and(|&(_, end)| from < end) {
+                return Err(format!("`{span}` does not follow the span before it"));
+            }
+            parsed.push((from, to));
+        }
+        let hours = Self { spans: parsed };
+        if hours.minutes_per_day() < 60 {
+            return Err("office hours add up to at least an hour a day".into());
+        }
+        Ok(hours)
+    }
+
+    /// Working minutes in a working day.
+    pub fn minutes_per_day(&self) -> u32 {
+        self.spans.iter().map(|(from, to)| (*to - *from).num_minutes() as u32).sum()
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -104,6 +158,52 @@ impl Calendar {
         day_end: NaiveTime,
     ) -> NaiveDateTime {
         self.add_working_days(self.start_day(received, cutoff_hour), processing_days).and_time(day_end)
+    }
+
+    /// Working minutes (office hours of working days) in `[from, to)`, local
+    /// times; 0 when `to` is not after `from`.
+    pub fn working_minutes_between(&self, hours: &OfficeHours, from: NaiveDateTime, to: NaiveDateTime) -> u32 {
+        let mut seconds = 0i64;
+        let mut day = from.date();
+        while day <= to.date() {
+            if self.is_working_day(day) {
+                for (open, close) in &hours.spans {
+                    let start = day.and_time(*open).max(from);
+                    let end = day.and_time(*close).min(to);
+                    seconds += (end - start).num_seconds().max(0);
+                }
+            }
+            day = day.succ_opt().expect("date in range");
+        }
+        (seconds / 60) as u32
+    }
+
+    /// The local instant `minutes` working minutes after local `start`:
+    /// counting begins at `start`, or at the next opening when `start` is
+    /// outside office hours; a run that ends with a span ends at its close
+    /// (11:30, not 13:30). `start` itself when `minutes` is 0.
+    pub fn add_working_minutes(&self, hours: &OfficeHours, start: NaiveDateTime, minutes: u32) -> NaiveDateTime {
+        let mut left = i64::from(minutes) * 60;
+        if left == 0 {
+            return start;
+        }
+        let mut day = start.date();
+        loop {
+            if self.is_working_day(day) {
+                for (open, close) in &hours.spans {
+                    let from = day.and_time(*open).max(start);
+                    let available = (day.and_time(*close) - from).num_seconds();
+                    if available <= 0 {
+                        continue;
+                    }
+                    if left <= available {
+                        return from + chrono::Duration::seconds(left);
+                    }
+                    left -= available;
+                }
+            }
+            day = day.succ_opt().expect("date in range");
+        }
     }
 
     /// `due` pushed later by the working days of a pause from `paused` to
@@ -202,6 +302,35 @@ mod tests {
         assert_eq!(from_local(dt("2026-02-13 16:30")), utc);
     }
 
+    #[test]
+    fn working_hours_skip_lunch_nights_weekends_and_holidays_and_count_swapped_saturdays() {
+        let hours = OfficeHours::default();
+        assert_eq!(hours.minutes_per_day(), 450);
+        // Tết 2026: 16–20 Feb off; Saturday 7 Feb worked in exchange.
+        let cal = Calendar::new((16..=20).map(|n| d(&format!("2026-02-{n}"))), [d("2026-02-07")]);
+        let add = |start: &str, minutes| cal.add_working_minutes(&hours, dt(start), minutes);
+        assert_eq!(add("2026-02-10 08:00", 0), dt("2026-02-10 08:00"));
+        assert_eq!(add("2026-02-10 08:00", 210), dt("2026-02-10 11:30"), "ends at the close, not after lunch");
+        assert_eq!(add("2026-02-10 08:00", 240), dt("2026-02-10 14:00"), "lunch is not counted");
+        assert_eq!(add("2026-02-10 12:00", 30), dt("2026-02-10 14:00"), "starts at the next opening");
+        assert_eq!(add("2026-02-10 18:00", 60), dt("2026-02-11 08:30"), "overnight");
+        assert_eq!(add("2026-02-13 16:00", 120), dt("2026-02-23 08:30"), "Friday, then Tết, then Monday");
+        assert_eq!(add("2026-02-06 16:30", 60), dt("2026-02-07 08:00"), "the swapped Saturday is worked");
+        assert_eq!(add("2026-02-10 07:30", 450 * 2), dt("2026-02-11 17:00"), "two full days end at a close");
+        let between = |a: &str, b: &str| cal.working_minutes_between(&hours, dt(a), dt(b));
+        assert_eq!(between("2026-02-10 08:00", "2026-02-10 14:00"), 240);
+        assert_eq!(between("2026-02-13 16:00", "2026-02-23 08:30"), 120);
+        assert_eq!(between("2026-02-10 14:00", "2026-02-10 08:00"), 0);
+    }
+
+    #[test]
+    fn office_hours_are_ordered_disjoint_spans() {
+        assert_eq!(OfficeHours::parse(&["08:00-12:00"]).unwrap().minutes_per_day(), 240);
+        for bad in [&["12:00-08:00"][..], &["08:00-12:00", "11:00-13:00"], &["8h-12h"], &[], &["08:00-08:30"]] {
+            assert!(OfficeHours::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
     fn arb_calendar() -> impl Strategy<Value = Calendar> {
         let base = d("2026-01-01");
         (proptest::collection::vec(0u32..400, 0..40), proptest::collection::vec(0u32..400, 0..10)).prop_map(
@@ -241,6 +370,25 @@ mod tests {
             let due = cal.due_at(t, n, cutoff, five_pm());
             let moved = cal.extend_for_pause(due, t, t + chrono::Duration::days(pause));
             prop_assert!(moved >= due && cal.is_working_day(due.date()));
+        }
+
+        /// Adding working minutes and counting them back agree; the end lies
+        /// in office hours of a working day, and more minutes never end earlier.
+        #[test]
+        fn working_minutes_add_and_count_back(
+            cal in arb_calendar(), day in 0i64..300, minute in 0u32..1440, n in 0u32..10_000, more in 1u32..600,
+        ) {
+            let hours = OfficeHours::default();
+            let start = d("2026-01-01").and_hms_opt(0, 0, 0).unwrap()
+                + chrono::Duration::days(day) + chrono::Duration::minutes(i64::from(minute));
+            let end = cal.add_working_minutes(&hours, start, n);
+            prop_assert_eq!(cal.working_minutes_between(&hours, start, end), n);
+            prop_assert!(end >= start);
+            if n > 0 {
+                prop_assert!(cal.is_working_day(end.date()));
+                prop_assert!(hours.spans.iter().any(|(open, close)| end.time() > *open && end.time() <= *close));
+            }
+            prop_assert!(cal.add_working_minutes(&hours, start, n + more) > end);
         }
 
         #[test]

@@ -6,6 +6,7 @@ pub mod daily;
 pub mod dossier;
 pub mod dossier_code;
 pub mod identity;
+pub mod process;
 pub mod result_form;
 pub mod roles;
 pub mod scorecard;

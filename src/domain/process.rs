@@ -1,0 +1,209 @@
+//! Internal processes (quy trình nội bộ) of procedures: the ordered steps a
+//! dossier goes through between reception and result, each done by a role
+//! in a unit within an allotted time in working minutes (docs/processes.md).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::roles::Role;
+
+/// What a step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Examine, verify, prepare (thụ lý, thẩm định).
+    Ordinary,
+    /// A superior reviews the work (e.g. the head of division).
+    Review,
+    /// The competent person approves and signs the result.
+    Signing,
+    /// The desk returns the result.
+    Return,
+}
+
+impl StepKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Ordinary => "ordinary",
+            StepKind::Review => "review",
+            StepKind::Signing => "signing",
+            StepKind::Return => "return",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [StepKind::Ordinary, StepKind::Review, StepKind::Signing, StepKind::Return]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// One step of a process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StepSpec {
+    pub name: String,
+    /// Who performs it: a clerk, a specialist or an approver.
+    pub role: Role,
+    /// The unit that performs it (an inter-unit step, liên thông); absent:
+    /// the unit holding the dossier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit_id: Option<String>,
+    /// Allotted time in working minutes, counted in office hours
+    /// (`dossiers.office_hours`) of working days: 240 is half a day.
+    pub allotted_minutes: u32,
+    pub kind: StepKind,
+}
+
+/// Most steps a process has.
+pub const MAX_STEPS: usize = 20;
+
+/// Why a process cannot be saved: the field and the rule it breaks.
+pub type Problems = Vec<(String, &'static str)>;
+
+/// The working minutes a procedure of `processing_days` allows its steps: its
+/// days of office hours (a same-day procedure: one day).
+pub fn budget(processing_days: u32, minutes_per_day: u32) -> u32 {
+    processing_days.max(1).saturating_mul(minutes_per_day)
+}
+
+/// Whether `steps` form a process: one to `MAX_STEPS` named steps, at least
+/// one ordinary or review step, then exactly one signing step by an
+/// approver, then at most a return step by a clerk; the allotments (each at
+/// least a minute) add up to no more than the procedure's processing time.
+pub fn validate(steps: &[StepSpec], processing_days: u32, minutes_per_day: u32) -> Result<(), Problems> {
+    let mut problems = Problems::new();
+    if steps.is_empty() || steps.len() > MAX_STEPS {
+        problems.push(("steps".into(), "a process has 1 to 20 steps"));
+    }
+    for (i, step) in steps.iter().enumerate() {
+        let field = |name: &str| format!("steps[{i}].{name}");
+        let name = step.name.trim();
+        if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+            problems.push((field("name"), "1 to 200 characters, no control characters"));
+        }
+        if !matches!(step.role, Role::Clerk | Role::Specialist | Role::Approver) {
+            problems.push((field("role"), "a step is done by a clerk, a specialist or an approver"));
+        }
+        if step.allotted_minutes == 0 {
+            problems.push((field("allotted_minutes"), "a step is allotted at least one working minute"));
+        }
+        let before = &steps[..i];
+        let signed = before.iter().any(|s| s.kind == StepKind::Signing);
+        match step.kind {
+            StepKind::Ordinary | StepKind::Review if signed => {
+                problems.push((field("kind"), "work steps come before the signing step"));
+            }
+            StepKind::Signing if signed => problems.push((field("kind"), "a process has one signing step")),
+            StepKind::Signing if before.is_empty() => {
+                problems.push((field("kind"), "at least one ordinary or review step comes before signing"));
+            }
+            StepKind::Signing if step.role != Role::Approver => {
+                problems.push((field("role"), "an approver signs the result"));
+            }
+            StepKind::Return if !signed || i + 1 != steps.len() => {
+                problems.push((field("kind"), "the return step is the last, after signing"));
+            }
+            StepKind::Return if step.role != Role::Clerk => {
+                problems.push((field("role"), "the desk (a clerk) returns the result"));
+            }
+            _ => {}
+        }
+    }
+    if !steps.is_empty() && !steps.iter().any(|s| s.kind == StepKind::Signing) {
+        problems.push(("steps".into(), "a process has a signing step"));
+    }
+    let total: u64 = steps.iter().map(|s| u64::from(s.allotted_minutes)).sum();
+    if total > u64::from(budget(processing_days, minutes_per_day)) {
+        problems.push(("steps".into(), "the allotments add up to more than the procedure's processing time"));
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
+/// The process of a procedure that has none of its own: today's path, a
+/// specialist of the dossier's unit then its approver, sharing the
+/// processing time two to one.
+pub fn builtin(processing_days: u32, minutes_per_day: u32) -> Vec<StepSpec> {
+    let total = budget(processing_days, minutes_per_day);
+    let work = (total * 2 / 3).max(1);
+    vec![
+        StepSpec {
+            name: "Thụ lý, thẩm định hồ sơ".into(),
+            role: Role::Specialist,
+            unit_id: None,
+            allotted_minutes: work,
+            kind: StepKind::Ordinary,
+        },
+        StepSpec {
+            name: "Phê duyệt, ký kết quả".into(),
+            role: Role::Approver,
+            unit_id: None,
+            allotted_minutes: total - work,
+            kind: StepKind::Signing,
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn step(role: Role, minutes: u32, kind: StepKind) -> StepSpec {
+        StepSpec { name: "Bước".into(), role, unit_id: None, allotted_minutes: minutes, kind }
+    }
+
+    fn fields(steps: &[StepSpec], days: u32) -> Vec<String> {
+        validate(steps, days, 450).err().unwrap_or_default().into_iter().map(|(f, _)| f).collect()
+    }
+
+    #[test]
+    fn a_realistic_process_is_valid() {
+        // Desk (4 h) → specialist examines (2 days) → head reviews (4 h) →
+        // chairman signs (4 h) → desk returns (1 h): 1,680 minutes, within
+        // 4 working days of 450, not within 3.
+        let steps = [
+            step(Role::Clerk, 240, StepKind::Ordinary),
+            step(Role::Specialist, 900, StepKind::Ordinary),
+            step(Role::Approver, 240, StepKind::Review),
+            step(Role::Approver, 240, StepKind::Signing),
+            step(Role::Clerk, 60, StepKind::Return),
+        ];
+        assert_eq!(validate(&steps, 4, 450), Ok(()));
+        assert_eq!(fields(&steps, 3), ["steps"]);
+    }
+
+    #[test]
+    fn the_shape_of_a_process_is_checked() {
+        let work = step(Role::Specialist, 60, StepKind::Ordinary);
+        let sign = step(Role::Approver, 60, StepKind::Signing);
+        let back = step(Role::Clerk, 60, StepKind::Return);
+        assert_eq!(fields(&[], 1), ["steps"]);
+        assert_eq!(fields(std::slice::from_ref(&work), 1), ["steps"], "no signing step");
+        assert_eq!(fields(std::slice::from_ref(&sign), 1), ["steps[0].kind"], "nothing to sign");
+        assert_eq!(fields(&[work.clone(), sign.clone(), sign.clone()], 1), ["steps[2].kind"]);
+        assert_eq!(fields(&[work.clone(), sign.clone(), work.clone()], 1), ["steps[2].kind"]);
+        assert_eq!(fields(&[work.clone(), back.clone(), sign.clone()], 1), ["steps[1].kind"]);
+        assert_eq!(fields(&[work.clone(), sign.clone(), back.clone(), back.clone()], 1), ["steps[2].kind"]);
+        let clerk_signs = step(Role::Clerk, 60, StepKind::Signing);
+        assert_eq!(fields(&[work.clone(), clerk_signs], 1), ["steps[1].role"]);
+        let auditor = step(Role::Auditor, 60, StepKind::Ordinary);
+        assert_eq!(fields(&[auditor, sign.clone()], 1), ["steps[0].role"]);
+        let unnamed = StepSpec { name: " ".into(), ..work.clone() };
+        let nothing = StepSpec { allotted_minutes: 0, ..work.clone() };
+        assert_eq!(fields(&[unnamed, nothing, sign.clone()], 1), ["steps[0].name", "steps[1].allotted_minutes"]);
+        assert_eq!(fields(&vec![work.clone(); 20].into_iter().chain([sign]).collect::<Vec<_>>(), 9), ["steps"]);
+    }
+
+    proptest! {
+        /// The default process is valid for every processing time and
+        /// spends it exactly.
+        #[test]
+        fn the_builtin_process_is_valid_and_spends_the_processing_time(days in 0u32..=365, per_day in 60u32..=1440) {
+            let steps = builtin(days, per_day);
+            prop_assert_eq!(validate(&steps, days, per_day), Ok(()));
+            let total: u32 = steps.iter().map(|s| s.allotted_minutes).sum();
+            prop_assert_eq!(total, budget(days, per_day));
+        }
+    }
+}
