@@ -19,6 +19,7 @@ pub mod ops;
 pub mod pagination;
 pub mod payments;
 pub mod procedures;
+pub mod processes;
 pub mod queue;
 pub mod ratings;
 pub mod repository;

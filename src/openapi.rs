@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
 use crate::{
-    audit, auth, dossiers, holidays, notify, ops, payments, procedures, queue, ratings, repository, results, staff,
-    stats, units,
+    audit, auth, dossiers, holidays, notify, ops, payments, procedures, processes, queue, ratings, repository, results,
+    staff, stats, units,
 };
 
 #[derive(OpenApi)]
@@ -23,6 +23,7 @@ use crate::{
         auth::email::check_reset, auth::email::reset, auth::identity::verify,
         units::routes::list, units::routes::get, units::routes::create, units::routes::update,
         procedures::routes::list, procedures::routes::get, procedures::routes::create, procedures::routes::update,
+        processes::routes::list, processes::routes::get, processes::routes::create,
         holidays::routes::list, holidays::routes::put, holidays::routes::delete,
         staff::routes::create, staff::routes::list, staff::routes::get, staff::routes::update,
         dossiers::routes::create, dossiers::routes::list, dossiers::routes::get, dossiers::routes::events,
@@ -44,6 +45,7 @@ use crate::{
         (name = "auth", description = "Accounts, login and tokens"),
         (name = "units", description = "Administrative units"),
         (name = "procedures", description = "Procedure catalogue"),
+        (name = "processes", description = "Internal processes of procedures: steps, roles, allotted working time"),
         (name = "holidays", description = "Working-day calendar"),
         (name = "staff", description = "Staff accounts"),
         (name = "dossiers", description = "Dossiers: filing, actions, events, documents, public lookup"),

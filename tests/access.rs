@@ -177,6 +177,7 @@ fn rows() -> Vec<Row> {
         row(get.clone(), "/api/v1/units/{u193}", none(), everyone),
         row(get.clone(), "/api/v1/procedures", none(), everyone),
         row(get.clone(), "/api/v1/procedures/1.001193", none(), everyone),
+        row(get.clone(), "/api/v1/procedures/1.001193/processes", none(), everyone),
         row(get.clone(), "/api/v1/holidays?year=2026", none(), everyone),
         row(get.clone(), "/api/v1/keys", none(), everyone),
         row(get.clone(), "/api/v1/verify/{number2}", none(), everyone),
@@ -213,6 +214,15 @@ fn rows() -> Vec<Row> {
         row(patch.clone(), "/api/v1/units/{u06691}", Json(json!({"name": "{commune_name}"})), admin_only_200),
         row(post.clone(), "/api/v1/procedures", Json(procedure_spec()), admin_only_201),
         row(patch.clone(), "/api/v1/procedures/1.001193", Json(json!({"processing_days": 1})), admin_only_200),
+        row(
+            post.clone(),
+            "/api/v1/procedures/1.001193/processes",
+            Json(json!({"steps": [
+                {"name": "Thẩm định", "role": "specialist", "allotted_minutes": 240, "kind": "ordinary"},
+                {"name": "Ký", "role": "approver", "allotted_minutes": 120, "kind": "signing"},
+            ]})),
+            admin_only_201,
+        ),
         row(
             put.clone(),
             "/api/v1/holidays/2026-12-24",

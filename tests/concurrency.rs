@@ -13,7 +13,9 @@ use common::flow::*;
 use common::{Api, Backend, TestApp, citizen};
 use diesel::prelude::*;
 use futures_util::future::join_all;
-use motcua::db::schema::{audit_log, dossier_events, dossier_units, payments, ratings, results, users};
+use motcua::db::schema::{
+    audit_log, dossier_events, dossier_processes, dossier_units, payments, processes, ratings, results, users,
+};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
@@ -31,6 +33,7 @@ on_both_backends!(
     one_idempotency_key_files_one_dossier,
     collections_return_the_dossier_once,
     identity_verifications_bind_once,
+    receptions_make_one_default_process,
 );
 
 const N: usize = 20;
@@ -530,5 +533,38 @@ async fn identity_verifications_bind_once(b: Backend) {
     let holders: i64 =
         pair.app.db(move |conn| users::table.filter(users::national_id.eq(nid)).count().get_result(conn)).await;
     assert_eq!(holders, 1);
+    pair.assert_consistent().await;
+}
+
+/// Twenty registrations at once for a procedure without a process: one
+/// default process is made, and every dossier follows it.
+async fn receptions_make_one_default_process(b: Backend) {
+    let pair = Pair::start(b).await;
+    let (admin, clerk) = (pair.app.token("admin").await, pair.app.token("clerk").await);
+    let spec = json!({
+        "code": "9.000078", "name": "Thủ tục thử", "field": "Thử nghiệm", "levels": ["district"],
+        "processing_days": 1, "cutoff_hour": 16, "fee_vnd": 0, "online_level": "full",
+        "result_is_document": false,
+        "components": [{"name": "Đơn", "mandatory": true, "e_copy_accepted": false}],
+    });
+    json_ok(pair.app.post("/api/v1/procedures", Some(&admin), spec).await, StatusCode::CREATED).await;
+    let unit = pair.app.unit_id("193").await;
+    let body = json!({
+        "procedure_code": "9.000078", "unit_id": unit, "channel": "counter",
+        "applicant": {"kind": "citizen", "name": "Nguyễn Văn An", "national_id": "022095001234"},
+    });
+    let answers = pair.at_once(N, |api, _| api.post("/api/v1/dossiers", Some(&clerk), body.clone())).await;
+    assert_eq!(count(&answers, StatusCode::CREATED), N, "{:?}", codes(&answers));
+    let (made, pinned): (i64, Vec<String>) = pair
+        .app
+        .db(|c| {
+            let made = processes::table.count().get_result::<i64>(c)?;
+            let pinned = dossier_processes::table.select(dossier_processes::process_id).distinct().load(c)?;
+            Ok((made, pinned))
+        })
+        .await;
+    // The nine demo procedures' processes, and one default.
+    assert_eq!(made, 10);
+    assert_eq!(pinned.len(), 1, "every registration follows the one default");
     pair.assert_consistent().await;
 }

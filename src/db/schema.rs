@@ -167,6 +167,29 @@ diesel::table! {
 }
 
 diesel::table! {
+    dossier_processes (dossier_id) {
+        dossier_id -> Text,
+        process_id -> Text,
+        pinned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    processes (id) {
+        id -> Text,
+        procedure_id -> Text,
+        scope -> Text,
+        version -> Integer,
+        separation_of_duties -> Bool,
+        steps -> Text,
+        note -> Text,
+        builtin -> Bool,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     dossier_facts (dossier_id) {
         dossier_id -> Text,
         digitized -> Bool,
@@ -412,6 +435,9 @@ diesel::table! {
 }
 
 diesel::joinable!(dossiers -> procedures (procedure_id));
+diesel::joinable!(processes -> procedures (procedure_id));
+diesel::joinable!(dossier_processes -> processes (process_id));
+diesel::joinable!(dossier_processes -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> units (unit_id));
 diesel::joinable!(dossier_components -> dossiers (dossier_id));
@@ -435,6 +461,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     dossier_events,
     dossier_facts,
     dossier_files,
+    dossier_processes,
     dossier_units,
     dossiers,
     holidays,
@@ -443,6 +470,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     payments,
     procedure_components,
     procedures,
+    processes,
     ratings,
     refresh_tokens,
     repository_documents,

@@ -460,6 +460,13 @@ pub fn acting_role(d: &Dossier, action: Action, actor: Actor<'_>, now: NaiveDate
         .map_or("staff", |r| r.as_str())
 }
 
+/// Whether a change puts the dossier under the process in force at its unit:
+/// when it is received, and when a received dossier moves to another unit,
+/// whose process it then follows (docs/processes.md).
+pub fn pins_process(before: Option<&Dossier>, after: &Dossier) -> bool {
+    after.received_at.is_some() && before.is_none_or(|b| b.received_at.is_none() || b.unit_id != after.unit_id)
+}
+
 /// The applicant collects a ready e-result (`POST …/result/collect`): the
 /// dossier is returned once its fee is settled (DESIGN.md §4,
 /// `return_result`). Idempotent: `Ok(None)` when it is already returned,

@@ -6,6 +6,61 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::roles::Role;
+use super::units::Level;
+
+/// The units a process serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every unit that performs the procedure.
+    All,
+    /// The units of a level.
+    Level(Level),
+    /// One unit.
+    Unit(String),
+}
+
+impl Scope {
+    pub fn encode(&self) -> String {
+        match self {
+            Scope::All => String::new(),
+            Scope::Level(level) => format!("level:{level}"),
+            Scope::Unit(id) => format!("unit:{id}"),
+        }
+    }
+
+    pub fn decode(s: &str) -> Self {
+        if let Some(level) = s.strip_prefix("level:").and_then(|l| l.parse().ok()) {
+            Scope::Level(level)
+        } else if let Some(id) = s.strip_prefix("unit:") {
+            Scope::Unit(id.to_string())
+        } else {
+            Scope::All
+        }
+    }
+
+    /// How specific it is: a unit's own process beats its level's, which
+    /// beats the procedure's; `None` when it does not serve the unit.
+    fn rank(&self, unit_id: &str, level: Level) -> Option<u8> {
+        match self {
+            Scope::Unit(id) if id == unit_id => Some(2),
+            Scope::Level(l) if *l == level => Some(1),
+            Scope::All => Some(0),
+            _ => None,
+        }
+    }
+}
+
+/// Which of the `versions` (scope, version number) of a procedure's
+/// processes is in force at unit `unit_id` of `level`: the most specific
+/// scope that serves the unit, and its latest version.
+pub fn in_force(versions: &[(Scope, i32)], unit_id: &str, level: Level) -> Option<usize> {
+    versions
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (scope, version))| scope.rank(unit_id, level).map(|rank| ((rank, *version), i)))
+        .max()
+        .map(|(_, i)| i)
+}
 
 /// What a step does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -193,6 +248,24 @@ mod tests {
         let nothing = StepSpec { allotted_minutes: 0, ..work.clone() };
         assert_eq!(fields(&[unnamed, nothing, sign.clone()], 1), ["steps[0].name", "steps[1].allotted_minutes"]);
         assert_eq!(fields(&vec![work.clone(); 20].into_iter().chain([sign]).collect::<Vec<_>>(), 9), ["steps"]);
+    }
+
+    #[test]
+    fn the_most_specific_latest_version_is_in_force() {
+        let versions = [
+            (Scope::All, 1),
+            (Scope::All, 2),
+            (Scope::Level(Level::Commune), 1),
+            (Scope::Unit("u2".into()), 1),
+            (Scope::Unit("u3".into()), 1),
+        ];
+        assert_eq!(in_force(&versions, "u1", Level::District), Some(1));
+        assert_eq!(in_force(&versions, "u1", Level::Commune), Some(2));
+        assert_eq!(in_force(&versions, "u2", Level::Commune), Some(3));
+        assert_eq!(in_force(&versions[3..], "u1", Level::District), None);
+        for scope in [Scope::All, Scope::Level(Level::Province), Scope::Unit("u-1".into())] {
+            assert_eq!(Scope::decode(&scope.encode()), scope);
+        }
     }
 
     proptest! {

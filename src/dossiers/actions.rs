@@ -215,6 +215,10 @@ pub fn apply(
         _ => {}
     }
     store(conn, &row, &dossier, &after)?;
+    if domain::pins_process(Some(&dossier), &after) {
+        let office = &state.settings.dossiers.office_hours;
+        crate::processes::pin(conn, &row.id, &row.procedure_id, &after.unit_id, office)?;
+    }
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &row.id,

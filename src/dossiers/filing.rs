@@ -154,7 +154,7 @@ pub fn file(
     audit: &Audit,
     principal: &Principal,
     filing: Filing,
-    day_end_hour: u32,
+    settings: &crate::config::DossierSettings,
     notifier: &Notifier,
 ) -> Result<Created, ApiError> {
     let Filing { request, idempotency_key, require_verified_email } = filing;
@@ -253,7 +253,7 @@ pub fn file(
     let day = DossierCode::day_key(local_now.date());
     let seq = crate::db::next_in_sequence(conn, &format!("dossier:{}", unit.id), &day)?;
     let code = DossierCode::new(&unit.code, local_now.date(), seq as u32).to_string();
-    let terms = Terms::new(procedure.spec.processing_days, procedure.spec.cutoff_hour, day_end_hour);
+    let terms = Terms::new(procedure.spec.processing_days, procedure.spec.cutoff_hour, settings.day_end_hour);
     let calendar = super::calendar_from(conn, now)?;
     let dossier = domain::file(channel, &unit.id, procedure.spec.fee_vnd, &terms, Now { at: now, calendar: &calendar });
     let row = DossierRow {
@@ -295,6 +295,9 @@ pub fn file(
         diesel::insert_into(dossier_units::table)
             .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&unit.id)))
             .execute(conn)?;
+        if domain::pins_process(None, &dossier) {
+            crate::processes::pin(conn, &row.id, &procedure.id, &unit.id, &settings.office_hours)?;
+        }
         for (i, c) in procedure.spec.components.iter().enumerate() {
             diesel::insert_into(dossier_components::table)
                 .values((

@@ -295,7 +295,17 @@ pub struct DossierView {
     pub components: Vec<ComponentView>,
     /// What the caller may do now.
     pub allowed_actions: Vec<Action>,
+    /// The internal process it follows, pinned when it was received
+    /// (`GET /processes/{id}`); absent before.
+    pub process: Option<ProcessRef>,
     /// Sent as `ETag`; give it back as `If-Match` with actions.
+    pub version: i32,
+}
+
+/// A version of an internal process.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessRef {
+    pub id: String,
     pub version: i32,
 }
 
@@ -416,6 +426,8 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         .collect();
     let digitized = domain::digitized(components.iter().map(|c| (c.mandatory, c.digitization)));
     let situation = row.situation(now);
+    let process = crate::processes::pinned(conn, &row.id)?
+        .map(|(process, _)| ProcessRef { id: process.id, version: process.version });
     Ok(DossierView {
         id: row.id.clone(),
         code: row.code.clone(),
@@ -449,6 +461,7 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         digitized,
         components,
         allowed_actions: allowed_actions(situation, actor),
+        process,
         version: row.version,
     })
 }

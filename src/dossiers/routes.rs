@@ -79,10 +79,10 @@ pub async fn create(
         idempotency_key: key,
         require_verified_email: state.settings.notifications.require_verified_email_to_file,
     };
-    let (day_end, notifier, p) = (state.settings.dossiers.day_end_hour, state.notifier.clone(), principal.clone());
+    let (settings, notifier, p) = (state.settings.dossiers.clone(), state.notifier.clone(), principal.clone());
     let id = write::create(&state, audit, move |conn, audit| {
         audit.status(actix_web::http::StatusCode::CREATED);
-        filing::file(conn, audit, &p, filing, day_end, &notifier)
+        filing::file(conn, audit, &p, filing, &settings, &notifier)
     })
     .await?;
     respond(&state, principal, id, actix_web::http::StatusCode::CREATED).await

@@ -33,6 +33,15 @@ pub const DEMO_ACCOUNTS: [(&str, Role, Option<&str>); 6] = [
 struct DemoData {
     units: Vec<DemoUnit>,
     procedures: Vec<ProcedureSpec>,
+    processes: Vec<DemoProcess>,
+}
+
+/// The internal process of a demo procedure, by its code.
+#[derive(Deserialize)]
+struct DemoProcess {
+    procedure: String,
+    note: String,
+    steps: Vec<crate::domain::process::StepSpec>,
 }
 
 #[derive(Deserialize)]
@@ -74,9 +83,17 @@ pub async fn demo(db: &Db) -> anyhow::Result<bool> {
                 let row = units::create(conn, &u.code, &u.name, u.level, parent)?;
                 by_code.insert(u.code.clone(), row);
             }
+            let mut procedure_ids = HashMap::new();
             for mut spec in data.procedures {
                 spec.validate()?;
-                procedures::save(conn, &uuid::Uuid::now_v7().to_string(), &spec, true, true)?;
+                let id = uuid::Uuid::now_v7().to_string();
+                procedures::save(conn, &id, &spec, true, true)?;
+                procedure_ids.insert(spec.code.clone(), id);
+            }
+            for p in &data.processes {
+                let procedure = procedure_ids.get(&p.procedure).expect("demo processes name demo procedures");
+                let scope = crate::domain::process::Scope::All;
+                crate::processes::save(conn, procedure, &scope, true, &p.steps, &p.note, None)?;
             }
             for ((email, role, unit), hash) in DEMO_ACCOUNTS.into_iter().zip(hashes) {
                 let full_name = format!("Demo {role}");
@@ -138,6 +155,15 @@ mod tests {
             assert!(levels.insert(u.code.clone(), u.level).is_none(), "duplicate {}", u.code);
         }
         assert_eq!(levels.values().filter(|l| **l == Level::District).count(), 13);
+        let minutes_per_day = crate::domain::calendar::OfficeHours::default().minutes_per_day();
+        for p in &data.processes {
+            let procedure = data.procedures.iter().find(|s| s.code == p.procedure).expect("a demo procedure");
+            crate::domain::process::validate(&p.steps, procedure.processing_days as u32, minutes_per_day).unwrap();
+        }
+        let mut with_process: Vec<&str> = data.processes.iter().map(|p| p.procedure.as_str()).collect();
+        with_process.sort();
+        with_process.dedup();
+        assert_eq!(with_process.len(), data.procedures.len(), "every demo procedure has its process");
         for mut p in data.procedures {
             p.validate().unwrap();
         }

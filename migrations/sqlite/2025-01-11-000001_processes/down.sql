@@ -1,0 +1,2 @@
+DROP TABLE dossier_processes;
+DROP TABLE processes;
