@@ -169,4 +169,21 @@ async fn a_procedure_without_a_process_gets_the_default_once(b: Backend) {
     assert_eq!(default["allotted_minutes"], 900, "two working days of 450 minutes");
     assert_eq!(first["process"]["id"], default["id"]);
     assert_eq!(second["process"]["id"], default["id"]);
+
+    // A shorter processing time: the default follows it, in a new version.
+    let patch = app.client.patch(app.url("/api/v1/procedures/9.000077")).bearer_auth(&admin);
+    let res = patch.json(&json!({"processing_days": 1})).send().await.unwrap();
+    json_ok(res, StatusCode::OK).await;
+    let list = processes(&app, "9.000077").await;
+    assert_eq!((list[0]["version"].as_i64(), list[0]["allotted_minutes"].as_u64()), (Some(2), Some(450)));
+    assert_eq!(list[0]["builtin"], true);
+    assert_eq!(pinned(&app, &clerk, &first).await["version"], 1, "dossiers in flight keep theirs");
+    // A process of the province's that would no longer fit refuses it.
+    let patch = app.client.patch(app.url(&format!("/api/v1/procedures/{HOUSEHOLD_BUSINESS}"))).bearer_auth(&admin);
+    let res = patch.json(&json!({"processing_days": 2})).send().await.unwrap();
+    let problem = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "processing_days");
+    let household =
+        json_ok(app.get(&format!("/api/v1/procedures/{HOUSEHOLD_BUSINESS}"), None).await, StatusCode::OK).await;
+    assert_eq!(household["processing_days"], 3, "nothing changed");
 }

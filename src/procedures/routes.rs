@@ -158,6 +158,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Admin])?;
     let (code, u) = (code.into_inner(), body.into_inner());
+    let office = state.settings.dossiers.office_hours.clone();
     let view = audit
         .write(&state, move |conn, _| {
             require_catalogue_admin(&principal)?;
@@ -176,6 +177,9 @@ pub async fn update(
                 components: u.components.unwrap_or(s.components),
             };
             spec.validate()?;
+            if spec.processing_days != s.processing_days {
+                crate::processes::fit(conn, &current.id, spec.processing_days as u32, &office)?;
+            }
             super::save(conn, &current.id, &spec, u.active.unwrap_or(current.active), false)?;
             super::find_by_code(conn, &code)?.ok_or_else(ApiError::not_found)
         })

@@ -113,6 +113,20 @@ pub fn save(
     note: &str,
     created_by: Option<&str>,
 ) -> QueryResult<String> {
+    save_as(conn, procedure_id, scope, separation_of_duties, steps, note, created_by, false)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn save_as(
+    conn: &mut DbConnection,
+    procedure_id: &str,
+    scope: &Scope,
+    separation_of_duties: bool,
+    steps: &[StepSpec],
+    note: &str,
+    created_by: Option<&str>,
+    builtin: bool,
+) -> QueryResult<String> {
     let scope = scope.encode();
     let latest: Option<i32> = processes::table
         .filter(processes::procedure_id.eq(procedure_id).and(processes::scope.eq(&scope)))
@@ -128,7 +142,7 @@ pub fn save(
             processes::separation_of_duties.eq(separation_of_duties),
             processes::steps.eq(serde_json::to_string(steps).expect("steps serialize")),
             processes::note.eq(note),
-            processes::builtin.eq(false),
+            processes::builtin.eq(builtin),
             processes::created_by.eq(created_by),
             processes::created_at.eq(crate::time::now()),
         ))
@@ -166,21 +180,51 @@ pub fn in_force(
     }
     let days: i32 = procedures::table.find(procedure_id).select(procedures::processing_days).first(conn)?;
     let steps = process::builtin(days.max(0) as u32, office.minutes_per_day());
-    diesel::insert_into(processes::table)
-        .values((
-            processes::id.eq(uuid::Uuid::now_v7().to_string()),
-            processes::procedure_id.eq(procedure_id),
-            processes::scope.eq(Scope::All.encode()),
-            processes::version.eq(1),
-            processes::separation_of_duties.eq(true),
-            processes::steps.eq(serde_json::to_string(&steps).expect("steps serialize")),
-            processes::note.eq("Quy trình mặc định: chuyên viên thụ lý, lãnh đạo phê duyệt"),
-            processes::builtin.eq(true),
-            processes::created_by.eq(None::<String>),
-            processes::created_at.eq(crate::time::now()),
-        ))
-        .execute(conn)?;
+    let note = "Quy trình mặc định: chuyên viên thụ lý, lãnh đạo phê duyệt";
+    save_as(conn, procedure_id, &Scope::All, true, &steps, note, None, true)?;
     find(conn)?.ok_or_else(|| ApiError::internal("the default process was not stored"))
+}
+
+/// Keeps the processes of procedure `procedure_id` within a new processing
+/// time of `processing_days`: a default gets a new version over the new
+/// time; a process of the province's that no longer fits refuses the change
+/// (422 on `processing_days`) until a version that fits is saved.
+pub fn fit(
+    conn: &mut DbConnection,
+    procedure_id: &str,
+    processing_days: u32,
+    office: &OfficeHours,
+) -> Result<(), ApiError> {
+    let rows: Vec<ProcessRow> = processes::table
+        .filter(processes::procedure_id.eq(procedure_id))
+        .order((processes::scope, processes::version.desc()))
+        .select(ProcessRow::as_select())
+        .load(conn)?;
+    let budget = process::budget(processing_days, office.minutes_per_day());
+    let mut seen: Vec<&str> = Vec::new();
+    for latest in &rows {
+        if seen.contains(&latest.scope.as_str()) {
+            continue;
+        }
+        seen.push(&latest.scope);
+        let steps = latest.steps();
+        if steps.iter().map(|s| u64::from(s.allotted_minutes)).sum::<u64>() <= u64::from(budget) {
+            continue;
+        }
+        if !latest.builtin {
+            return Err(ApiError::invalid_field(
+                "processing_days",
+                format!(
+                    "version {} of the procedure's process allots more working time: save one that fits first",
+                    latest.version
+                ),
+            ));
+        }
+        let steps = process::builtin(processing_days, office.minutes_per_day());
+        let scope = Scope::decode(&latest.scope);
+        save_as(conn, procedure_id, &scope, true, &steps, &latest.note, None, true)?;
+    }
+    Ok(())
 }
 
 /// Pins dossier `dossier_id` to the process in force at `unit_id`: at
