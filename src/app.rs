@@ -171,6 +171,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::units::routes::configure)
             .configure(crate::procedures::routes::configure)
             .configure(crate::processes::routes::configure)
+            .configure(crate::delegations::configure)
             .configure(crate::holidays::routes::configure)
             .configure(crate::staff::routes::configure)
             .configure(crate::dossiers::routes::configure)

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backup;
 pub mod config;
 pub mod db;
+pub mod delegations;
 pub mod domain;
 pub mod dossiers;
 pub mod error;

@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
 use crate::{
-    audit, auth, dossiers, holidays, notify, ops, payments, procedures, processes, queue, ratings, repository, results,
-    staff, stats, units,
+    audit, auth, delegations, dossiers, holidays, notify, ops, payments, procedures, processes, queue, ratings,
+    repository, results, staff, stats, units,
 };
 
 #[derive(OpenApi)]
@@ -26,6 +26,7 @@ use crate::{
         processes::routes::list, processes::routes::get, processes::routes::create,
         holidays::routes::list, holidays::routes::put, holidays::routes::delete,
         staff::routes::create, staff::routes::list, staff::routes::get, staff::routes::update,
+        delegations::create, delegations::list, delegations::revoke,
         dossiers::routes::create, dossiers::routes::list, dossiers::routes::get, dossiers::routes::events,
         dossiers::routes::act, dossiers::routes::lookup, dossiers::files::upload, dossiers::files::download,
         queue::routes::queue, queue::routes::claim,
@@ -48,6 +49,7 @@ use crate::{
         (name = "processes", description = "Internal processes of procedures: steps, roles, allotted working time"),
         (name = "holidays", description = "Working-day calendar"),
         (name = "staff", description = "Staff accounts"),
+        (name = "delegations", description = "Roles lent to a colleague for a period"),
         (name = "dossiers", description = "Dossiers: filing, actions, events, documents, public lookup"),
         (name = "queue", description = "Work queues and claims"),
         (name = "results", description = "Signed electronic results, public verification, keys"),

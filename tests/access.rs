@@ -185,6 +185,7 @@ fn rows() -> Vec<Row> {
         row(get.clone(), "/api/v1/lookup?code={code1}&national_id=022095001234", none(), everyone),
         // Staff accounts: staff read within scope.
         row(get.clone(), "/api/v1/admin/users", none(), staff),
+        row(get.clone(), "/api/v1/delegations", none(), staff),
         row(get.clone(), "/api/v1/admin/users/{clerk_id}", none(), "403 403 200 200 200 200 404 404 404 404 200 401"),
         // Dossiers: the applicant and staff whose subtree holds them.
         row(get.clone(), "/api/v1/dossiers", none(), signed_in),

@@ -158,6 +158,9 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/users"),
     ("post", "/api/v1/admin/users"),
     ("get", "/api/v1/admin/users/{id}"),
+    ("get", "/api/v1/delegations"),
+    ("post", "/api/v1/delegations"),
+    ("post", "/api/v1/delegations/{id}/revoke"),
     ("patch", "/api/v1/admin/users/{id}"),
     ("get", "/api/v1/dossiers"),
     ("post", "/api/v1/dossiers"),
@@ -207,6 +210,7 @@ const BODILESS: &[&str] = &[
     "/api/v1/auth/resend-verification",
     "/api/v1/admin/outbox/{id}/retry",
     "/api/v1/dossiers/{id}/result/collect",
+    "/api/v1/delegations/{id}/revoke",
 ];
 
 async fn openapi_lists_every_endpoint(b: Backend) {

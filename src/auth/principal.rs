@@ -14,13 +14,23 @@ use crate::error::{ApiError, ProblemCode};
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub user_id: String,
+    /// The account's roles, and those lent to it now (`lent`).
     pub roles: Vec<Role>,
     pub unit_id: Option<String>,
     /// The materialised path of `unit_id`.
     scope: Option<String>,
+    /// Roles lent by a colleague's delegation in force, with the colleague's
+    /// id (docs/delegation.md); the account's own roles are not listed.
+    pub lent: Vec<(Role, String)>,
 }
 
 impl Principal {
+    /// Whose delegation lends `role` to the caller, when the caller holds it
+    /// only through one.
+    pub fn lent_by(&self, role: Role) -> Option<&str> {
+        self.lent.iter().find(|(r, _)| *r == role).map(|(_, delegator)| delegator.as_str())
+    }
+
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
@@ -106,7 +116,19 @@ async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
         .await?;
     match account {
         Some((true, roles, unit_id, scope)) => {
-            Ok(Principal { user_id: claims.sub, roles: crate::domain::roles::decode(&roles), unit_id, scope })
+            let mut roles = crate::domain::roles::decode(&roles);
+            let lent = match &unit_id {
+                Some(unit) => {
+                    let (me, unit) = (claims.sub.clone(), unit.clone());
+                    state.db.run(move |conn| Ok(crate::delegations::lent_to(conn, &me, &unit)?)).await?
+                }
+                None => Vec::new(),
+            };
+            let lent: Vec<(Role, String)> = lent.into_iter().filter(|(role, _)| !roles.contains(role)).collect();
+            roles.extend(lent.iter().map(|(role, _)| *role));
+            roles.sort();
+            roles.dedup();
+            Ok(Principal { user_id: claims.sub, roles, unit_id, scope, lent })
         }
         _ => Err(invalid_token()),
     }

@@ -292,6 +292,23 @@ diesel::table! {
         summary -> Text,
         payload -> Text,
         audit_id -> Nullable<Text>,
+        on_behalf_of -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    delegations (id) {
+        id -> Text,
+        delegator_id -> Text,
+        delegate_id -> Text,
+        unit_id -> Text,
+        roles -> Text,
+        reason -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -457,6 +474,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     audit_pending,
     daily_counts,
+    delegations,
     dossier_components,
     dossier_events,
     dossier_facts,
@@ -486,3 +504,5 @@ diesel::allow_tables_to_appear_in_same_query!(
 // The units of a caller's subtree, as a subquery beside a query that joins
 // `units` itself.
 diesel::alias!(units as scope_units: ScopeUnits);
+// The account whose role an actor borrowed, beside the actor's own.
+diesel::alias!(users as delegators: Delegators);

@@ -3,6 +3,7 @@
 pub mod audit_chain;
 pub mod calendar;
 pub mod daily;
+pub mod delegation;
 pub mod dossier;
 pub mod dossier_code;
 pub mod identity;

@@ -494,10 +494,20 @@ pub struct EventView {
     pub actor_name: Option<String>,
     /// The role in which the actor acted.
     pub actor_role: String,
+    /// When the actor acted in a role lent by a colleague's delegation: that
+    /// colleague (docs/delegation.md).
+    pub on_behalf_of: Option<Person>,
     pub unit_code: Option<String>,
     pub summary: String,
     #[schema(value_type = Object)]
     pub payload: serde_json::Value,
+}
+
+/// A staff member, as an event names them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
 }
 
 /// An event to record in the same transaction as the change it describes.
@@ -516,7 +526,14 @@ pub struct NewEvent<'a> {
 }
 
 impl NewEvent<'_> {
+    /// The colleague whose delegation lent the role the actor acted in.
+    fn on_behalf_of(&self) -> Option<String> {
+        let role: Role = self.role.parse().ok()?;
+        self.actor?.lent_by(role).map(str::to_string)
+    }
+
     pub fn insert(self, conn: &mut DbConnection) -> QueryResult<()> {
+        let on_behalf_of = self.on_behalf_of();
         diesel::insert_into(dossier_events::table)
             .values((
                 dossier_events::id.eq(uuid::Uuid::now_v7().to_string()),
@@ -531,6 +548,7 @@ impl NewEvent<'_> {
                 dossier_events::summary.eq(self.summary),
                 dossier_events::payload.eq(self.payload.to_string()),
                 dossier_events::audit_id.eq(self.audit_id),
+                dossier_events::on_behalf_of.eq(on_behalf_of),
             ))
             .execute(conn)?;
         Ok(())

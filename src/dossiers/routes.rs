@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::actions::{self, ActionRequest};
 use super::filing::{self, Channel, FileDossier, Filing};
 use super::write;
-use super::{DossierRow, DossierSummary, DossierView, EventView, ListRow, actor, load_visible, summary, view};
+use super::{DossierRow, DossierSummary, DossierView, EventView, ListRow, Person, actor, load_visible, summary, view};
 use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
@@ -260,15 +260,18 @@ type EventRow = (
     Option<String>,
     Option<String>,
     String,
+    (Option<String>, Option<String>),
     Option<String>,
     String,
     String,
 );
 
 fn load_events(conn: &mut DbConnection, id: &str) -> Result<Vec<EventView>, ApiError> {
+    use crate::db::schema::delegators;
     let rows: Vec<EventRow> = dossier_events::table
         .left_join(users::table.on(users::id.nullable().eq(dossier_events::actor_id)))
         .left_join(units::table.on(units::id.nullable().eq(dossier_events::unit_id)))
+        .left_join(delegators.on(delegators.field(users::id).nullable().eq(dossier_events::on_behalf_of)))
         .filter(dossier_events::dossier_id.eq(id))
         .order(dossier_events::id.asc())
         .select((
@@ -280,6 +283,7 @@ fn load_events(conn: &mut DbConnection, id: &str) -> Result<Vec<EventView>, ApiE
             dossier_events::actor_id,
             users::full_name.nullable(),
             dossier_events::actor_role,
+            (dossier_events::on_behalf_of, delegators.field(users::full_name).nullable()),
             units::code.nullable(),
             dossier_events::summary,
             dossier_events::payload,
@@ -297,6 +301,7 @@ fn load_events(conn: &mut DbConnection, id: &str) -> Result<Vec<EventView>, ApiE
                 actor_id,
                 actor_name,
                 actor_role,
+                (on_behalf_of, delegator_name),
                 unit_code,
                 summary,
                 payload,
@@ -310,6 +315,7 @@ fn load_events(conn: &mut DbConnection, id: &str) -> Result<Vec<EventView>, ApiE
                     actor_id,
                     actor_name,
                     actor_role,
+                    on_behalf_of: on_behalf_of.map(|id| Person { id, name: delegator_name.unwrap_or_default() }),
                     unit_code,
                     summary,
                     payload: serde_json::from_str(&payload).unwrap_or_default(),

@@ -1,0 +1,2 @@
+ALTER TABLE dossier_events DROP COLUMN on_behalf_of;
+DROP TABLE delegations;
