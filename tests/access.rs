@@ -191,6 +191,7 @@ fn rows() -> Vec<Row> {
         row(get.clone(), "/api/v1/dossiers", none(), signed_in),
         row(get.clone(), "/api/v1/dossiers/{d1}", none(), sees_d1),
         row(get.clone(), "/api/v1/dossiers/{d1}/events", none(), sees_d1),
+        row(get.clone(), "/api/v1/dossiers/{d1}/control-slip", none(), sees_d1),
         row(get.clone(), "/api/v1/dossiers/{d1}/files/{f1}", none(), sees_d1),
         // The applicant's copy waits for the fee (unpaid here); staff read it.
         row(get.clone(), "/api/v1/dossiers/{d2}/result", none(), "409 404 200 200 200 200 404 404 404 404 200 401"),

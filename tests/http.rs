@@ -166,6 +166,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/dossiers"),
     ("get", "/api/v1/dossiers/{id}"),
     ("get", "/api/v1/dossiers/{id}/events"),
+    ("get", "/api/v1/dossiers/{id}/control-slip"),
     ("post", "/api/v1/dossiers/{id}/actions"),
     ("post", "/api/v1/dossiers/{id}/components/{component}/files"),
     ("get", "/api/v1/dossiers/{id}/files/{file}"),

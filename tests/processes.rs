@@ -7,6 +7,8 @@ mod common;
 
 use common::flow::*;
 use common::{Backend, TestApp, assert_problem};
+use diesel::prelude::*;
+use motcua::db::schema::dossier_events;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -15,6 +17,7 @@ on_both_backends!(
     administrators_save_validated_versions,
     dossiers_keep_the_version_they_were_received_under,
     a_procedure_without_a_process_gets_the_default_once,
+    the_control_slip_names_the_late_step,
 );
 
 async fn processes(app: &TestApp, code: &str) -> Vec<Value> {
@@ -186,4 +189,64 @@ async fn a_procedure_without_a_process_gets_the_default_once(b: Backend) {
     let household =
         json_ok(app.get(&format!("/api/v1/procedures/{HOUSEHOLD_BUSINESS}"), None).await, StatusCode::OK).await;
     assert_eq!(household["processing_days"], 3, "nothing changed");
+}
+
+/// Form 06: one row per handover, against the process's allotments — here
+/// the specialist's step was late, the signing early, the return still open.
+async fn the_control_slip_names_the_late_step(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (clerk, specialist, approver) =
+        (app.token("clerk").await, app.token("specialist").await, app.token("approver").await);
+    let d = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let path = format!("/api/v1/dossiers/{}/control-slip", d["id"].as_str().unwrap());
+    let early = json_ok(app.get(&path, Some(&clerk)).await, StatusCode::OK).await;
+    assert_eq!(early["rows"].as_array().unwrap().len(), 1, "the first step is open from reception");
+    assert_eq!((early["rows"][0]["timing"].as_str(), early["rows"][0]["step"].as_u64()), (Some("running"), Some(1)));
+    act_ok(&app, &specialist, &d, json!({"action": "claim"})).await;
+    act_ok(&app, &specialist, &d, json!({"action": "submit_for_approval"})).await;
+    act_ok(&app, &approver, &d, json!({"action": "approve"})).await;
+    // The same work, as it happened in the week of 2 March 2026 (local times, UTC+7).
+    let id = d["id"].as_str().unwrap().to_string();
+    let at = |s: &str| chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+    let timeline = [
+        ("register", at("2026-03-02 01:00")),
+        ("claim", at("2026-03-02 02:00")),
+        ("submit_for_approval", at("2026-03-05 03:00")),
+        ("approve", at("2026-03-05 07:00")),
+    ];
+    app.db(move |c| {
+        for (action, when) in timeline {
+            diesel::update(dossier_events::table)
+                .filter(dossier_events::dossier_id.eq(&id).and(dossier_events::action.eq(action)))
+                .set(dossier_events::at.eq(when))
+                .execute(c)?;
+        }
+        Ok(())
+    })
+    .await;
+    let slip = json_ok(app.get(&path, Some(&clerk)).await, StatusCode::OK).await;
+    assert_eq!(slip["dossier_code"], d["code"]);
+    assert_eq!(slip["process"], d["process"]);
+    let rows = slip["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    let first = &rows[0];
+    assert_eq!((first["step"].as_u64(), first["kind"].as_str()), (Some(1), Some("ordinary")));
+    assert_eq!(
+        (first["handed_over_by"].as_str(), first["held_by"].as_str()),
+        (Some("Demo clerk"), Some("Demo specialist"))
+    );
+    assert_eq!(first["deadline"], "2026-03-04T01:00:00Z", "900 working minutes from Monday 08:00");
+    assert_eq!((first["timing"].as_str(), first["late_by_minutes"].as_u64()), (Some("late"), Some(570)));
+    assert_eq!(first["outcome"], "submit_for_approval");
+    assert_eq!(first["unit_code"], "193");
+    let signing = &rows[1];
+    assert_eq!((signing["kind"].as_str(), signing["completed_by"].as_str()), (Some("signing"), Some("Demo approver")));
+    assert_eq!((signing["timing"].as_str(), signing["early_by_minutes"].as_u64()), (Some("early"), Some(240)));
+    assert_eq!((rows[2]["kind"].as_str(), rows[2]["timing"].as_str()), (Some("return"), Some("running")));
+    assert!(rows[2]["late_by_minutes"].as_u64().unwrap() > 0);
+    // Anyone who may see the dossier reads it; others find nothing.
+    let citizen = app.token("citizen").await;
+    json_ok(app.get(&path, Some(&citizen)).await, StatusCode::OK).await;
+    let stranger = app.staff_token("clerk.194@example.vn", &["clerk"], "194").await;
+    assert_problem(app.get(&path, Some(&stranger)).await, StatusCode::NOT_FOUND, "not_found").await;
 }

@@ -2,9 +2,11 @@
 //! dossier goes through between reception and result, each done by a role
 //! in a unit within an allotted time in working minutes (docs/processes.md).
 
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::calendar::{Calendar, OfficeHours};
 use super::roles::Role;
 use super::units::Level;
 
@@ -199,6 +201,164 @@ pub fn builtin(processing_days: u32, minutes_per_day: u32) -> Vec<StepSpec> {
     ]
 }
 
+/// A dossier event as the control slip reads it (local times).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event<'a> {
+    pub at: NaiveDateTime,
+    /// The event's action (`receive`, `claim`, `submit_for_approval` …).
+    pub action: &'a str,
+    /// Who acted.
+    pub actor: Option<&'a str>,
+    /// The unit holding the dossier when it happened.
+    pub unit: Option<&'a str>,
+    /// The status it led to.
+    pub to_status: &'a str,
+}
+
+/// How a step's work compares with its deadline (the "trước hạn / đúng hạn
+/// / quá hạn" columns of the control slip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timing {
+    /// Done on a working day before the deadline's, by this many working minutes.
+    Early(u32),
+    OnTime,
+    /// Done this many working minutes after the deadline.
+    Late(u32),
+    /// Not done yet; late by this many working minutes so far (0: not late).
+    Running(u32),
+}
+
+/// One handover of the control slip: a step of the process, who passed the
+/// dossier on and who held it, when it arrived, its deadline, when and how
+/// it was completed, and whether that was early, on time or late.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlipRow {
+    /// 1-based position of the step in the process.
+    pub step: usize,
+    pub handed_over_by: Option<String>,
+    pub held_by: Option<String>,
+    pub unit: Option<String>,
+    pub received_at: NaiveDateTime,
+    pub deadline: NaiveDateTime,
+    pub completed_at: Option<NaiveDateTime>,
+    pub completed_by: Option<String>,
+    /// The action that completed the step.
+    pub outcome: Option<String>,
+    pub timing: Timing,
+}
+
+/// The control slip (phiếu kiểm soát quá trình giải quyết hồ sơ, form 06 of
+/// Circular 03/2025/TT-VPCP) of a dossier that follows `steps`, from its
+/// `events` in order, at local time `now`. Reception opens the first step;
+/// `submit_for_approval` hands the work over to the signing step,
+/// `return_for_rework` back to the work step before it, `approve` to the
+/// return step (if any), and `return_result` completes it; a transfer
+/// starts the process again at the new unit; a rejection, withdrawal or
+/// stop ends the open step. Claims and releases change who holds the step.
+/// A supplement request during processing pauses the step's clock: its
+/// deadline moves by the working minutes paused.
+pub fn slip(
+    steps: &[StepSpec],
+    events: &[Event<'_>],
+    now: NaiveDateTime,
+    cal: &Calendar,
+    hours: &OfficeHours,
+) -> Vec<SlipRow> {
+    let signing = steps.iter().position(|s| s.kind == StepKind::Signing);
+    let returning = steps.iter().position(|s| s.kind == StepKind::Return);
+    let mut rows: Vec<SlipRow> = Vec::new();
+    let mut open: Option<usize> = None;
+    let mut paused: Option<NaiveDateTime> = None;
+    let start = |rows: &mut Vec<SlipRow>, step: usize, e: &Event<'_>| -> Option<usize> {
+        let spec = steps.get(step)?;
+        rows.push(SlipRow {
+            step: step + 1,
+            handed_over_by: e.actor.map(str::to_string),
+            held_by: None,
+            unit: e.unit.map(str::to_string),
+            received_at: e.at,
+            deadline: cal.add_working_minutes(hours, e.at, spec.allotted_minutes),
+            completed_at: None,
+            completed_by: None,
+            outcome: None,
+            timing: Timing::Running(0),
+        });
+        Some(rows.len() - 1)
+    };
+    for e in events {
+        if let (Some(i), Some(unit)) = (open, e.unit) {
+            rows[i].unit = Some(unit.to_string());
+        }
+        let current = open.map(|i| rows[i].step - 1);
+        let next = match e.action {
+            "receive" | "register" if e.to_status == "received" && current.is_none() => Some(0),
+            "transfer" => Some(0),
+            "submit_for_approval" | "forward" => match (e.action, current) {
+                ("submit_for_approval", _) => signing,
+                (_, Some(step)) => Some(step + 1),
+                _ => None,
+            },
+            "return_for_rework" => signing.and_then(|s| s.checked_sub(1)),
+            "approve" => returning,
+            "return_result" | "reject" | "withdraw" | "stop" => None,
+            "claim" => {
+                if let Some(i) = open {
+                    rows[i].held_by = e.actor.map(str::to_string);
+                }
+                continue;
+            }
+            "release" | "assign" => {
+                if let Some(i) = open {
+                    rows[i].held_by = None;
+                }
+                continue;
+            }
+            "request_supplement" if e.to_status == "awaiting_applicant" => {
+                paused = Some(e.at);
+                continue;
+            }
+            "supplement" => {
+                if let (Some(i), Some(from)) = (open, paused.take()) {
+                    let minutes = cal.working_minutes_between(hours, from, e.at);
+                    rows[i].deadline = cal.add_working_minutes(hours, rows[i].deadline, minutes);
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        let closes = !matches!(e.action, "receive" | "register");
+        if let (true, Some(i)) = (closes, open.take()) {
+            let row = &mut rows[i];
+            row.completed_at = Some(e.at);
+            row.completed_by = e.actor.map(str::to_string);
+            row.outcome = Some(e.action.to_string());
+        }
+        open = next.and_then(|step| start(&mut rows, step, e));
+        if let (Some(i), "transfer") = (open, e.action) {
+            // Its unit is the one the dossier moved to: the next event's.
+            rows[i].unit = None;
+        }
+    }
+    for row in &mut rows {
+        row.timing = match row.completed_at {
+            Some(done) if done > row.deadline => match cal.working_minutes_between(hours, row.deadline, done) {
+                0 => Timing::OnTime,
+                late => Timing::Late(late),
+            },
+            Some(done) if done.date() < row.deadline.date() => {
+                Timing::Early(cal.working_minutes_between(hours, done, row.deadline))
+            }
+            Some(_) => Timing::OnTime,
+            None => Timing::Running(if now > row.deadline {
+                cal.working_minutes_between(hours, row.deadline, now)
+            } else {
+                0
+            }),
+        };
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,6 +426,59 @@ mod tests {
         for scope in [Scope::All, Scope::Level(Level::Province), Scope::Unit("u-1".into())] {
             assert_eq!(Scope::decode(&scope.encode()), scope);
         }
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn event<'a>(time: &str, action: &'a str, actor: &'a str, to: &'a str) -> Event<'a> {
+        Event { at: at(time), action, actor: Some(actor), unit: Some("193"), to_status: to }
+    }
+
+    #[test]
+    fn the_control_slip_names_the_late_step() {
+        let steps = [
+            step(Role::Specialist, 900, StepKind::Ordinary),
+            step(Role::Approver, 360, StepKind::Signing),
+            step(Role::Clerk, 90, StepKind::Return),
+        ];
+        let events = [
+            event("2026-03-02 08:00", "register", "clerk", "received"),
+            event("2026-03-02 09:00", "claim", "specialist", "in_progress"),
+            event("2026-03-05 10:00", "submit_for_approval", "specialist", "pending_approval"),
+            event("2026-03-05 14:00", "approve", "approver", "result_ready"),
+        ];
+        let (cal, hours) = (Calendar::default(), OfficeHours::default());
+        let rows = slip(&steps, &events, at("2026-03-06 08:00"), &cal, &hours);
+        assert_eq!(rows.len(), 3);
+        // 900 minutes from Monday 08:00: Monday 420, Tuesday 450, Wednesday 30.
+        assert_eq!((rows[0].deadline, rows[0].held_by.as_deref()), (at("2026-03-04 08:00"), Some("specialist")));
+        assert_eq!(rows[0].timing, Timing::Late(570), "Wednesday 08:00 to Thursday 10:00: 420 + 150");
+        assert_eq!(rows[0].outcome.as_deref(), Some("submit_for_approval"));
+        // Signed on Thursday, due Friday 08:30: early by Thursday's 180 and Friday's 60.
+        assert_eq!((rows[1].deadline, rows[1].timing), (at("2026-03-06 08:30"), Timing::Early(240)));
+        assert_eq!(rows[1].handed_over_by.as_deref(), Some("specialist"));
+        // The return step, due Thursday 15:30, still open on Friday 08:00.
+        assert_eq!((rows[2].completed_at, rows[2].timing), (None, Timing::Running(120)));
+    }
+
+    #[test]
+    fn a_supplement_pause_moves_the_step_deadline_and_rework_goes_back() {
+        let steps = [step(Role::Specialist, 450, StepKind::Ordinary), step(Role::Approver, 450, StepKind::Signing)];
+        let events = [
+            event("2026-03-02 07:30", "receive", "clerk", "received"),
+            event("2026-03-02 09:00", "request_supplement", "specialist", "awaiting_applicant"),
+            event("2026-03-04 09:00", "supplement", "citizen", "in_progress"),
+            event("2026-03-04 10:00", "submit_for_approval", "specialist", "pending_approval"),
+            event("2026-03-04 11:00", "return_for_rework", "approver", "in_progress"),
+            event("2026-03-04 16:00", "withdraw", "citizen", "withdrawn"),
+        ];
+        let rows = slip(&steps, &events, at("2026-03-05 08:00"), &Calendar::default(), &OfficeHours::default());
+        // Due Monday 17:00, paused two working days (900 minutes): Wednesday 17:00.
+        assert_eq!((rows[0].deadline, rows[0].timing), (at("2026-03-04 17:00"), Timing::OnTime));
+        assert_eq!((rows[1].step, rows[1].outcome.as_deref()), (2, Some("return_for_rework")));
+        assert_eq!((rows[2].step, rows[2].outcome.as_deref()), (1, Some("withdraw")));
     }
 
     proptest! {

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod files;
 pub mod filing;
 pub mod routes;
+pub mod slip;
 pub mod write;
 
 use std::collections::HashMap;

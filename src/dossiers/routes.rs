@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/dossiers").route(web::get().to(list)).route(web::post().to(create)))
         .service(web::resource("/dossiers/{id}").route(web::get().to(get)))
         .service(web::resource("/dossiers/{id}/events").route(web::get().to(events)))
+        .service(web::resource("/dossiers/{id}/control-slip").route(web::get().to(super::slip::control_slip)))
         .service(web::resource("/dossiers/{id}/actions").route(web::post().to(act)))
         .service(web::resource("/lookup").route(web::get().to(lookup)));
 }
@@ -266,7 +267,7 @@ type EventRow = (
     String,
 );
 
-fn load_events(conn: &mut DbConnection, id: &str) -> Result<Vec<EventView>, ApiError> {
+pub(super) fn load_events(conn: &mut DbConnection, id: &str) -> Result<Vec<EventView>, ApiError> {
     use crate::db::schema::delegators;
     let rows: Vec<EventRow> = dossier_events::table
         .left_join(users::table.on(users::id.nullable().eq(dossier_events::actor_id)))
