@@ -57,6 +57,7 @@ problem_codes! {
     EmailNotVerified = "email_not_verified",
     EmailTaken = "email_taken",
     FeeUnpaid = "fee_unpaid",
+    SeparationOfDuties = "separation_of_duties",
     Forbidden = "forbidden",
     IdempotencyKeyReused = "idempotency_key_reused",
     IdentityAlreadyVerified = "identity_already_verified",
@@ -334,6 +335,11 @@ impl From<Refusal> for ApiError {
             Refusal::NotYours { action } => {
                 Self::forbidden(format!("You may not {} this dossier.", action.as_str().replace('_', " ")))
             }
+            Refusal::SeparationOfDuties => Self::new(
+                StatusCode::FORBIDDEN,
+                ProblemCode::SeparationOfDuties,
+                "You did an earlier step of this dossier: another approver signs it (separation of duties).",
+            ),
             Refusal::FeeUnpaid => {
                 Self::conflict(ProblemCode::FeeUnpaid, "The fee must be paid before the result is handed over.")
             }

@@ -338,8 +338,12 @@ impl Script<'_> {
         };
         let now = Now { at: stored(at), calendar: self.calendar };
         let from = self.dossier.as_ref().map(|d| d.status);
-        let actor =
-            Actor { roles: &[role], is_applicant: role == Role::Citizen, is_assignee: role == Role::Specialist };
+        let actor = Actor {
+            roles: &[role],
+            is_applicant: role == Role::Citizen,
+            is_assignee: role == Role::Specialist,
+            did_earlier_step: false,
+        };
         let after = match (&change, &self.dossier) {
             (Change::File(channel), None) => {
                 domain::file(*channel, &self.cast.receiving_unit, self.terms.fee_vnd, &self.terms.dates, now)

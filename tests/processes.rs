@@ -18,6 +18,7 @@ on_both_backends!(
     dossiers_keep_the_version_they_were_received_under,
     a_procedure_without_a_process_gets_the_default_once,
     the_control_slip_names_the_late_step,
+    who_did_an_earlier_step_does_not_sign,
 );
 
 async fn processes(app: &TestApp, code: &str) -> Vec<Value> {
@@ -249,4 +250,33 @@ async fn the_control_slip_names_the_late_step(b: Backend) {
     json_ok(app.get(&path, Some(&citizen)).await, StatusCode::OK).await;
     let stranger = app.staff_token("clerk.194@example.vn", &["clerk"], "194").await;
     assert_problem(app.get(&path, Some(&stranger)).await, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// One account holding the clerk's, the specialist's and the approver's
+/// roles receives and works a dossier: it may not sign it too, unless the
+/// process waives separation of duties.
+async fn who_did_an_earlier_step_does_not_sign(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let all = app.staff_token("ca.193@example.vn", &["clerk", "specialist", "approver"], "193").await;
+    let d = register(&app, &all, HOUSEHOLD_BUSINESS, "193").await;
+    act_ok(&app, &all, &d, json!({"action": "claim"})).await;
+    let pending = act_ok(&app, &all, &d, json!({"action": "submit_for_approval"})).await;
+    assert!(!pending["allowed_actions"].as_array().unwrap().contains(&json!("approve")));
+    assert!(pending["allowed_actions"].as_array().unwrap().contains(&json!("return_for_rework")));
+    let res = act(&app, &all, &d, json!({"action": "approve"})).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "separation_of_duties").await;
+    assert_eq!(get(&app, &all, &d).await["status"], "pending_approval", "nothing changed");
+    let approver = app.token("approver").await;
+    assert_eq!(act_ok(&app, &approver, &d, json!({"action": "approve"})).await["status"], "result_ready");
+
+    // A unit whose process waives it: the same account signs.
+    let admin = app.token("admin").await;
+    let unit = app.unit_id("193").await;
+    let waived = json!({"unit_id": unit, "separation_of_duties": false, "steps": steps([600, 300, 60])});
+    let path = format!("/api/v1/procedures/{HOUSEHOLD_BUSINESS}/processes");
+    json_ok(app.post(&path, Some(&admin), waived).await, StatusCode::CREATED).await;
+    let d = register(&app, &all, HOUSEHOLD_BUSINESS, "193").await;
+    act_ok(&app, &all, &d, json!({"action": "claim"})).await;
+    act_ok(&app, &all, &d, json!({"action": "submit_for_approval"})).await;
+    assert_eq!(act_ok(&app, &all, &d, json!({"action": "approve"})).await["status"], "result_ready");
 }

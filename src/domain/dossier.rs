@@ -318,6 +318,8 @@ pub enum Refusal {
     },
     /// The result is returned only once the fee is paid.
     FeeUnpaid,
+    /// The caller did an earlier step of the dossier and may not sign it.
+    SeparationOfDuties,
     /// A field of the request breaks a rule.
     Invalid {
         field: &'static str,
@@ -370,6 +372,13 @@ pub fn check(d: &Dossier, action: Action, actor: Actor<'_>, now: NaiveDateTime) 
     let situation = d.situation(now);
     if action == Action::ReturnResult && situation.status == Status::ResultReady && situation.fee_due {
         return Err(Refusal::FeeUnpaid);
+    }
+    let could_sign = Actor { did_earlier_step: false, ..actor };
+    if action == Action::Approve
+        && actor.did_earlier_step
+        && workflow::transition(situation, action, could_sign).is_ok()
+    {
+        return Err(Refusal::SeparationOfDuties);
     }
     workflow::transition(situation, action, actor).map_err(|refusal| match refusal {
         workflow::Refusal::NotNow { allowed } => Refusal::NotNow { action, status: d.status, allowed },
@@ -799,10 +808,11 @@ mod tests {
         Calendar::new((16..=20).map(|d| NaiveDate::from_ymd_opt(2026, 2, d).unwrap()), [])
     }
 
-    const CLERK: Actor<'static> = Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false };
-    const SPECIALIST: Actor<'static> = Actor { roles: &[Role::Specialist], is_applicant: false, is_assignee: true };
-    const APPROVER: Actor<'static> = Actor { roles: &[Role::Approver], is_applicant: false, is_assignee: false };
-    const APPLICANT: Actor<'static> = Actor { roles: &[Role::Citizen], is_applicant: true, is_assignee: false };
+    const CLERK: Actor<'static> =
+        Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false, did_earlier_step: false };
+    const SPECIALIST: Actor<'static> = Actor { roles: &[Role::Specialist], is_assignee: true, ..CLERK };
+    const APPROVER: Actor<'static> = Actor { roles: &[Role::Approver], ..CLERK };
+    const APPLICANT: Actor<'static> = Actor { roles: &[Role::Citizen], is_applicant: true, ..CLERK };
 
     fn at<'a>(t: &str, cal: &'a Calendar) -> Now<'a> {
         Now { at: dt(t), calendar: cal }
@@ -873,6 +883,22 @@ mod tests {
         let mut early = paid.clone();
         early.status = Status::InProgress;
         assert!(matches!(collect(&early, now.at), Err(Refusal::NotNow { .. })));
+    }
+
+    #[test]
+    fn who_did_an_earlier_step_does_not_sign() {
+        let cal = Calendar::default();
+        let mut d = file(Channel::Counter, "u1", 0, &terms(1), at("2026-03-02 01:00", &cal));
+        d.status = Status::PendingApproval;
+        let now = at("2026-03-03 01:00", &cal);
+        let worked = Actor { did_earlier_step: true, ..APPROVER };
+        assert_eq!(check(&d, Action::Approve, worked, now.at), Err(Refusal::SeparationOfDuties));
+        assert!(!workflow::allowed_actions(d.situation(now.at), worked).contains(&Action::Approve));
+        assert!(workflow::allowed_actions(d.situation(now.at), worked).contains(&Action::ReturnForRework));
+        assert_eq!(check(&d, Action::Approve, APPROVER, now.at), Ok(Status::ResultReady));
+        // Where approving does not apply, the usual refusal.
+        d.status = Status::InProgress;
+        assert!(matches!(check(&d, Action::Approve, worked, now.at), Err(Refusal::NotNow { .. })));
     }
 
     #[test]
@@ -1069,7 +1095,7 @@ mod tests {
         fn effects_follow_the_state_machine(d in arbitrary_dossier(), act in arbitrary_act(), roles in proptest::sample::subsequence(Role::STAFF.to_vec(), 0..=5), flags in any::<[bool; 2]>(), later in 0i64..5_000_000) {
             let cal = tet();
             let now = Now { at: d.submitted_at + chrono::Duration::seconds(later), calendar: &cal };
-            let actor = Actor { roles: &roles, is_applicant: flags[0], is_assignee: flags[1] };
+            let actor = Actor { roles: &roles, is_applicant: flags[0], is_assignee: flags[1], did_earlier_step: false };
             let expected = workflow::target(d.situation(now.at), act.action())
                 .filter(|_| workflow::permitted(d.situation(now.at), act.action(), actor));
             match apply(&d, &act, actor, &terms(5), now) {
@@ -1100,7 +1126,7 @@ mod tests {
             prop_assume!(!act.needs_calendar());
             let (full, empty) = (tet(), Calendar::default());
             let at = d.submitted_at + chrono::Duration::seconds(later);
-            let everyone = Actor { roles: &Role::STAFF, is_applicant: true, is_assignee: true };
+            let everyone = Actor { roles: &Role::STAFF, is_applicant: true, is_assignee: true, did_earlier_step: false };
             prop_assert_eq!(
                 apply(&d, &act, everyone, &terms(5), Now { at, calendar: &full }),
                 apply(&d, &act, everyone, &terms(5), Now { at, calendar: &empty })

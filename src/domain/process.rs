@@ -112,6 +112,11 @@ pub struct StepSpec {
     pub kind: StepKind,
 }
 
+/// The dossier events that do a step before signing: receiving the dossier,
+/// taking it, handing the work over. Whoever recorded one may not sign the
+/// result when the process keeps separation of duties.
+pub const EARLIER_STEP_ACTIONS: [&str; 5] = ["receive", "register", "claim", "submit_for_approval", "forward"];
+
 /// Most steps a process has.
 pub const MAX_STEPS: usize = 20;
 

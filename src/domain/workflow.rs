@@ -256,6 +256,9 @@ pub struct Actor<'a> {
     pub is_applicant: bool,
     /// The specialist the dossier is assigned to.
     pub is_assignee: bool,
+    /// The dossier's process keeps separation of duties and the caller did
+    /// an earlier step of it: they may not sign its result (docs/processes.md).
+    pub did_earlier_step: bool,
 }
 
 /// The status `action` leads to from `s`, whoever asks; None when the
@@ -304,7 +307,8 @@ pub fn permitted(s: Situation, action: Action, actor: Actor<'_>) -> bool {
             _ => has(Role::Clerk) || (has(Role::Specialist) && actor.is_assignee),
         },
         Action::SubmitForApproval => has(Role::Specialist) && actor.is_assignee,
-        Action::ReturnForRework | Action::Approve | Action::Stop => has(Role::Approver),
+        Action::Approve => has(Role::Approver) && !actor.did_earlier_step,
+        Action::ReturnForRework | Action::Stop => has(Role::Approver),
         Action::Apologize => has(Role::Clerk) || has(Role::Specialist),
     }
 }
@@ -345,7 +349,7 @@ mod tests {
     }
 
     fn all_powerful() -> Actor<'static> {
-        Actor { roles: &EVERYONE, is_applicant: true, is_assignee: true }
+        Actor { roles: &EVERYONE, is_applicant: true, is_assignee: true, did_earlier_step: false }
     }
 
     /// The table of DESIGN.md §4, written out independently of `target`.
@@ -424,12 +428,12 @@ mod tests {
 
     #[test]
     fn roles_decide_who_acts() {
-        let clerk = Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false };
-        let specialist = Actor { roles: &[Role::Specialist], is_applicant: false, is_assignee: false };
+        let clerk = Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false, did_earlier_step: false };
+        let specialist = Actor { roles: &[Role::Specialist], ..clerk };
         let assignee = Actor { is_assignee: true, ..specialist };
-        let approver = Actor { roles: &[Role::Approver], is_applicant: false, is_assignee: false };
-        let applicant = Actor { roles: &[Role::Citizen], is_applicant: true, is_assignee: false };
-        let auditor = Actor { roles: &[Role::Auditor], is_applicant: false, is_assignee: false };
+        let approver = Actor { roles: &[Role::Approver], ..clerk };
+        let applicant = Actor { roles: &[Role::Citizen], is_applicant: true, ..clerk };
+        let auditor = Actor { roles: &[Role::Auditor], ..clerk };
 
         assert_eq!(allowed_actions(sit(S::Submitted), clerk), [A::Receive, A::RequestSupplement, A::Reject]);
         assert_eq!(allowed_actions(sit(S::Submitted), applicant), [A::Withdraw]);
@@ -455,7 +459,7 @@ mod tests {
 
     #[test]
     fn refusals_list_what_is_allowed() {
-        let clerk = Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false };
+        let clerk = Actor { roles: &[Role::Clerk], is_applicant: false, is_assignee: false, did_earlier_step: false };
         assert_eq!(
             transition(sit(S::Submitted), A::Approve, clerk),
             Err(Refusal::NotNow { allowed: vec![A::Receive, A::RequestSupplement, A::Reject] })
@@ -496,7 +500,7 @@ mod tests {
         ) {
             prop_assert_eq!(Status::parse(&name).map(Status::as_str), Status::ALL.iter().map(|s| s.as_str()).find(|s| *s == name));
             let s = Situation { status, assigned: flags[0], overdue: flags[1], fee_due: flags[2] };
-            let actor = Actor { roles: &roles, is_applicant: flags[3], is_assignee: flags[4] };
+            let actor = Actor { roles: &roles, is_applicant: flags[3], is_assignee: flags[4], did_earlier_step: false };
             let expected = target(s, action).filter(|_| permitted(s, action, actor));
             prop_assert_eq!(transition(s, action, actor).ok(), expected);
             prop_assert_eq!(allowed_actions(s, actor).contains(&action), expected.is_some());

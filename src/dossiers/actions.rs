@@ -188,7 +188,7 @@ pub fn apply(
     let access = access.ok_or_else(ApiError::not_found)?;
     check_if_match(if_match, &row)?;
     let now = crate::time::now();
-    let who = actor(principal, access, &row);
+    let who = actor(conn, principal, access, &row)?;
     // Whether the caller may take the action now, before its payload is checked.
     domain::check(&dossier, request.action(), who, now)?;
     let act = act_of(conn, request, &row, principal)?;

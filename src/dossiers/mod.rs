@@ -144,14 +144,23 @@ pub enum Access {
     Former,
 }
 
-/// Who the caller is for the state machine.
-pub fn actor<'a>(principal: &'a Principal, access: Access, row: &DossierRow) -> Actor<'a> {
+/// Who the caller is for the state machine. For an approver acting on the
+/// dossier, whether separation of duties keeps them from signing it
+/// (`processes::did_earlier_step`: one query).
+pub fn actor<'a>(
+    conn: &mut DbConnection,
+    principal: &'a Principal,
+    access: Access,
+    row: &DossierRow,
+) -> QueryResult<Actor<'a>> {
     let staff = access == Access::Acting;
-    Actor {
+    let signer = staff && principal.has(Role::Approver);
+    Ok(Actor {
         roles: if staff { &principal.roles } else { &[] },
         is_applicant: access == Access::Applicant,
         is_assignee: staff && row.assignee_id.as_deref() == Some(principal.user_id.as_str()),
-    }
+        did_earlier_step: signer && crate::processes::did_earlier_step(conn, &row.id, &principal.user_id)?,
+    })
 }
 
 /// The dossier `id` if the caller may see it, with how; 404 otherwise.

@@ -43,7 +43,7 @@ pub async fn respond(
         .db
         .run(move |conn| {
             let (row, access) = load_visible(conn, &principal, &id)?;
-            let who = actor(&principal, access, &row);
+            let who = actor(conn, &principal, access, &row)?;
             view(conn, row, who)
         })
         .await?;

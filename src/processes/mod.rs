@@ -254,6 +254,32 @@ pub fn pin(
     Ok(())
 }
 
+/// Whether the process dossier `dossier_id` follows keeps separation of
+/// duties and `user_id` did an earlier step of it
+/// (`domain::process::EARLIER_STEP_ACTIONS`).
+pub fn did_earlier_step(conn: &mut DbConnection, dossier_id: &str, user_id: &str) -> QueryResult<bool> {
+    use crate::db::schema::dossier_events;
+    let separated = dossier_processes::table
+        .find(dossier_id)
+        .inner_join(processes::table)
+        .select(processes::separation_of_duties)
+        .first::<bool>(conn)
+        .optional()?
+        .unwrap_or(true);
+    if !separated {
+        return Ok(false);
+    }
+    diesel::select(diesel::dsl::exists(
+        dossier_events::table.filter(
+            dossier_events::dossier_id
+                .eq(dossier_id)
+                .and(dossier_events::actor_id.eq(user_id))
+                .and(dossier_events::action.eq_any(process::EARLIER_STEP_ACTIONS)),
+        ),
+    ))
+    .get_result(conn)
+}
+
 /// The process dossier `dossier_id` follows, if it was received.
 pub fn pinned(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(ProcessRow, String)>> {
     dossier_processes::table
