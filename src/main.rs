@@ -262,11 +262,11 @@ async fn main() -> anyhow::Result<()> {
             motcua::seed::demo(&db).await?;
             let signer = motcua::results::keys::Signer::load(&settings.results, settings.profile)?;
             let files = motcua::storage::LocalDir::new(settings.files.dir.clone())?;
-            let day_end_hour = settings.dossiers.day_end_hour;
+            let dossiers = settings.dossiers.clone();
             let report = db
                 .run(move |conn| {
                     motcua::results::publish_key(conn, &signer.key_id, &signer.public_key_b64())?;
-                    Ok(motcua::simulate::run(conn, &signer, &files, day_end_hour, &options))
+                    Ok(motcua::simulate::run(conn, &signer, &files, &dossiers, &options))
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))??;

@@ -507,6 +507,15 @@ struct FactsRow {
     working_days_taken: Option<i32>,
 }
 
+/// A dossier pinned to its process when received (`src/processes/mod.rs`).
+#[derive(Insertable)]
+#[diesel(table_name = crate::db::schema::dossier_processes)]
+struct PinRow {
+    dossier_id: String,
+    process_id: String,
+    pinned_at: NaiveDateTime,
+}
+
 #[derive(Insertable)]
 #[diesel(table_name = dossier_units)]
 struct DossierUnitRow {
@@ -594,6 +603,7 @@ struct RatingRow {
 #[derive(Default)]
 struct Batch {
     dossiers: Vec<DossierRow>,
+    pins: Vec<PinRow>,
     facts: Vec<FactsRow>,
     units: Vec<DossierUnitRow>,
     components: Vec<ComponentRow>,
@@ -619,6 +629,7 @@ impl Batch {
     fn write(&self, conn: &mut DbConnection) -> QueryResult<()> {
         use crate::db::schema::{repository_documents, results};
         insert_all!(conn, dossiers::table, self.dossiers);
+        insert_all!(conn, crate::db::schema::dossier_processes::table, self.pins);
         insert_all!(conn, dossier_facts::table, self.facts);
         insert_all!(conn, dossier_units::table, self.units);
         insert_all!(conn, dossier_components::table, self.components);
@@ -669,6 +680,8 @@ struct Applicant {
 struct World<'a> {
     desks: Vec<Desk>,
     procedures: Vec<ProcedureView>,
+    /// The process the dossiers of each procedure (same index) are pinned to.
+    process_ids: Vec<Option<String>>,
     applicants: Vec<Applicant>,
     signer: &'a Signer,
     result_sha256: String,
@@ -724,7 +737,7 @@ pub fn run(
     conn: &mut DbConnection,
     signer: &Signer,
     files: &dyn FileStore,
-    day_end_hour: u32,
+    dossiers: &crate::config::DossierSettings,
     options: &Options,
 ) -> anyhow::Result<Report> {
     options.mix.validate()?;
@@ -755,8 +768,23 @@ pub fn run(
         .map(|(n, p, v)| ((n, p), v))
         .collect();
     let result_sha256 = files.put(RESULT_PDF).context("storing the e-result file")?;
+    // The process each procedure's dossiers follow, in force at a desk that performs it.
+    let mut process_ids = Vec::with_capacity(procedures.len());
+    for p in &procedures {
+        let process = match desks.iter().find(|d| p.spec.levels.contains(&d.level)) {
+            Some(desk) => Some(
+                crate::processes::in_force(conn, &p.id, &desk.unit.id, &dossiers.office_hours)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .id,
+            ),
+            None => None,
+        };
+        process_ids.push(process);
+    }
+    let day_end_hour = dossiers.day_end_hour;
     let world = World {
         desks,
+        process_ids,
         procedures,
         applicants,
         signer,
@@ -1257,6 +1285,9 @@ fn add_dossier(
         apologized: dossier.apologized,
         working_days_taken: dossier.working_days_taken,
     });
+    if let (Some(received), Some(process)) = (row.received_at, &world.process_ids[d.procedure]) {
+        batch.pins.push(PinRow { dossier_id: row.id.clone(), process_id: process.clone(), pinned_at: received });
+    }
     batch.dossiers.push(row);
 }
 

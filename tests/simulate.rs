@@ -18,8 +18,7 @@ async fn simulate(app: &TestApp, options: Options) -> Report {
     app.state
         .db
         .run(move |conn| {
-            let day_end = state.settings.dossiers.day_end_hour;
-            Ok(motcua::simulate::run(conn, &state.signer, state.files.as_ref(), day_end, &options))
+            Ok(motcua::simulate::run(conn, &state.signer, state.files.as_ref(), &state.settings.dossiers, &options))
         })
         .await
         .expect("database")
@@ -57,6 +56,17 @@ async fn simulated_statistics_reproduce_the_mix(b: Backend) {
     )
     .await;
     assert!(scorecard["total"].as_f64().unwrap() > 80.0, "{scorecard}");
+
+    // Every received dossier follows its procedure's process (docs/processes.md).
+    let (received, pinned): (i64, i64) = app
+        .db(|c| {
+            use diesel::prelude::*;
+            use motcua::db::schema::{dossier_processes, dossiers};
+            let received = dossiers::table.filter(dossiers::received_at.is_not_null()).count().get_result(c)?;
+            Ok((received, dossier_processes::table.count().get_result(c)?))
+        })
+        .await;
+    assert_eq!(pinned, received);
 
     // A simulated dossier: its events, its public lookup, its signed result.
     let list = json_ok(app.get("/api/v1/dossiers?status=returned&limit=1", Some(&auditor)).await, StatusCode::OK).await;
