@@ -18,6 +18,7 @@ use crate::db::schema::{delegations, units, users};
 use crate::domain::delegation::{self, Grant};
 use crate::domain::roles::{self, Role};
 use crate::error::{ApiError, Problem, Validator};
+use crate::pagination::{Keyset, Page};
 use crate::time::utc;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -185,14 +186,16 @@ pub async fn create(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Only delegations in force now.
+    /// Only those that lend their roles now (`true`), or only the others.
     pub in_force: Option<bool>,
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
 }
 
 /// Delegations you gave or received, newest first; an administrator sees
 /// those of the units in their subtree.
 #[utoipa::path(get, path = "/api/v1/delegations", tag = "delegations", params(ListQuery), security(("bearer" = [])),
-    responses((status = 200, body = Vec<DelegationView>), (status = 403, body = Problem)))]
+    responses((status = 200, body = Page<DelegationView>), (status = 403, body = Problem)))]
 pub async fn list(
     state: web::Data<AppState>,
     principal: Principal,
@@ -200,10 +203,16 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     principal.require_staff()?;
     let q = query.into_inner();
-    let views = state
+    let keyset = Keyset::parse(q.cursor.as_deref(), q.limit)?;
+    let (fetch, after) = (keyset.fetch(), keyset.after.clone());
+    let rows = state
         .db
         .run(move |conn| {
-            let mut sql = delegations::table.select(DelegationRow::as_select()).into_boxed();
+            let mut sql = delegations::table
+                .select(DelegationRow::as_select())
+                .order(delegations::id.desc())
+                .limit(fetch)
+                .into_boxed();
             if principal.has(Role::Admin) {
                 let scope = format!("{}%", principal.scope_path()?);
                 let in_scope = units::table.filter(units::path.like(scope)).select(units::id);
@@ -212,12 +221,25 @@ pub async fn list(
                 let me = principal.user_id.clone();
                 sql = sql.filter(delegations::delegator_id.eq(me.clone()).or(delegations::delegate_id.eq(me)));
             }
-            let rows = sql.order(delegations::created_at.desc()).limit(500).load(conn)?;
-            let views: Vec<DelegationView> = rows.into_iter().map(DelegationView::from).collect();
-            Ok(views.into_iter().filter(|v| q.in_force.is_none_or(|f| v.in_force == f)).collect::<Vec<_>>())
+            // `domain::delegation::in_force`, as a filter.
+            let now = crate::time::now();
+            let lending = delegations::starts_at
+                .le(now)
+                .and(delegations::ends_at.gt(now))
+                .and(delegations::revoked_at.is_null().or(delegations::revoked_at.gt(now)));
+            sql = match q.in_force {
+                Some(true) => sql.filter(lending),
+                Some(false) => sql.filter(diesel::dsl::not(lending)),
+                None => sql,
+            };
+            if let Some(after) = after {
+                sql = sql.filter(delegations::id.lt(after));
+            }
+            Ok(sql.load::<DelegationRow>(conn)?)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(views))
+    let page = keyset.page(rows.into_iter().map(DelegationView::from).collect(), |d| d.id.clone());
+    Ok(HttpResponse::Ok().json(page))
 }
 
 /// Take a delegation back, at once: its lender, or an administrator whose

@@ -71,10 +71,10 @@ async fn delegated_roles_are_used_recorded_and_taken_back(b: Backend) {
         let app = &app;
         async move { json_ok(app.get("/api/v1/delegations", Some(&token)).await, StatusCode::OK).await }
     };
-    assert_eq!(listed(specialist.clone()).await.as_array().unwrap().len(), 1);
-    assert_eq!(listed(deputy.clone()).await.as_array().unwrap().len(), 1);
-    assert_eq!(listed(clerk.clone()).await.as_array().unwrap().len(), 0);
-    assert_eq!(listed(app.token("admin").await).await.as_array().unwrap().len(), 1);
+    assert_eq!(listed(specialist.clone()).await["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed(deputy.clone()).await["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed(clerk.clone()).await["items"].as_array().unwrap().len(), 0);
+    assert_eq!(listed(app.token("admin").await).await["items"].as_array().unwrap().len(), 1);
 
     // Taken back: at once.
     let path = format!("/api/v1/delegations/{}/revoke", lent["id"].as_str().unwrap());
@@ -86,7 +86,10 @@ async fn delegated_roles_are_used_recorded_and_taken_back(b: Backend) {
     let again = json_ok(app.post(&path, Some(&specialist), json!({})).await, StatusCode::OK).await;
     assert_eq!(again["revoked_at"], revoked["revoked_at"], "revoking again changes nothing");
     let active = json_ok(app.get("/api/v1/delegations?in_force=true", Some(&specialist)).await, StatusCode::OK).await;
-    assert!(active.as_array().unwrap().is_empty());
+    assert!(active["items"].as_array().unwrap().is_empty());
+    let ended =
+        json_ok(app.get("/api/v1/delegations?in_force=false&limit=1", Some(&specialist)).await, StatusCode::OK).await;
+    assert_eq!(ended["items"][0]["id"], lent["id"]);
 }
 
 async fn delegations_are_checked(b: Backend) {
@@ -142,5 +145,7 @@ async fn expired_delegations_lend_nothing(b: Backend) {
     let d = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
     assert_problem(claim(&app, &deputy, &d).await, StatusCode::FORBIDDEN, "forbidden").await;
     let listed = json_ok(app.get("/api/v1/delegations", Some(&deputy)).await, StatusCode::OK).await;
-    assert_eq!(listed[0]["in_force"], false);
+    assert_eq!(listed["items"][0]["in_force"], false);
+    let lending = json_ok(app.get("/api/v1/delegations?in_force=true", Some(&deputy)).await, StatusCode::OK).await;
+    assert!(lending["items"].as_array().unwrap().is_empty());
 }
