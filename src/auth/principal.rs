@@ -103,27 +103,27 @@ async fn authenticate(req: &HttpRequest) -> Result<Principal, ApiError> {
     let state = req.app_data::<web::Data<AppState>>().expect("AppState is registered");
     let claims = state.tokens.decode_access(token.trim()).ok_or_else(invalid_token)?;
     let user_id = claims.sub.clone();
+    // One trip to the database: the account, and for staff the roles lent
+    // to them by delegations in force.
     let account = state
         .db
         .run(move |conn| {
-            Ok(users::table
-                .find(user_id)
+            let account = users::table
+                .find(&user_id)
                 .left_join(units::table.on(units::id.nullable().eq(users::unit_id)))
                 .select((users::active, users::roles, users::unit_id, units::path.nullable()))
                 .first::<(bool, String, Option<String>, Option<String>)>(conn)
-                .optional()?)
+                .optional()?;
+            let lent = match &account {
+                Some((true, _, Some(unit), _)) => crate::delegations::lent_to(conn, &user_id, unit)?,
+                _ => Vec::new(),
+            };
+            Ok(account.map(|a| (a, lent)))
         })
         .await?;
     match account {
-        Some((true, roles, unit_id, scope)) => {
+        Some(((true, roles, unit_id, scope), lent)) => {
             let mut roles = crate::domain::roles::decode(&roles);
-            let lent = match &unit_id {
-                Some(unit) => {
-                    let (me, unit) = (claims.sub.clone(), unit.clone());
-                    state.db.run(move |conn| Ok(crate::delegations::lent_to(conn, &me, &unit)?)).await?
-                }
-                None => Vec::new(),
-            };
             let lent: Vec<(Role, String)> = lent.into_iter().filter(|(role, _)| !roles.contains(role)).collect();
             roles.extend(lent.iter().map(|(role, _)| *role));
             roles.sort();
