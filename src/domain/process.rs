@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use super::calendar::{Calendar, OfficeHours};
 use super::roles::Role;
 use super::units::Level;
+use super::workflow::{Action, EventAction, Recorded};
 
 /// The units a process serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,7 +116,12 @@ pub struct StepSpec {
 /// The dossier events that do a step before signing: receiving the dossier,
 /// taking it, handing the work over. Whoever recorded one may not sign the
 /// result when the process keeps separation of duties.
-pub const EARLIER_STEP_ACTIONS: [&str; 5] = ["receive", "register", "claim", "submit_for_approval", "forward"];
+pub const EARLIER_STEP_ACTIONS: [EventAction; 4] = [
+    EventAction::Workflow(Action::Receive),
+    EventAction::Other(Recorded::Register),
+    EventAction::Workflow(Action::Claim),
+    EventAction::Workflow(Action::SubmitForApproval),
+];
 
 /// Most steps a process has.
 pub const MAX_STEPS: usize = 20;
@@ -298,11 +304,7 @@ pub fn slip(
         let next = match e.action {
             "receive" | "register" if e.to_status == "received" && current.is_none() => Some(0),
             "transfer" => Some(0),
-            "submit_for_approval" | "forward" => match (e.action, current) {
-                ("submit_for_approval", _) => signing,
-                (_, Some(step)) => Some(step + 1),
-                _ => None,
-            },
+            "submit_for_approval" => signing,
             "return_for_rework" => signing.and_then(|s| s.checked_sub(1)),
             "approve" => returning,
             "return_result" | "reject" | "withdraw" | "stop" => None,

@@ -274,7 +274,7 @@ pub fn did_earlier_step(conn: &mut DbConnection, dossier_id: &str, user_id: &str
             dossier_events::dossier_id
                 .eq(dossier_id)
                 .and(dossier_events::actor_id.eq(user_id))
-                .and(dossier_events::action.eq_any(process::EARLIER_STEP_ACTIONS)),
+                .and(dossier_events::action.eq_any(process::EARLIER_STEP_ACTIONS.map(|a| a.as_str()))),
         ),
     ))
     .get_result(conn)
