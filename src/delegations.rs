@@ -264,13 +264,14 @@ pub async fn revoke(
             if row.delegator_id != principal.user_id && !admin {
                 return Err(ApiError::not_found());
             }
+            // Only one not yet ended nor revoked changes; of revocations sent
+            // at once, the first does (the update's own condition decides).
             let now = crate::time::now();
-            if delegation::in_force(row.starts_at, row.ends_at, row.revoked_at, now) || row.starts_at > now {
-                diesel::update(delegations::table.find(&id))
-                    .filter(delegations::revoked_at.is_null())
-                    .set((delegations::revoked_at.eq(now), delegations::revoked_by.eq(&principal.user_id)))
-                    .execute(conn)?;
-            } else {
+            let revoked = diesel::update(delegations::table.find(&id))
+                .filter(delegations::revoked_at.is_null().and(delegations::ends_at.gt(now)))
+                .set((delegations::revoked_at.eq(now), delegations::revoked_by.eq(&principal.user_id)))
+                .execute(conn)?;
+            if revoked == 0 {
                 audit.nothing_changed();
             }
             Ok(DelegationView::from(load(conn, &id)?.ok_or_else(ApiError::not_found)?))

@@ -14,7 +14,8 @@ use common::{Api, Backend, TestApp, citizen};
 use diesel::prelude::*;
 use futures_util::future::join_all;
 use motcua::db::schema::{
-    audit_log, dossier_events, dossier_processes, dossier_units, payments, processes, ratings, results, users,
+    audit_log, delegations, dossier_events, dossier_processes, dossier_units, payments, processes, ratings, results,
+    users,
 };
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -34,6 +35,8 @@ on_both_backends!(
     collections_return_the_dossier_once,
     identity_verifications_bind_once,
     receptions_make_one_default_process,
+    process_versions_saved_at_once_take_consecutive_numbers,
+    a_delegation_is_revoked_once,
 );
 
 const N: usize = 20;
@@ -567,4 +570,49 @@ async fn receptions_make_one_default_process(b: Backend) {
     assert_eq!(made, 10);
     assert_eq!(pinned.len(), 1, "every registration follows the one default");
     pair.assert_consistent().await;
+}
+
+/// Twenty new versions of one process saved at once through two instances:
+/// each is saved, with its own number, none skipped.
+async fn process_versions_saved_at_once_take_consecutive_numbers(b: Backend) {
+    let pair = Pair::start(b).await;
+    let admin = pair.app.token("admin").await;
+    let path = format!("/api/v1/procedures/{HOUSEHOLD_BUSINESS}/processes");
+    let answers = pair
+        .at_once(N, |api, i| {
+            let body = json!({"note": format!("bản {i}"), "steps": [
+                {"name": "Thẩm định", "role": "specialist", "allotted_minutes": 900, "kind": "ordinary"},
+                {"name": "Ký", "role": "approver", "allotted_minutes": 360, "kind": "signing"},
+            ]});
+            api.post(&path, Some(&admin), body)
+        })
+        .await;
+    assert_eq!(count(&answers, StatusCode::CREATED), N, "{:?}", codes(&answers));
+    let mut versions: Vec<i64> = answers.iter().map(|(_, v)| v["version"].as_i64().unwrap()).collect();
+    versions.sort();
+    assert_eq!(versions, (2..=N as i64 + 1).collect::<Vec<_>>(), "after the demo's version 1");
+    let stored: i64 = pair.app.db(|c| processes::table.count().get_result(c)).await;
+    assert_eq!(stored, 9 + N as i64);
+}
+
+/// Twenty revocations of one delegation at once: one takes effect, one audit
+/// entry; every answer shows it revoked.
+async fn a_delegation_is_revoked_once(b: Backend) {
+    let pair = Pair::start(b).await;
+    let specialist = pair.app.token("specialist").await;
+    let deputy = pair.app.staff_token("clerk2.193@example.vn", &["clerk"], "193").await;
+    let me: Value = pair.app.get("/api/v1/me", Some(&deputy)).await.json().await.unwrap();
+    let ends = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    let body = json!({"delegate_id": me["id"], "roles": ["specialist"], "ends_at": ends, "reason": "Nghỉ phép"});
+    let lent = json_ok(pair.app.post("/api/v1/delegations", Some(&specialist), body).await, StatusCode::CREATED).await;
+    let id = lent["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/delegations/{id}/revoke");
+    let answers = pair.at_once(N, |api, _| api.post(&path, Some(&specialist), json!({}))).await;
+    assert_eq!(count(&answers, StatusCode::OK), N);
+    let at = answers[0].1["revoked_at"].clone();
+    assert!(at.is_string() && answers.iter().all(|(_, v)| v["revoked_at"] == at && v["in_force"] == false));
+    let revoked: Vec<Option<chrono::NaiveDateTime>> =
+        pair.app.db(move |c| delegations::table.select(delegations::revoked_at).load(c)).await;
+    assert_eq!(revoked.len(), 1);
+    assert_eq!(pair.audited(&id, "delegations.revoke.post").await, 1, "the one revocation that took effect");
 }

@@ -102,8 +102,9 @@ pub fn views(procedure_code: &str, mut rows: Vec<ProcessRow>) -> Vec<ProcessView
 }
 
 /// Writes a new version of the process of `procedure_id` for `scope`: the
-/// one after the latest of that scope. Two saves at the same moment cannot
-/// take one number (the unique `(procedure_id, scope, version)`).
+/// one after the latest of that scope. Saves at the same moment wait for
+/// each other (a lock per procedure and scope) and take the next numbers;
+/// the unique `(procedure_id, scope, version)` backs it.
 pub fn save(
     conn: &mut DbConnection,
     procedure_id: &str,
@@ -128,6 +129,7 @@ fn save_as(
     builtin: bool,
 ) -> QueryResult<String> {
     let scope = scope.encode();
+    crate::db::backend::lock_text_for_transaction(conn, &format!("process:{procedure_id}:{scope}"))?;
     let latest: Option<i32> = processes::table
         .filter(processes::procedure_id.eq(procedure_id).and(processes::scope.eq(&scope)))
         .select(diesel::dsl::max(processes::version))
