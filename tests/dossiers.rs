@@ -532,11 +532,14 @@ async fn stale_if_match_and_illegal_actions_change_nothing(b: Backend) {
     };
     assert_problem(with("\"7\"").await.unwrap(), StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
     assert_eq!(get(&app, &clerk, &d).await["status"], "submitted");
-    let ok = with(&etag).await.unwrap();
+    // The bare version is taken as well as the quoted ETag.
+    let ok = with("1").await.unwrap();
     assert_eq!(ok.headers()["etag"].to_str().unwrap(), "\"2\"");
     assert_eq!(ok.json::<Value>().await.unwrap()["status"], "received");
-    // The same tag again is stale now.
-    assert_problem(with(&etag).await.unwrap(), StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+    // The same tag again is stale now, and the refusal says what is current.
+    let stale =
+        assert_problem(with(&etag).await.unwrap(), StatusCode::PRECONDITION_FAILED, "precondition_failed").await;
+    assert!(stale["detail"].as_str().unwrap().contains("version 2 (ETag \"2\")"), "{stale}");
 
     let p = assert_problem(
         act(&app, &clerk, &d, json!({"action": "approve"})).await,
