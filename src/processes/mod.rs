@@ -11,7 +11,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_processes, procedures, processes, units};
+use crate::db::schema::{dossier_processes, procedures, processes};
 use crate::domain::calendar::OfficeHours;
 use crate::domain::process::{self, Scope, StepSpec};
 use crate::domain::units::Level;
@@ -161,8 +161,7 @@ pub fn in_force(
     unit_id: &str,
     office: &OfficeHours,
 ) -> Result<ProcessRow, ApiError> {
-    let level: String = units::table.find(unit_id).select(units::level).first(conn)?;
-    let level: Level = level.parse().map_err(ApiError::internal)?;
+    let level = crate::units::find(conn, unit_id)?.ok_or_else(ApiError::not_found)?.level();
     let find = |conn: &mut DbConnection| -> QueryResult<Option<ProcessRow>> {
         let rows: Vec<ProcessRow> = processes::table
             .filter(processes::procedure_id.eq(procedure_id))

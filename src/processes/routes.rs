@@ -12,11 +12,12 @@ use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{procedures, processes, units};
+use crate::db::schema::{procedures, processes};
 use crate::domain::process::{self, Scope, StepSpec};
 use crate::domain::roles::Role;
 use crate::domain::units::Level;
 use crate::error::{ApiError, Problem, Validator};
+use crate::procedures::{ProcedureSpec, ProcedureView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/procedures/{code}/processes").route(web::get().to(list)).route(web::post().to(create)))
@@ -38,14 +39,9 @@ pub struct NewProcess {
     pub steps: Vec<StepSpec>,
 }
 
-/// The procedure's id and processing days, by code.
-fn procedure(conn: &mut DbConnection, code: &str) -> Result<(String, i32, String), ApiError> {
-    procedures::table
-        .filter(procedures::code.eq(code))
-        .select((procedures::id, procedures::processing_days, procedures::levels))
-        .first(conn)
-        .optional()?
-        .ok_or_else(ApiError::not_found)
+/// The procedure with this code (`procedures::find_by_code`), or 404.
+fn procedure(conn: &mut DbConnection, code: &str) -> Result<ProcedureView, ApiError> {
+    crate::procedures::find_by_code(conn, code)?.ok_or_else(ApiError::not_found)
 }
 
 /// Every version of the procedure's processes, newest first; `latest` marks
@@ -57,7 +53,7 @@ pub async fn list(state: web::Data<AppState>, code: web::Path<String>) -> Result
     let views = state
         .db
         .run(move |conn| {
-            let (id, _, _) = procedure(conn, &code)?;
+            let id = procedure(conn, &code)?.id;
             let rows =
                 processes::table.filter(processes::procedure_id.eq(&id)).select(ProcessRow::as_select()).load(conn)?;
             Ok(super::views(&code, rows))
@@ -116,11 +112,11 @@ pub async fn create(
             if !principal.is_at_root()? {
                 return Err(ApiError::forbidden("Only an administrator of the province manages processes."));
             }
-            let (procedure_id, days, levels) = procedure(conn, &code)?;
-            let scope = check(conn, &new, days.max(0) as u32, minutes_per_day, &levels)?;
+            let procedure = procedure(conn, &code)?;
+            let scope = check(conn, &new, &procedure.spec, minutes_per_day)?;
             let id = super::save(
                 conn,
-                &procedure_id,
+                &procedure.id,
                 &scope,
                 new.separation_of_duties.unwrap_or(true),
                 &new.steps,
@@ -139,10 +135,10 @@ pub async fn create(
 fn check(
     conn: &mut DbConnection,
     new: &NewProcess,
-    processing_days: u32,
+    procedure: &ProcedureSpec,
     minutes_per_day: u32,
-    levels: &str,
 ) -> Result<Scope, ApiError> {
+    let processing_days = procedure.processing_days.max(0) as u32;
     let mut v = Validator::default();
     if let Err(problems) = process::validate(&new.steps, processing_days, minutes_per_day) {
         for (field, message) in problems {
@@ -152,7 +148,7 @@ fn check(
     if let Some(note) = new.note.as_deref().filter(|n| !n.trim().is_empty()) {
         v.text("note", note, 2000);
     }
-    let performs = |level: Level| levels.split(',').any(|l| l == level.as_str());
+    let performs = |level: Level| procedure.levels.contains(&level);
     let scope = match (&new.level, &new.unit_id) {
         (Some(_), Some(_)) => {
             v.push("unit_id", "a process serves a level or a unit, not both");
@@ -179,9 +175,7 @@ fn check(
     Ok(scope)
 }
 
-/// The level of unit `id`, if it exists and is active.
+/// The level of unit `id`, if it exists and is active (`units::find`).
 fn active_level(conn: &mut DbConnection, id: &str) -> QueryResult<Option<Level>> {
-    let level: Option<String> =
-        units::table.find(id).filter(units::active.eq(true)).select(units::level).first(conn).optional()?;
-    Ok(level.and_then(|l| l.parse().ok()))
+    Ok(crate::units::find(conn, id)?.filter(|u| u.active).map(|u| u.level()))
 }
