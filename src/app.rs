@@ -65,6 +65,10 @@ impl Application {
         if settings.seed.demo {
             crate::seed::demo(&db).await?;
         }
+        let office = settings.dossiers.office_hours.clone();
+        db.write(move |conn| crate::processes::settle(conn, &office))
+            .await
+            .map_err(|e| anyhow::anyhow!("placing dossiers at their process steps: {e}"))?;
         let files: Arc<dyn FileStore> = Arc::new(LocalDir::new(settings.files.dir.clone())?);
         let signer = Signer::load(&settings.results, settings.profile)?;
         let (key_id, public_key) = (signer.key_id.clone(), signer.public_key_b64());

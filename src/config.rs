@@ -155,6 +155,12 @@ pub struct DossierSettings {
     /// Office hours of a working day: what the working hours allotted to the
     /// steps of an internal process count (docs/processes.md).
     pub office_hours: crate::domain::calendar::OfficeHours,
+    /// A step due within this many working hours is due soon: the queue's
+    /// `due_soon` filter and the staff digest (docs/processes.md).
+    pub due_soon_working_hours: u32,
+    /// A step late by more than this many working hours alerts the unit's
+    /// approvers, once (docs/processes.md).
+    pub step_alert_after_working_hours: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

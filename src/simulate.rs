@@ -35,9 +35,10 @@ use crate::db::schema::{
     dossier_components, dossier_events, dossier_facts, dossier_files, dossier_units, dossiers, payments, procedures,
     ratings, sequences, users,
 };
-use crate::domain::calendar::Calendar;
+use crate::domain::calendar::{Calendar, OfficeHours};
 use crate::domain::dossier::{self as domain, Act, Channel, Dossier, Now, PaymentChannel};
 use crate::domain::dossier_code::DossierCode;
+use crate::domain::process::{Route, StepKind};
 use crate::domain::result_form::result_number;
 use crate::domain::roles::Role;
 use crate::domain::text::fold;
@@ -277,6 +278,10 @@ pub struct Cast {
     pub target_unit: String,
     /// The specialist of the receiving unit and of the target.
     pub specialists: [String; 2],
+    /// The process the procedure's dossiers follow, and the office hours
+    /// that count its steps' working minutes.
+    pub route: Route,
+    pub hours: OfficeHours,
 }
 
 /// A dossier's life cut at the horizon: its steps, and the dossier the
@@ -336,17 +341,18 @@ impl Script<'_> {
             Some(s) => at.max(s.at + Duration::minutes(1)),
             None => at,
         };
-        let now = Now { at: stored(at), calendar: self.calendar };
+        let now = Now { at: stored(at), calendar: self.calendar, hours: &self.cast.hours };
         let from = self.dossier.as_ref().map(|d| d.status);
         let actor = Actor {
             roles: &[role],
             is_applicant: role == Role::Citizen,
-            is_assignee: role == Role::Specialist,
+            is_assignee: matches!(role, Role::Specialist | Role::Approver),
             did_earlier_step: false,
         };
         let after = match (&change, &self.dossier) {
             (Change::File(channel), None) => {
-                domain::file(*channel, &self.cast.receiving_unit, self.terms.fee_vnd, &self.terms.dates, now)
+                let (unit, route) = (&self.cast.receiving_unit, Some(self.cast.route.clone()));
+                domain::file(*channel, unit, self.terms.fee_vnd, &self.terms.dates, route, now)
             }
             (Change::Act(act), Some(d)) => domain::apply(d, act, actor, &self.terms.dates, now)
                 .unwrap_or_else(|r| panic!("the plan takes {act:?} from {:?}: {r:?}", d.status)),
@@ -391,7 +397,7 @@ pub fn timeline(
             s.act(Act::Reject, received, Role::Clerk);
             return finish(d, s, horizon);
         }
-        s.act(Act::Receive, received, Role::Clerk);
+        s.act(Act::Receive { route: cast.route.clone() }, received, Role::Clerk);
     } else {
         s.push(Change::File(Channel::Counter), received, Role::Clerk);
     }
@@ -404,7 +410,8 @@ pub fn timeline(
     }
     let mut specialist = &cast.specialists[0];
     if d.transfer {
-        s.act(Act::Transfer { to_unit_id: cast.target_unit.clone() }, received + gap / 2, Role::Clerk);
+        let transfer = Act::Transfer { to_unit_id: cast.target_unit.clone(), route: cast.route.clone() };
+        s.act(transfer, received + gap / 2, Role::Clerk);
         s.unit = At::Target;
         specialist = &cast.specialists[1];
     }
@@ -439,7 +446,18 @@ pub fn timeline(
         let new_due = cal.add_working_days(due.date(), d.late_days + 1).and_time(terms.dates.day_end);
         s.act(Act::Apologize { new_due_at: stored(new_due) }, due + Duration::hours(1), Role::Specialist);
     }
-    s.act(Act::SubmitForApproval, result - gap / 2, Role::Specialist);
+    // Through the process's work steps: each forwarded to the next step's
+    // queue and claimed there (review steps by the unit's approver), then on
+    // to the signing step.
+    let signing = cast.route.steps.iter().position(|st| st.kind == StepKind::Signing).unwrap_or(1);
+    let handed = s.last();
+    for step in 1..signing {
+        let at = handed + (result - gap / 2 - handed) * step as i32 / signing as i32;
+        let forwarded = s.act(Act::Forward { to: None }, at, cast.route.steps[step - 1].role);
+        s.act(Act::Claim { by: specialist.clone() }, forwarded + gap / 8, cast.route.steps[step].role);
+    }
+    let by = cast.route.steps[signing - 1].role;
+    s.act(Act::SubmitForApproval, result - gap / 2, by);
     let approved = s.act(Act::Approve { e_result: d.e_result && terms.document_result }, result, Role::Approver);
     s.act(Act::ReturnResult, approved + Duration::hours(d.collect_hours), Role::Clerk);
     finish(d, s, horizon)
@@ -507,13 +525,19 @@ struct FactsRow {
     working_days_taken: Option<i32>,
 }
 
-/// A dossier pinned to its process when received (`src/processes/mod.rs`).
+/// Where a received dossier is in its process (`src/processes/mod.rs`).
 #[derive(Insertable)]
 #[diesel(table_name = crate::db::schema::dossier_processes)]
 struct PinRow {
     dossier_id: String,
     process_id: String,
     pinned_at: NaiveDateTime,
+    unit_id: Option<String>,
+    step: Option<i32>,
+    step_role: Option<&'static str>,
+    step_started_at: Option<NaiveDateTime>,
+    step_due_at: Option<NaiveDateTime>,
+    handed_by: Option<String>,
 }
 
 #[derive(Insertable)]
@@ -680,8 +704,9 @@ struct Applicant {
 struct World<'a> {
     desks: Vec<Desk>,
     procedures: Vec<ProcedureView>,
-    /// The process the dossiers of each procedure (same index) are pinned to.
-    process_ids: Vec<Option<String>>,
+    /// The process the dossiers of each procedure (same index) follow.
+    routes: Vec<Option<Route>>,
+    office_hours: OfficeHours,
     applicants: Vec<Applicant>,
     signer: &'a Signer,
     result_sha256: String,
@@ -769,22 +794,22 @@ pub fn run(
         .collect();
     let result_sha256 = files.put(RESULT_PDF).context("storing the e-result file")?;
     // The process each procedure's dossiers follow, in force at a desk that performs it.
-    let mut process_ids = Vec::with_capacity(procedures.len());
+    let mut routes = Vec::with_capacity(procedures.len());
     for p in &procedures {
-        let process = match desks.iter().find(|d| p.spec.levels.contains(&d.level)) {
+        let route = match desks.iter().find(|d| p.spec.levels.contains(&d.level)) {
             Some(desk) => Some(
-                crate::processes::in_force(conn, &p.id, &desk.unit.id, &dossiers.office_hours)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .id,
+                crate::processes::route(conn, &p.id, &desk.unit.id, &dossiers.office_hours)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
             ),
             None => None,
         };
-        process_ids.push(process);
+        routes.push(route);
     }
     let day_end_hour = dossiers.day_end_hour;
     let world = World {
         desks,
-        process_ids,
+        routes,
+        office_hours: dossiers.office_hours.clone(),
         procedures,
         applicants,
         signer,
@@ -1048,10 +1073,13 @@ fn add_dossier(
     };
     let receiving = &world.desks[d.desk];
     let target = &world.desks[d.target.unwrap_or(d.desk)];
+    let Some(route) = world.routes[d.procedure].clone() else { return };
     let cast = Cast {
         receiving_unit: receiving.unit.id.clone(),
         target_unit: target.unit.id.clone(),
         specialists: [receiving.specialist.id.clone(), target.specialist.id.clone()],
+        route,
+        hours: world.office_hours.clone(),
     };
     let life = timeline(&draws, terms, calendar, &cast, d.at, horizon);
     let (Some(dossier), Some(first)) = (&life.dossier, life.steps.first()) else { return };
@@ -1285,8 +1313,18 @@ fn add_dossier(
         apologized: dossier.apologized,
         working_days_taken: dossier.working_days_taken,
     });
-    if let (Some(received), Some(process)) = (row.received_at, &world.process_ids[d.procedure]) {
-        batch.pins.push(PinRow { dossier_id: row.id.clone(), process_id: process.clone(), pinned_at: received });
+    if let Some(p) = &dossier.position {
+        batch.pins.push(PinRow {
+            dossier_id: row.id.clone(),
+            process_id: p.route.process_id.clone(),
+            pinned_at: p.pinned_at,
+            unit_id: Some(p.home_unit_id.clone()),
+            step: Some(p.index as i32),
+            step_role: Some(p.step().role.as_str()),
+            step_started_at: Some(p.started_at),
+            step_due_at: Some(p.due_at),
+            handed_by: None,
+        });
     }
     batch.dossiers.push(row);
 }
@@ -1304,7 +1342,13 @@ mod tests {
     }
 
     fn cast() -> Cast {
-        Cast { receiving_unit: "u1".into(), target_unit: "u2".into(), specialists: ["s1".into(), "s2".into()] }
+        Cast {
+            receiving_unit: "u1".into(),
+            target_unit: "u2".into(),
+            specialists: ["s1".into(), "s2".into()],
+            route: Route { process_id: "p1".into(), version: 1, steps: crate::domain::process::builtin(3, 450).into() },
+            hours: OfficeHours::default(),
+        }
     }
 
     fn life(d: &Draws, horizon: &str) -> Timeline {

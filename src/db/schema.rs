@@ -171,6 +171,12 @@ diesel::table! {
         dossier_id -> Text,
         process_id -> Text,
         pinned_at -> Timestamp,
+        unit_id -> Nullable<Text>,
+        step -> Nullable<Integer>,
+        step_role -> Nullable<Text>,
+        step_started_at -> Nullable<Timestamp>,
+        step_due_at -> Nullable<Timestamp>,
+        handed_by -> Nullable<Text>,
     }
 }
 

@@ -10,7 +10,8 @@ use chrono::{NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::calendar::{Calendar, from_local, to_local};
+use super::calendar::{Calendar, OfficeHours, from_local, to_local};
+use super::process::{Position, Route, StepKind};
 use super::workflow::{self, Action, Actor, Situation, Status};
 
 /// How a dossier reached the desk.
@@ -123,6 +124,8 @@ pub struct Dossier {
     pub e_result: bool,
     /// Working days from reception to result.
     pub working_days_taken: Option<i32>,
+    /// Where it is in the process it follows, once received.
+    pub position: Option<Position>,
 }
 
 /// Past its appointment date while the clock runs (`Status::clock_runs`).
@@ -156,6 +159,7 @@ impl Dossier {
             assigned: self.assignee_id.is_some(),
             overdue: self.overdue(now),
             fee_due: self.fee_due(),
+            step: self.position.as_ref().map(Position::here),
         }
     }
 
@@ -191,12 +195,14 @@ impl Terms {
     }
 }
 
-/// When a change happens, with the calendar that counts its working days.
+/// When a change happens, with the calendar that counts its working days
+/// and the office hours that count a step's working minutes.
 #[derive(Debug, Clone, Copy)]
 pub struct Now<'a> {
     /// UTC, as stored.
     pub at: NaiveDateTime,
     pub calendar: &'a Calendar,
+    pub hours: &'a OfficeHours,
 }
 
 /// The appointment date of a dossier received at `received` (UTC).
@@ -210,9 +216,11 @@ fn local(t: NaiveDateTime) -> NaiveDateTime {
 }
 
 /// A new dossier: filed online (submitted, the clock not started) or
-/// registered at a desk (received at once, with its appointment date).
-pub fn file(channel: Channel, unit_id: &str, fee_vnd: i64, terms: &Terms, now: Now<'_>) -> Dossier {
+/// registered at a desk (received at once, with its appointment date, at
+/// the first step of `route`, the process in force at the unit).
+pub fn file(channel: Channel, unit_id: &str, fee_vnd: i64, terms: &Terms, route: Option<Route>, now: Now<'_>) -> Dossier {
     let received = (channel != Channel::Online).then_some(now.at);
+    let position = received.and(route).map(|route| Position::start(route, unit_id, now.at, now.calendar, now.hours));
     let due = received.map(|r| due_date(terms, r, now.calendar));
     Dossier {
         status: if received.is_some() { Status::Received } else { Status::Submitted },
@@ -232,6 +240,7 @@ pub fn file(channel: Channel, unit_id: &str, fee_vnd: i64, terms: &Terms, now: N
         apologized: false,
         e_result: false,
         working_days_taken: None,
+        position,
     }
 }
 
@@ -241,7 +250,10 @@ pub const MAX_APOLOGY_DAYS: i64 = 365;
 /// A state-machine action with what the rules need of its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Act {
-    Receive,
+    /// Onto the first step of `route`, the process in force at its unit.
+    Receive {
+        route: Route,
+    },
     RequestSupplement,
     Supplement,
     Reject,
@@ -255,11 +267,24 @@ pub enum Act {
         by: String,
     },
     Release,
-    /// To this unit (checked by the caller: an active unit).
+    /// To this unit (checked by the caller: an active unit), onto the first
+    /// step of `route`, the process in force there.
     Transfer {
         to_unit_id: String,
+        route: Route,
     },
+    /// The step's work done: on to the signing step's queue.
     SubmitForApproval,
+    /// The step's work done: on to the next step, held by `to` (checked by
+    /// the caller: an active user of the step's role and unit) or waiting in
+    /// its queue.
+    Forward {
+        to: Option<String>,
+    },
+    /// Back to the earlier work step `step` (0-based), into its queue.
+    ReturnToStep {
+        step: usize,
+    },
     ReturnForRework,
     /// With or without a signed e-result (a draft was prepared, or not).
     Approve {
@@ -277,7 +302,7 @@ pub enum Act {
 impl Act {
     pub fn action(&self) -> Action {
         match self {
-            Self::Receive => Action::Receive,
+            Self::Receive { .. } => Action::Receive,
             Self::RequestSupplement => Action::RequestSupplement,
             Self::Supplement => Action::Supplement,
             Self::Reject => Action::Reject,
@@ -286,6 +311,8 @@ impl Act {
             Self::Release => Action::Release,
             Self::Transfer { .. } => Action::Transfer,
             Self::SubmitForApproval => Action::SubmitForApproval,
+            Self::Forward { .. } => Action::Forward,
+            Self::ReturnToStep { .. } => Action::ReturnToStep,
             Self::ReturnForRework => Action::ReturnForRework,
             Self::Approve { .. } => Action::Approve,
             Self::ReturnResult => Action::ReturnResult,
@@ -295,11 +322,22 @@ impl Act {
         }
     }
 
-    /// Whether the effect counts working days: only these need the
-    /// calendar (`apply` with an empty one gives the same result for the
-    /// others — a property test below).
+    /// Whether the effect counts working days or minutes (dates, step
+    /// deadlines): only these need the calendar (`apply` with an empty one
+    /// gives the same result for the others — a property test below).
     pub fn needs_calendar(&self) -> bool {
-        matches!(self, Self::Receive | Self::Supplement | Self::Approve { .. })
+        !matches!(
+            self,
+            Self::RequestSupplement
+                | Self::Reject
+                | Self::Assign { .. }
+                | Self::Claim { .. }
+                | Self::Release
+                | Self::ReturnResult
+                | Self::Withdraw
+                | Self::Stop
+                | Self::Apologize { .. }
+        )
     }
 }
 
@@ -392,9 +430,10 @@ pub fn apply(d: &Dossier, act: &Act, actor: Actor<'_>, terms: &Terms, now: Now<'
     let mut n = d.clone();
     n.status = to;
     match act {
-        Act::Receive => {
+        Act::Receive { route } => {
             let due = due_date(terms, now.at, now.calendar);
             (n.received_at, n.due_at, n.original_due_at) = (Some(now.at), Some(due), Some(due));
+            n.position = Some(Position::start(route.clone(), &d.unit_id, now.at, now.calendar, now.hours));
         }
         Act::RequestSupplement => {
             n.supplement_requests += 1;
@@ -409,23 +448,56 @@ pub fn apply(d: &Dossier, act: &Act, actor: Actor<'_>, terms: &Terms, now: Now<'
                 };
                 n.due_at = Some(push(due));
                 n.original_due_at = d.original_due_at.map(push);
+                if let Some(position) = &mut n.position {
+                    position.resume(paused, now.at, now.calendar, now.hours);
+                }
             }
             n.paused_at = None;
         }
         Act::Assign { assignee_id } => n.assignee_id = Some(assignee_id.clone()),
         Act::Claim { by } => n.assignee_id = Some(by.clone()),
         Act::Release => n.assignee_id = None,
-        Act::Transfer { to_unit_id } => {
+        Act::Transfer { to_unit_id, route } => {
             if *to_unit_id == d.unit_id {
                 return Err(Refusal::Invalid { field: "target_unit_id", message: "no other active unit with this id" });
             }
             n.unit_id = to_unit_id.clone();
+            n.position = Some(Position::start(route.clone(), to_unit_id, now.at, now.calendar, now.hours));
+        }
+        Act::SubmitForApproval | Act::Forward { .. } | Act::ReturnForRework | Act::ReturnToStep { .. } => {
+            let Some(position) = &mut n.position else {
+                // Without a process (only in tests of the rules): into the queue.
+                n.assignee_id = None;
+                return Ok(n);
+            };
+            let (step, holder, by) = match act {
+                Act::ReturnForRework => (position.index.saturating_sub(1), position.handed_by.clone(), None),
+                Act::ReturnToStep { step } => {
+                    let earlier_work = *step < position.index
+                        && matches!(position.route.steps[*step].kind, StepKind::Ordinary | StepKind::Review);
+                    if !earlier_work {
+                        return Err(Refusal::Invalid { field: "step", message: "an earlier work step of the process" });
+                    }
+                    (*step, None, None)
+                }
+                Act::Forward { to } => (position.index + 1, to.clone(), d.assignee_id.as_deref()),
+                _ => (position.index + 1, None, d.assignee_id.as_deref()),
+            };
+            position.enter(step, now.at, by, now.calendar, now.hours);
+            n.unit_id = position.unit_of(step).to_string();
+            n.assignee_id = holder;
         }
         Act::Approve { e_result } => {
             n.result_at = Some(now.at);
             n.e_result = *e_result;
             n.working_days_taken =
                 d.received_at.map(|r| now.calendar.working_days_between(local(r).date(), local(now.at).date()) as i32);
+            if let Some(position) = &mut n.position
+                && let Some(returning) = position.find(StepKind::Return)
+            {
+                position.enter(returning, now.at, d.assignee_id.as_deref(), now.calendar, now.hours);
+                n.unit_id = position.unit_of(returning).to_string();
+            }
         }
         Act::Reject | Act::Withdraw | Act::Stop | Act::ReturnResult => n.finished_at = Some(now.at),
         Act::Apologize { new_due_at } => {
@@ -446,7 +518,6 @@ pub fn apply(d: &Dossier, act: &Act, actor: Actor<'_>, terms: &Terms, now: Now<'
             n.due_at = Some(new_due);
             n.apologized = true;
         }
-        Act::SubmitForApproval | Act::ReturnForRework => {}
     }
     // Finished dossiers and dossiers back in the shared queue have no assignee.
     if (to.is_terminal() || to == Status::Received) && !matches!(act, Act::Assign { .. } | Act::Claim { .. }) {
@@ -467,13 +538,6 @@ pub fn acting_role(d: &Dossier, action: Action, actor: Actor<'_>, now: NaiveDate
         .iter()
         .find(|r| workflow::permitted(s, action, Actor { roles: std::slice::from_ref(r), ..actor }))
         .map_or("staff", |r| r.as_str())
-}
-
-/// Whether a change puts the dossier under the process in force at its unit:
-/// when it is received, and when a received dossier moves to another unit,
-/// whose process it then follows (docs/processes.md).
-pub fn pins_process(before: Option<&Dossier>, after: &Dossier) -> bool {
-    after.received_at.is_some() && before.is_none_or(|b| b.received_at.is_none() || b.unit_id != after.unit_id)
 }
 
 /// The applicant collects a ready e-result (`POST …/result/collect`): the
@@ -814,20 +878,42 @@ mod tests {
     const APPROVER: Actor<'static> = Actor { roles: &[Role::Approver], ..CLERK };
     const APPLICANT: Actor<'static> = Actor { roles: &[Role::Citizen], is_applicant: true, ..CLERK };
 
+    static HOURS: std::sync::LazyLock<OfficeHours> = std::sync::LazyLock::new(OfficeHours::default);
+
     fn at<'a>(t: &str, cal: &'a Calendar) -> Now<'a> {
-        Now { at: dt(t), calendar: cal }
+        Now { at: dt(t), calendar: cal, hours: &HOURS }
+    }
+
+    /// Work, sign, return: the demo processes' shape.
+    fn route() -> Route {
+        use super::super::process::StepSpec;
+        let step = |role, kind| StepSpec { name: "Bước".into(), role, unit_id: None, allotted_minutes: 450, kind };
+        Route {
+            process_id: "p1".into(),
+            version: 1,
+            steps: vec![
+                step(Role::Specialist, StepKind::Ordinary),
+                step(Role::Approver, StepKind::Signing),
+                step(Role::Clerk, StepKind::Return),
+            ]
+            .into(),
+        }
+    }
+
+    fn receive() -> Act {
+        Act::Receive { route: route() }
     }
 
     #[test]
     fn a_counter_dossier_is_received_with_its_appointment_and_an_online_one_waits() {
         let cal = tet();
         // Friday 13 Feb 2026, 08:00 UTC = 15:00 local: at the cut-off, so the clock starts after Tết.
-        let d = file(Channel::Counter, "u1", 0, &terms(3), at("2026-02-13 08:00", &cal));
+        let d = file(Channel::Counter, "u1", 0, &terms(3), Some(route()), at("2026-02-13 08:00", &cal));
         assert_eq!(d.status, Status::Received);
         // Start Mon 23 Feb, + 3 working days = Thu 26 Feb, 17:00 local = 10:00 UTC.
         assert_eq!(d.due_at, Some(dt("2026-02-26 10:00")));
         assert_eq!(d.original_due_at, d.due_at);
-        let online = file(Channel::Online, "u1", 75_000, &terms(3), at("2026-02-13 08:00", &cal));
+        let online = file(Channel::Online, "u1", 75_000, &terms(3), Some(route()), at("2026-02-13 08:00", &cal));
         assert_eq!((online.status, online.received_at, online.due_at), (Status::Submitted, None, None));
         assert!(online.fee_due());
         assert_eq!(online.national_status(), 6);
@@ -837,8 +923,8 @@ mod tests {
     fn a_life_from_filing_to_return() {
         let cal = Calendar::default();
         let t = terms(2);
-        let d = file(Channel::Online, "u1", 0, &t, at("2026-03-02 01:00", &cal));
-        let d = apply(&d, &Act::Receive, CLERK, &t, at("2026-03-02 02:00", &cal)).unwrap();
+        let d = file(Channel::Online, "u1", 0, &t, Some(route()), at("2026-03-02 01:00", &cal));
+        let d = apply(&d, &receive(), CLERK, &t, at("2026-03-02 02:00", &cal)).unwrap();
         assert_eq!(d.due_at, Some(dt("2026-03-04 10:00")));
         let d = apply(&d, &Act::Claim { by: "s1".into() }, SPECIALIST, &t, at("2026-03-02 03:00", &cal)).unwrap();
         assert_eq!((d.status, d.assignee_id.as_deref()), (Status::InProgress, Some("s1")));
@@ -866,7 +952,7 @@ mod tests {
     #[test]
     fn an_unpaid_fee_blocks_the_return_until_settled_once() {
         let cal = Calendar::default();
-        let mut d = file(Channel::Counter, "u1", 100_000, &terms(1), at("2026-03-02 01:00", &cal));
+        let mut d = file(Channel::Counter, "u1", 100_000, &terms(1), Some(route()), at("2026-03-02 01:00", &cal));
         d.status = Status::ResultReady;
         let now = at("2026-03-03 01:00", &cal);
         assert_eq!(apply(&d, &Act::ReturnResult, CLERK, &terms(1), now), Err(Refusal::FeeUnpaid));
@@ -888,7 +974,7 @@ mod tests {
     #[test]
     fn who_did_an_earlier_step_does_not_sign() {
         let cal = Calendar::default();
-        let mut d = file(Channel::Counter, "u1", 0, &terms(1), at("2026-03-02 01:00", &cal));
+        let mut d = file(Channel::Counter, "u1", 0, &terms(1), Some(route()), at("2026-03-02 01:00", &cal));
         d.status = Status::PendingApproval;
         let now = at("2026-03-03 01:00", &cal);
         let worked = Actor { did_earlier_step: true, ..APPROVER };
@@ -914,7 +1000,7 @@ mod tests {
     #[test]
     fn apologies_move_the_appointment_later_only() {
         let cal = Calendar::default();
-        let mut d = file(Channel::Counter, "u1", 0, &terms(1), at("2026-03-02 01:00", &cal));
+        let mut d = file(Channel::Counter, "u1", 0, &terms(1), Some(route()), at("2026-03-02 01:00", &cal));
         d.status = Status::InProgress;
         let late = at("2026-03-10 01:00", &cal);
         let earlier = Act::Apologize { new_due_at: dt("2026-03-09 01:00") };
@@ -936,13 +1022,13 @@ mod tests {
     #[test]
     fn transfers_go_elsewhere_and_leave_the_shared_queue_unassigned() {
         let cal = Calendar::default();
-        let mut d = file(Channel::Counter, "u1", 0, &terms(1), at("2026-03-02 01:00", &cal));
+        let mut d = file(Channel::Counter, "u1", 0, &terms(1), Some(route()), at("2026-03-02 01:00", &cal));
         d.status = Status::InProgress;
         d.assignee_id = Some("s1".into());
         let now = at("2026-03-02 02:00", &cal);
-        let same = Act::Transfer { to_unit_id: "u1".into() };
+        let same = Act::Transfer { to_unit_id: "u1".into(), route: route() };
         assert!(matches!(apply(&d, &same, CLERK, &terms(1), now), Err(Refusal::Invalid { .. })));
-        let moved = apply(&d, &Act::Transfer { to_unit_id: "u2".into() }, CLERK, &terms(1), now).unwrap();
+        let moved = apply(&d, &Act::Transfer { to_unit_id: "u2".into(), route: route() }, CLERK, &terms(1), now).unwrap();
         assert_eq!((moved.status, moved.unit_id.as_str(), moved.assignee_id.clone()), (Status::Received, "u2", None));
         assert_eq!(moved.due_at, d.due_at, "the clock keeps running");
     }
@@ -950,7 +1036,7 @@ mod tests {
     #[test]
     fn refusals_say_why() {
         let cal = Calendar::default();
-        let d = file(Channel::Online, "u1", 0, &terms(1), at("2026-03-02 01:00", &cal));
+        let d = file(Channel::Online, "u1", 0, &terms(1), Some(route()), at("2026-03-02 01:00", &cal));
         let now = at("2026-03-02 02:00", &cal);
         assert_eq!(
             apply(&d, &Act::Approve { e_result: false }, CLERK, &terms(1), now),
@@ -961,7 +1047,7 @@ mod tests {
             })
         );
         assert_eq!(
-            apply(&d, &Act::Receive, APPLICANT, &terms(1), now),
+            apply(&d, &receive(), APPLICANT, &terms(1), now),
             Err(Refusal::NotYours { action: Action::Receive })
         );
         assert_eq!(acting_role(&d, Action::Receive, CLERK, now.at), "clerk");
@@ -998,7 +1084,7 @@ mod tests {
     #[test]
     fn callbacks_settle_once_and_replay_the_same() {
         let cal = Calendar::default();
-        let d = file(Channel::Online, "u1", 100_000, &terms(1), at("2026-03-02 01:00", &cal));
+        let d = file(Channel::Online, "u1", 100_000, &terms(1), Some(route()), at("2026-03-02 01:00", &cal));
         let pending = pay("p1", PaymentStatus::Pending);
         let paid = report("p1", PaymentStatus::Paid);
         let open = may_pay(&d).is_ok();
@@ -1063,26 +1149,30 @@ mod tests {
                     apologized: flags[4],
                     e_result: flags[5],
                     working_days_taken: None,
+                    // Received: where a dossier of its status stands in a work, sign, return process.
+                    position: flags[1].then(|| Position::settled(route(), "u1", status, t(1), &tet(), &HOURS)),
                 }
             })
     }
 
     fn arbitrary_act() -> impl Strategy<Value = Act> {
-        (0usize..15, any::<bool>(), 0i64..3_000_000).prop_map(|(i, flag, secs)| match i {
-            0 => Act::Receive,
+        (0usize..17, any::<bool>(), 0i64..3_000_000).prop_map(|(i, flag, secs)| match i {
+            0 => receive(),
             1 => Act::RequestSupplement,
             2 => Act::Supplement,
             3 => Act::Reject,
             4 => Act::Assign { assignee_id: "s2".into() },
             5 => Act::Claim { by: "s3".into() },
             6 => Act::Release,
-            7 => Act::Transfer { to_unit_id: if flag { "u1" } else { "u2" }.into() },
+            7 => Act::Transfer { to_unit_id: if flag { "u1" } else { "u2" }.into(), route: route() },
             8 => Act::SubmitForApproval,
             9 => Act::ReturnForRework,
             10 => Act::Approve { e_result: flag },
             11 => Act::ReturnResult,
             12 => Act::Withdraw,
             13 => Act::Stop,
+            14 => Act::Forward { to: flag.then(|| "s4".into()) },
+            15 => Act::ReturnToStep { step: usize::from(flag) },
             _ => Act::Apologize { new_due_at: dt("2026-01-05 01:00") + chrono::Duration::seconds(secs * 2) },
         })
     }
@@ -1094,7 +1184,7 @@ mod tests {
         #[test]
         fn effects_follow_the_state_machine(d in arbitrary_dossier(), act in arbitrary_act(), roles in proptest::sample::subsequence(Role::STAFF.to_vec(), 0..=5), flags in any::<[bool; 2]>(), later in 0i64..5_000_000) {
             let cal = tet();
-            let now = Now { at: d.submitted_at + chrono::Duration::seconds(later), calendar: &cal };
+            let now = Now { at: d.submitted_at + chrono::Duration::seconds(later), calendar: &cal, hours: &HOURS };
             let actor = Actor { roles: &roles, is_applicant: flags[0], is_assignee: flags[1], did_earlier_step: false };
             let expected = workflow::target(d.situation(now.at), act.action())
                 .filter(|_| workflow::permitted(d.situation(now.at), act.action(), actor));
@@ -1128,8 +1218,8 @@ mod tests {
             let at = d.submitted_at + chrono::Duration::seconds(later);
             let everyone = Actor { roles: &Role::STAFF, is_applicant: true, is_assignee: true, did_earlier_step: false };
             prop_assert_eq!(
-                apply(&d, &act, everyone, &terms(5), Now { at, calendar: &full }),
-                apply(&d, &act, everyone, &terms(5), Now { at, calendar: &empty })
+                apply(&d, &act, everyone, &terms(5), Now { at, calendar: &full, hours: &HOURS }),
+                apply(&d, &act, everyone, &terms(5), Now { at, calendar: &empty, hours: &HOURS })
             );
         }
     }

@@ -2,14 +2,16 @@
 //! dossier goes through between reception and result, each done by a role
 //! in a unit within an allotted time in working minutes (docs/processes.md).
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::calendar::{Calendar, OfficeHours};
+use super::calendar::{Calendar, OfficeHours, from_local, to_local};
 use super::roles::Role;
 use super::units::Level;
-use super::workflow::{Action, EventAction, Recorded};
+use super::workflow::{Action, EventAction, Recorded, Status};
 
 /// The units a process serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,11 +118,12 @@ pub struct StepSpec {
 /// The dossier events that do a step before signing: receiving the dossier,
 /// taking it, handing the work over. Whoever recorded one may not sign the
 /// result when the process keeps separation of duties.
-pub const EARLIER_STEP_ACTIONS: [EventAction; 4] = [
+pub const EARLIER_STEP_ACTIONS: [EventAction; 5] = [
     EventAction::Workflow(Action::Receive),
     EventAction::Other(Recorded::Register),
     EventAction::Workflow(Action::Claim),
     EventAction::Workflow(Action::SubmitForApproval),
+    EventAction::Workflow(Action::Forward),
 ];
 
 /// Most steps a process has.
@@ -212,6 +215,174 @@ pub fn builtin(processing_days: u32, minutes_per_day: u32) -> Vec<StepSpec> {
     ]
 }
 
+/// A version of a process as dossiers follow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub process_id: String,
+    pub version: i32,
+    pub steps: Arc<[StepSpec]>,
+}
+
+/// Where a dossier is in the process it follows (stored in
+/// `dossier_processes`): the current step, when it started and its deadline
+/// (UTC). Steps without a unit of their own are done at the home unit, the
+/// unit whose process it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub route: Route,
+    pub home_unit_id: String,
+    pub pinned_at: NaiveDateTime,
+    /// 0-based index of the current step.
+    pub index: usize,
+    pub started_at: NaiveDateTime,
+    pub due_at: NaiveDateTime,
+    /// Who handed the dossier to this step (the one a return for rework
+    /// gives it back to).
+    pub handed_by: Option<String>,
+}
+
+/// What the state machine needs of a dossier's current step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Here {
+    pub index: usize,
+    pub role: Role,
+    pub kind: StepKind,
+    /// The kind of the next step, if any.
+    pub next: Option<StepKind>,
+}
+
+impl Position {
+    /// The first step of `route` at `home_unit_id`, started at `at` (UTC).
+    pub fn start(route: Route, home_unit_id: &str, at: NaiveDateTime, cal: &Calendar, hours: &OfficeHours) -> Self {
+        let mut p = Position {
+            route,
+            home_unit_id: home_unit_id.to_string(),
+            pinned_at: at,
+            index: 0,
+            started_at: at,
+            due_at: at,
+            handed_by: None,
+        };
+        p.enter(0, at, None, cal, hours);
+        p
+    }
+
+    /// Where a dossier of `status` received before steps were kept stands
+    /// in `route`: at the first step, at the signing step while pending
+    /// approval, at the return step (else still at signing) once its result
+    /// is ready; the step started at `since` (UTC).
+    pub fn settled(
+        route: Route,
+        home_unit_id: &str,
+        status: Status,
+        since: NaiveDateTime,
+        cal: &Calendar,
+        hours: &OfficeHours,
+    ) -> Self {
+        let mut p = Self::start(route, home_unit_id, since, cal, hours);
+        let signing = p.find(StepKind::Signing).unwrap_or(0);
+        let index = match status {
+            Status::PendingApproval => signing,
+            Status::ResultReady => p.find(StepKind::Return).unwrap_or(signing),
+            _ => 0,
+        };
+        p.enter(index, since, None, cal, hours);
+        p
+    }
+
+    pub fn step(&self) -> &StepSpec {
+        &self.route.steps[self.index]
+    }
+
+    /// The unit that performs step `index`.
+    pub fn unit_of(&self, index: usize) -> &str {
+        self.route.steps.get(index).and_then(|s| s.unit_id.as_deref()).unwrap_or(&self.home_unit_id)
+    }
+
+    pub fn here(&self) -> Here {
+        let step = self.step();
+        Here {
+            index: self.index,
+            role: step.role,
+            kind: step.kind,
+            next: self.route.steps.get(self.index + 1).map(|s| s.kind),
+        }
+    }
+
+    /// The index of the step of `kind` (the signing step, the return step).
+    pub fn find(&self, kind: StepKind) -> Option<usize> {
+        self.route.steps.iter().position(|s| s.kind == kind)
+    }
+
+    /// Moves to step `index` at `at` (UTC), handed over by `by`: its
+    /// deadline is `at` plus its allotted working minutes.
+    pub fn enter(&mut self, index: usize, at: NaiveDateTime, by: Option<&str>, cal: &Calendar, hours: &OfficeHours) {
+        self.index = index.min(self.route.steps.len() - 1);
+        self.started_at = at;
+        self.due_at = from_local(deadline(cal, hours, to_local(at.and_utc()), self.step().allotted_minutes)).naive_utc();
+        self.handed_by = by.map(str::to_string);
+    }
+
+    /// The step's clock was paused from `paused` to `resumed` (UTC): its
+    /// deadline moves by the working minutes paused.
+    pub fn resume(&mut self, paused: NaiveDateTime, resumed: NaiveDateTime, cal: &Calendar, hours: &OfficeHours) {
+        let local = |t: NaiveDateTime| to_local(t.and_utc());
+        let due = resumed_deadline(cal, hours, local(self.due_at), local(paused), local(resumed));
+        self.due_at = from_local(due).naive_utc();
+    }
+}
+
+/// How far a dossier got with each step of its process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Done,
+    /// The step the dossier is at.
+    Current,
+    /// Not reached yet.
+    Pending,
+    /// The dossier ended (rejected, withdrawn, stopped) during this step.
+    Interrupted,
+    /// The dossier ended before reaching it.
+    NotReached,
+}
+
+/// The state of each of `steps` of a dossier of `status` at step `index`.
+pub fn progress(steps: &[StepSpec], index: usize, status: Status) -> Vec<StepState> {
+    use std::cmp::Ordering::*;
+    (0..steps.len())
+        .map(|i| match i.cmp(&index) {
+            Less => StepState::Done,
+            // Signed, and no return step: nothing is current.
+            Equal if status == Status::Returned || (status == Status::ResultReady && steps[i].kind == StepKind::Signing) => {
+                StepState::Done
+            }
+            Equal if status.is_terminal() => StepState::Interrupted,
+            Equal => StepState::Current,
+            Greater if status.is_terminal() => StepState::NotReached,
+            Greater => StepState::Pending,
+        })
+        .collect()
+}
+
+/// The deadline of a step started at local `start`: `minutes` working
+/// minutes later.
+pub fn deadline(cal: &Calendar, hours: &OfficeHours, start: NaiveDateTime, minutes: u32) -> NaiveDateTime {
+    cal.add_working_minutes(hours, start, minutes)
+}
+
+/// A step's local `deadline` after its clock paused from `paused` to
+/// `resumed`: later by the working minutes paused.
+pub fn resumed_deadline(
+    cal: &Calendar,
+    hours: &OfficeHours,
+    deadline: NaiveDateTime,
+    paused: NaiveDateTime,
+    resumed: NaiveDateTime,
+) -> NaiveDateTime {
+    cal.add_working_minutes(hours, deadline, cal.working_minutes_between(hours, paused, resumed))
+}
+
 /// A dossier event as the control slip reads it (local times).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event<'a> {
@@ -224,6 +395,8 @@ pub struct Event<'a> {
     pub unit: Option<&'a str>,
     /// The status it led to.
     pub to_status: &'a str,
+    /// The step (from 1) a forward or a return to a step led to.
+    pub step: Option<usize>,
 }
 
 /// How a step's work compares with its deadline (the "trước hạn / đúng hạn
@@ -261,7 +434,8 @@ pub struct SlipRow {
 /// The control slip (phiếu kiểm soát quá trình giải quyết hồ sơ, form 06 of
 /// Circular 03/2025/TT-VPCP) of a dossier that follows `steps`, from its
 /// `events` in order, at local time `now`. Reception opens the first step;
-/// `submit_for_approval` hands the work over to the signing step,
+/// `forward` hands the work over to the next step and `return_to_step` back
+/// to the step it names, `submit_for_approval` to the signing step,
 /// `return_for_rework` back to the work step before it, `approve` to the
 /// return step (if any), and `return_result` completes it; a transfer
 /// starts the process again at the new unit; a rejection, withdrawal or
@@ -288,7 +462,7 @@ pub fn slip(
             held_by: None,
             unit: e.unit.map(str::to_string),
             received_at: e.at,
-            deadline: cal.add_working_minutes(hours, e.at, spec.allotted_minutes),
+            deadline: deadline(cal, hours, e.at, spec.allotted_minutes),
             completed_at: None,
             completed_by: None,
             outcome: None,
@@ -304,6 +478,8 @@ pub fn slip(
         let next = match e.action {
             "receive" | "register" if e.to_status == "received" && current.is_none() => Some(0),
             "transfer" => Some(0),
+            "forward" => e.step.map(|n| n.saturating_sub(1)).or(current.map(|c| c + 1)),
+            "return_to_step" => e.step.map(|n| n.saturating_sub(1)),
             "submit_for_approval" => signing,
             "return_for_rework" => signing.and_then(|s| s.checked_sub(1)),
             "approve" => returning,
@@ -326,8 +502,7 @@ pub fn slip(
             }
             "supplement" => {
                 if let (Some(i), Some(from)) = (open, paused.take()) {
-                    let minutes = cal.working_minutes_between(hours, from, e.at);
-                    rows[i].deadline = cal.add_working_minutes(hours, rows[i].deadline, minutes);
+                    rows[i].deadline = resumed_deadline(cal, hours, rows[i].deadline, from, e.at);
                 }
                 continue;
             }
@@ -440,7 +615,7 @@ mod tests {
     }
 
     fn event<'a>(time: &str, action: &'a str, actor: &'a str, to: &'a str) -> Event<'a> {
-        Event { at: at(time), action, actor: Some(actor), unit: Some("193"), to_status: to }
+        Event { at: at(time), action, actor: Some(actor), unit: Some("193"), to_status: to, step: None }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::process::{Here, StepKind};
 use super::roles::Role;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
@@ -117,10 +118,12 @@ pub enum Action {
     Withdraw,
     Stop,
     Apologize,
+    Forward,
+    ReturnToStep,
 }
 
 impl Action {
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::Receive,
         Action::RequestSupplement,
         Action::Supplement,
@@ -136,6 +139,8 @@ impl Action {
         Action::Withdraw,
         Action::Stop,
         Action::Apologize,
+        Action::Forward,
+        Action::ReturnToStep,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -155,6 +160,8 @@ impl Action {
             Action::Withdraw => "withdraw",
             Action::Stop => "stop",
             Action::Apologize => "apologize",
+            Action::Forward => "forward",
+            Action::ReturnToStep => "return_to_step",
         }
     }
 
@@ -170,6 +177,8 @@ impl Action {
                 | Action::Transfer
                 | Action::SubmitForApproval
                 | Action::ReturnForRework
+                | Action::Forward
+                | Action::ReturnToStep
         )
     }
 }
@@ -246,6 +255,34 @@ pub struct Situation {
     pub overdue: bool,
     /// A fee is still to be paid: the result cannot be returned.
     pub fee_due: bool,
+    /// The step of its process it is at (docs/processes.md); `None` before
+    /// reception, and for a dossier received before processes existed, which
+    /// follows the default path (a specialist's step, then signing).
+    pub step: Option<Here>,
+}
+
+impl Situation {
+    /// The role of whoever does the current step.
+    pub fn step_role(&self) -> Role {
+        match (self.step, self.status) {
+            (Some(here), _) => here.role,
+            (None, Status::PendingApproval) => Role::Approver,
+            (None, _) => Role::Specialist,
+        }
+    }
+
+    /// The kind of the step after the current one.
+    fn next_step(&self) -> Option<StepKind> {
+        match self.step {
+            Some(here) => here.next,
+            None => Some(StepKind::Signing),
+        }
+    }
+
+    /// At the first step of the process (or before any).
+    fn at_first_step(&self) -> bool {
+        self.step.is_none_or(|here| here.index == 0)
+    }
 }
 
 /// Who asks, relative to the dossier.
@@ -265,6 +302,8 @@ pub struct Actor<'a> {
 /// action does not apply now.
 pub fn target(s: Situation, action: Action) -> Option<Status> {
     use Status::*;
+    let work_next = matches!(s.next_step(), Some(StepKind::Ordinary | StepKind::Review));
+    let signing_next = s.next_step() == Some(StepKind::Signing);
     match (action, s.status) {
         (Action::Receive, Submitted) => Some(Received),
         (Action::RequestSupplement, Submitted) => Some(SupplementRequested),
@@ -273,11 +312,18 @@ pub fn target(s: Situation, action: Action) -> Option<Status> {
         (Action::Supplement, AwaitingApplicant) => Some(InProgress),
         (Action::Reject, Submitted | SupplementRequested) => Some(Rejected),
         (Action::Assign, Received | InProgress) => Some(InProgress),
+        // Waiting in its step's queue: the first step's (received), a later
+        // work step's, or the signing step's.
         (Action::Claim, Received) if !s.assigned => Some(InProgress),
-        (Action::Release, InProgress) => Some(Received),
+        (Action::Claim, InProgress | PendingApproval) if !s.assigned => Some(s.status),
+        (Action::Release, InProgress) if s.assigned && s.at_first_step() => Some(Received),
+        (Action::Release, InProgress | PendingApproval) if s.assigned => Some(s.status),
         (Action::Transfer, Received | InProgress) => Some(Received),
-        (Action::SubmitForApproval, InProgress) => Some(PendingApproval),
+        (Action::SubmitForApproval, InProgress) if signing_next => Some(PendingApproval),
+        (Action::Forward, InProgress) if signing_next => Some(PendingApproval),
+        (Action::Forward, InProgress) if work_next => Some(InProgress),
         (Action::ReturnForRework, PendingApproval) => Some(InProgress),
+        (Action::ReturnToStep, InProgress | PendingApproval) if !s.at_first_step() => Some(InProgress),
         (Action::Approve, PendingApproval) => Some(ResultReady),
         (Action::ReturnResult, ResultReady) if !s.fee_due => Some(Returned),
         (
@@ -293,22 +339,31 @@ pub fn target(s: Situation, action: Action) -> Option<Status> {
 /// Whether `actor` may take `action` (assuming it applies to the status).
 pub fn permitted(s: Situation, action: Action, actor: Actor<'_>) -> bool {
     let has = |r: Role| actor.roles.contains(&r);
+    // Holds the current step: its holder, in the step's role.
+    let holds = actor.is_assignee && has(s.step_role());
+    // Signs: an approver, of a dossier nobody else holds.
+    let signs = has(Role::Approver) && (!s.assigned || actor.is_assignee);
     match action {
         Action::Receive | Action::Reject | Action::Assign | Action::ReturnResult => has(Role::Clerk),
         Action::RequestSupplement => match s.status {
             Status::Submitted => has(Role::Clerk),
-            _ => has(Role::Specialist) && actor.is_assignee,
+            _ => holds,
         },
         Action::Supplement | Action::Withdraw => actor.is_applicant,
-        Action::Claim => has(Role::Specialist),
-        Action::Release => has(Role::Clerk) || (has(Role::Specialist) && actor.is_assignee),
+        Action::Claim => has(s.step_role()),
+        Action::Release => has(Role::Clerk) || holds,
         Action::Transfer => match s.status {
             Status::Received => has(Role::Clerk) || has(Role::Specialist),
-            _ => has(Role::Clerk) || (has(Role::Specialist) && actor.is_assignee),
+            _ => has(Role::Clerk) || holds,
         },
-        Action::SubmitForApproval => has(Role::Specialist) && actor.is_assignee,
-        Action::Approve => has(Role::Approver) && !actor.did_earlier_step,
-        Action::ReturnForRework | Action::Stop => has(Role::Approver),
+        Action::SubmitForApproval | Action::Forward => holds,
+        Action::ReturnToStep => match s.status {
+            Status::PendingApproval => signs,
+            _ => holds,
+        },
+        Action::Approve => signs && !actor.did_earlier_step,
+        Action::ReturnForRework => signs,
+        Action::Stop => has(Role::Approver),
         Action::Apologize => has(Role::Clerk) || has(Role::Specialist),
     }
 }
@@ -345,7 +400,7 @@ mod tests {
     const EVERYONE: [Role; 5] = [Role::Clerk, Role::Specialist, Role::Approver, Role::Auditor, Role::Admin];
 
     fn sit(status: Status) -> Situation {
-        Situation { status, assigned: status == S::InProgress, overdue: false, fee_due: false }
+        Situation { status, assigned: status == S::InProgress, overdue: false, fee_due: false, step: None }
     }
 
     fn all_powerful() -> Actor<'static> {
@@ -369,6 +424,7 @@ mod tests {
             (A::Transfer, Received, Received),
             (A::Transfer, InProgress, Received),
             (A::SubmitForApproval, InProgress, PendingApproval),
+            (A::Forward, InProgress, PendingApproval),
             (A::ReturnForRework, PendingApproval, InProgress),
             (A::Approve, PendingApproval, ResultReady),
             (A::ReturnResult, ResultReady, Returned),
@@ -399,19 +455,63 @@ mod tests {
     }
 
     #[test]
-    fn claims_take_only_unassigned_received_dossiers() {
-        let received = Situation { status: S::Received, assigned: false, overdue: false, fee_due: false };
+    fn claims_take_only_unassigned_dossiers_waiting_at_a_step() {
+        let received = Situation { status: S::Received, assigned: false, overdue: false, fee_due: false, step: None };
         assert_eq!(target(received, A::Claim), Some(S::InProgress));
         assert_eq!(target(Situation { assigned: true, ..received }, A::Claim), None);
-        for status in S::ALL.into_iter().filter(|s| *s != S::Received) {
-            assert_eq!(target(sit(status), A::Claim), None, "{status}");
+        for status in [S::InProgress, S::PendingApproval] {
+            assert_eq!(target(Situation { status, ..received }, A::Claim), Some(status), "{status}");
+            assert_eq!(target(Situation { status, assigned: true, ..received }, A::Claim), None, "{status}");
         }
+        for status in S::ALL.into_iter().filter(|s| ![S::Received, S::InProgress, S::PendingApproval].contains(s)) {
+            assert_eq!(target(Situation { status, ..received }, A::Claim), None, "{status}");
+        }
+    }
+
+    /// A four-step process: examine (specialist), review (approver), sign, return.
+    fn at_step(status: Status, index: usize, assigned: bool) -> Situation {
+        let kinds = [StepKind::Ordinary, StepKind::Review, StepKind::Signing, StepKind::Return];
+        let roles = [Role::Specialist, Role::Approver, Role::Approver, Role::Clerk];
+        let step = Here { index, role: roles[index], kind: kinds[index], next: kinds.get(index + 1).copied() };
+        Situation { status, assigned, overdue: false, fee_due: false, step: Some(step) }
+    }
+
+    #[test]
+    fn steps_decide_where_a_forward_goes_and_who_works_them() {
+        let holder = |roles: &'static [Role]| Actor { roles, is_applicant: false, is_assignee: true, did_earlier_step: false };
+        let other = |roles: &'static [Role]| Actor { is_assignee: false, ..holder(roles) };
+        // Examining: forward to the review step (still in progress), not yet to signing.
+        let examining = at_step(S::InProgress, 0, true);
+        assert_eq!(target(examining, A::Forward), Some(S::InProgress));
+        assert_eq!(target(examining, A::SubmitForApproval), None);
+        assert_eq!(target(examining, A::ReturnToStep), None, "nothing earlier");
+        assert!(permitted(examining, A::Forward, holder(&[Role::Specialist])));
+        assert!(!permitted(examining, A::Forward, other(&[Role::Specialist])));
+        // Waiting for review: claimed by an approver, not by a specialist.
+        let review_queue = at_step(S::InProgress, 1, false);
+        assert!(permitted(review_queue, A::Claim, other(&[Role::Approver])));
+        assert!(!permitted(review_queue, A::Claim, other(&[Role::Specialist])));
+        assert_eq!(target(review_queue, A::Release), None, "nobody holds it");
+        // Reviewing: on to signing, or back to the examination.
+        let reviewing = at_step(S::InProgress, 1, true);
+        assert_eq!(target(reviewing, A::Forward), Some(S::PendingApproval));
+        assert_eq!(target(reviewing, A::SubmitForApproval), Some(S::PendingApproval));
+        assert_eq!(target(reviewing, A::ReturnToStep), Some(S::InProgress));
+        assert_eq!(target(reviewing, A::Release), Some(S::InProgress), "back to the review queue");
+        assert!(!permitted(reviewing, A::Forward, holder(&[Role::Specialist])), "a review is an approver's");
+        // Signing: any approver while nobody holds it, only its holder once claimed.
+        let signing = at_step(S::PendingApproval, 2, false);
+        assert!(permitted(signing, A::Approve, other(&[Role::Approver])));
+        assert!(permitted(signing, A::ReturnToStep, other(&[Role::Approver])));
+        let held = at_step(S::PendingApproval, 2, true);
+        assert!(!permitted(held, A::Approve, other(&[Role::Approver])));
+        assert!(permitted(held, A::Approve, holder(&[Role::Approver])));
     }
 
     #[test]
     fn apologies_only_for_overdue_unfinished_dossiers_and_keep_the_status() {
         for status in S::ALL {
-            let overdue = Situation { status, assigned: false, overdue: true, fee_due: false };
+            let overdue = Situation { status, assigned: false, overdue: true, fee_due: false, step: None };
             let expected = (!status.is_terminal() && status != S::ResultReady).then_some(status);
             assert_eq!(target(overdue, A::Apologize), expected, "{status}");
             assert_eq!(target(sit(status), A::Apologize), None, "{status} not overdue");
@@ -421,7 +521,7 @@ mod tests {
     #[test]
     fn terminal_statuses_allow_nothing() {
         for status in S::ALL.into_iter().filter(|s| s.is_terminal()) {
-            let s = Situation { status, assigned: false, overdue: true, fee_due: true };
+            let s = Situation { status, assigned: false, overdue: true, fee_due: true, step: None };
             assert!(allowed_actions(s, all_powerful()).is_empty(), "{status}");
         }
     }
@@ -438,21 +538,21 @@ mod tests {
         assert_eq!(allowed_actions(sit(S::Submitted), clerk), [A::Receive, A::RequestSupplement, A::Reject]);
         assert_eq!(allowed_actions(sit(S::Submitted), applicant), [A::Withdraw]);
         assert_eq!(transition(sit(S::Submitted), A::Receive, applicant), Err(Refusal::NotYours));
-        let received = Situation { status: S::Received, assigned: false, overdue: false, fee_due: false };
+        let received = Situation { status: S::Received, assigned: false, overdue: false, fee_due: false, step: None };
         assert_eq!(allowed_actions(received, specialist), [A::Claim, A::Transfer]);
         assert_eq!(allowed_actions(received, clerk), [A::Assign, A::Transfer]);
         assert_eq!(allowed_actions(sit(S::InProgress), specialist), Vec::<Action>::new());
         assert_eq!(
             allowed_actions(sit(S::InProgress), assignee),
-            [A::RequestSupplement, A::Release, A::Transfer, A::SubmitForApproval]
+            [A::RequestSupplement, A::Release, A::Transfer, A::SubmitForApproval, A::Forward]
         );
-        assert_eq!(allowed_actions(sit(S::PendingApproval), approver), [A::ReturnForRework, A::Approve]);
+        assert_eq!(allowed_actions(sit(S::PendingApproval), approver), [A::Claim, A::ReturnForRework, A::Approve]);
         assert_eq!(allowed_actions(sit(S::InProgress), approver), [A::Stop]);
         assert_eq!(allowed_actions(sit(S::AwaitingApplicant), applicant), [A::Supplement, A::Withdraw]);
         assert_eq!(allowed_actions(sit(S::ResultReady), clerk), [A::ReturnResult]);
         assert_eq!(allowed_actions(sit(S::ResultReady), applicant), Vec::<Action>::new());
         for status in S::ALL {
-            let s = Situation { status, assigned: true, overdue: true, fee_due: false };
+            let s = Situation { status, assigned: true, overdue: true, fee_due: false, step: None };
             assert!(allowed_actions(s, auditor).is_empty(), "auditors only read");
         }
     }
@@ -468,12 +568,12 @@ mod tests {
 
     #[test]
     fn an_unpaid_fee_blocks_returning_the_result_and_nothing_else() {
-        let unpaid = Situation { status: S::ResultReady, assigned: false, overdue: false, fee_due: true };
+        let unpaid = Situation { status: S::ResultReady, assigned: false, overdue: false, fee_due: true, step: None };
         assert_eq!(target(unpaid, A::ReturnResult), None);
         assert_eq!(target(Situation { fee_due: false, ..unpaid }, A::ReturnResult), Some(S::Returned));
         for status in S::ALL.into_iter().filter(|s| *s != S::ResultReady) {
             for action in A::ALL {
-                let due = Situation { status, assigned: false, overdue: false, fee_due: true };
+                let due = Situation { status, assigned: false, overdue: false, fee_due: true, step: None };
                 assert_eq!(target(due, action), target(Situation { fee_due: false, ..due }, action));
             }
         }
@@ -499,7 +599,7 @@ mod tests {
             flags in any::<[bool; 5]>(), roles in proptest::sample::subsequence([&[Role::Citizen][..], &Role::STAFF].concat(), 0..=6),
         ) {
             prop_assert_eq!(Status::parse(&name).map(Status::as_str), Status::ALL.iter().map(|s| s.as_str()).find(|s| *s == name));
-            let s = Situation { status, assigned: flags[0], overdue: flags[1], fee_due: flags[2] };
+            let s = Situation { status, assigned: flags[0], overdue: flags[1], fee_due: flags[2], step: None };
             let actor = Actor { roles: &roles, is_applicant: flags[3], is_assignee: flags[4], did_earlier_step: false };
             let expected = target(s, action).filter(|_| permitted(s, action, actor));
             prop_assert_eq!(transition(s, action, actor).ok(), expected);

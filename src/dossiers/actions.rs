@@ -13,9 +13,10 @@ use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_units, units, users};
-use crate::domain::calendar::Calendar;
+use crate::db::schema::{units, users};
+use crate::domain::calendar::{Calendar, OfficeHours};
 use crate::domain::dossier::{self as domain, Act, Now, Terms};
+use crate::domain::process::Position;
 use crate::domain::roles::{self, Role};
 use crate::domain::workflow::{Action, Status};
 use crate::error::{ApiError, ProblemCode, Validator};
@@ -62,6 +63,18 @@ pub enum ActionRequest {
     /// Late-processing apology with a new appointment date.
     #[schema(title = "ActionApologize")]
     Apologize { reason: String, new_due_at: DateTime<Utc> },
+    /// The current step's work is done: on to the next step of the process,
+    /// held by `to` (a user of the next step's role and unit) or waiting in
+    /// its queue. Into the signing step it is `submit_for_approval`.
+    #[schema(title = "ActionForward")]
+    Forward {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        note: Option<String>,
+    },
+    /// Back to an earlier work step (its number, from 1), into its queue.
+    #[schema(title = "ActionReturnToStep")]
+    ReturnToStep { step: u32, reason: String },
 }
 
 impl ActionRequest {
@@ -82,6 +95,8 @@ impl ActionRequest {
             Self::Withdraw { .. } => Action::Withdraw,
             Self::Stop { .. } => Action::Stop,
             Self::Apologize { .. } => Action::Apologize,
+            Self::Forward { .. } => Action::Forward,
+            Self::ReturnToStep { .. } => Action::ReturnToStep,
         }
     }
 
@@ -111,8 +126,15 @@ impl ActionRequest {
             | Self::Withdraw { reason }
             | Self::Stop { reason }
             | Self::ReturnForRework { reason }
+            | Self::ReturnToStep { reason, .. }
             | Self::Apologize { reason, .. } => {
                 v.text("reason", reason.trim(), 2000);
+            }
+            Self::Forward { to, note } => {
+                optional(&mut v, "note", note);
+                if let Some(to) = to {
+                    v.text("to", to, 64);
+                }
             }
             Self::Transfer { target_unit_id, reason } => {
                 v.text("target_unit_id", target_unit_id, 64);
@@ -126,10 +148,15 @@ impl ActionRequest {
         v.finish()
     }
 
-    fn payload(&self) -> serde_json::Value {
+    /// What the event keeps of the request; a forward also names the step
+    /// it went to (from 1), as a return to a step does.
+    fn payload(&self, forwarded_to: Option<&Position>) -> serde_json::Value {
         let mut p = serde_json::to_value(self).expect("serialisable");
         if let Some(o) = p.as_object_mut() {
             o.remove("action");
+            if let Some(position) = forwarded_to {
+                o.insert("step".into(), (position.index + 1).into());
+            }
         }
         p
     }
@@ -141,6 +168,7 @@ impl ActionRequest {
             | Self::Withdraw { reason }
             | Self::Stop { reason }
             | Self::ReturnForRework { reason }
+            | Self::ReturnToStep { reason, .. }
             | Self::Transfer { reason, .. } => reason.clone(),
             Self::Apologize { reason, new_due_at } => {
                 format!("{reason} — new date {}", super::local(new_due_at.naive_utc()).format("%Y-%m-%d %H:%M"))
@@ -150,7 +178,8 @@ impl ActionRequest {
             | Self::Supplement { note: Some(note) }
             | Self::SubmitForApproval { note: Some(note) }
             | Self::Approve { note: Some(note) }
-            | Self::ReturnResult { note: Some(note) } => note.clone(),
+            | Self::ReturnResult { note: Some(note) }
+            | Self::Forward { note: Some(note), .. } => note.clone(),
             other => other.action().as_str().replace('_', " "),
         }
     }
@@ -191,34 +220,19 @@ pub fn apply(
     let who = actor(conn, principal, access, &row)?;
     // Whether the caller may take the action now, before its payload is checked.
     domain::check(&dossier, request.action(), who, now)?;
-    let act = act_of(conn, request, &row, principal)?;
+    let office = &state.settings.dossiers.office_hours;
+    let act = act_of(conn, request, &dossier, &row, principal, office)?;
     let (terms, calendar) = if act.needs_calendar() {
         let terms = terms_of(conn, &row, state.settings.dossiers.day_end_hour)?;
         (terms, super::calendar_from(conn, calendar_start(&dossier, now))?)
     } else {
         (Terms { processing_days: 0, cutoff_hour: 0, day_end: NaiveTime::MIN }, Calendar::default())
     };
-    let after = domain::apply(&dossier, &act, who, &terms, Now { at: now, calendar: &calendar })?;
-    match &act {
-        Act::Approve { e_result: true } => {
-            crate::results::issue_from_draft(conn, &state.signer, &row, principal)?;
-        }
-        Act::Transfer { to_unit_id } => {
-            let known: bool = diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, to_unit_id))))
-                .get_result(conn)?;
-            if !known {
-                diesel::insert_into(dossier_units::table)
-                    .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(to_unit_id)))
-                    .execute(conn)?;
-            }
-        }
-        _ => {}
+    let after = domain::apply(&dossier, &act, who, &terms, Now { at: now, calendar: &calendar, hours: office })?;
+    if let Act::Approve { e_result: true } = &act {
+        crate::results::issue_from_draft(conn, &state.signer, &row, principal)?;
     }
     store(conn, &row, &dossier, &after)?;
-    if domain::pins_process(Some(&dossier), &after) {
-        let office = &state.settings.dossiers.office_hours;
-        crate::processes::pin(conn, &row.id, &row.procedure_id, &after.unit_id, office)?;
-    }
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &row.id,
@@ -229,7 +243,7 @@ pub fn apply(
         from: Some(dossier.status),
         to: after.status,
         summary: request.summary(),
-        payload: request.payload(),
+        payload: request.payload(after.position.as_ref().filter(|_| act.action() == Action::Forward)),
     }
     .insert(conn)?;
     state.notifier.after_action(conn, &row.id, request)
@@ -237,28 +251,53 @@ pub fn apply(
 
 /// The rules' act for `request`, with what only the database can check:
 /// that an assignee is an active specialist of the dossier's subtree, that a
-/// transfer's target is an active unit, whether a result draft waits.
+/// transfer's target is an active unit, that a forward's addressee may do
+/// the next step, whether a result draft waits; and the process in force
+/// where a dossier is received.
 fn act_of(
     conn: &mut DbConnection,
     request: &ActionRequest,
+    dossier: &domain::Dossier,
     row: &DossierRow,
     principal: &Principal,
+    office: &OfficeHours,
 ) -> Result<Act, ApiError> {
     Ok(match request {
-        ActionRequest::Receive { .. } => Act::Receive,
+        ActionRequest::Receive { .. } => {
+            Act::Receive { route: crate::processes::route(conn, &row.procedure_id, &row.unit_id, office)? }
+        }
         ActionRequest::RequestSupplement { .. } => Act::RequestSupplement,
         ActionRequest::Supplement { .. } => Act::Supplement,
         ActionRequest::Reject { .. } => Act::Reject,
-        ActionRequest::Assign { assignee_id } => Act::Assign { assignee_id: check_assignee(conn, row, assignee_id)? },
+        ActionRequest::Assign { assignee_id } => {
+            let role = dossier.situation(crate::time::now()).step_role();
+            Act::Assign { assignee_id: check_holder(conn, &row.unit_id, assignee_id, role, "assignee_id")? }
+        }
         ActionRequest::Claim {} => Act::Claim { by: principal.user_id.clone() },
         ActionRequest::Release { .. } => Act::Release,
         ActionRequest::Transfer { target_unit_id, .. } => {
             let target = crate::units::find(conn, target_unit_id)?
                 .filter(|u| u.active)
                 .ok_or_else(|| ApiError::invalid_field("target_unit_id", "no other active unit with this id"))?;
-            Act::Transfer { to_unit_id: target.id }
+            let route = crate::processes::route(conn, &row.procedure_id, &target.id, office)?;
+            Act::Transfer { to_unit_id: target.id, route }
         }
         ActionRequest::SubmitForApproval { .. } => Act::SubmitForApproval,
+        ActionRequest::Forward { to, .. } => {
+            let to = match (to, &dossier.position) {
+                (None, _) => None,
+                (Some(to), Some(position)) if position.index + 1 < position.route.steps.len() => {
+                    let next = position.index + 1;
+                    let role = position.route.steps[next].role;
+                    Some(check_holder(conn, position.unit_of(next), to, role, "to")?)
+                }
+                (Some(_), _) => return Err(ApiError::invalid_field("to", "the dossier has no next step to hand over")),
+            };
+            Act::Forward { to }
+        }
+        ActionRequest::ReturnToStep { step, .. } => {
+            Act::ReturnToStep { step: (*step as usize).checked_sub(1).unwrap_or(usize::MAX) }
+        }
         ActionRequest::ReturnForRework { .. } => Act::ReturnForRework,
         ActionRequest::Approve { .. } => Act::Approve { e_result: crate::results::has_draft(conn, &row.id)? },
         ActionRequest::ReturnResult { .. } => Act::ReturnResult,
@@ -307,19 +346,26 @@ fn terms_of(conn: &mut DbConnection, row: &DossierRow, day_end_hour: u32) -> Res
     Ok(Terms::new(days, cutoff, day_end_hour))
 }
 
-/// An assignee is an active specialist whose scope holds the dossier's unit.
-fn check_assignee(conn: &mut DbConnection, row: &DossierRow, assignee_id: &str) -> Result<String, ApiError> {
-    let dossier_path: String = units::table.find(&row.unit_id).select(units::path).first(conn)?;
+/// Who is handed a step (`field` of the request): an active user of `role`
+/// whose scope holds `unit_id`, the unit that does the step.
+fn check_holder(
+    conn: &mut DbConnection,
+    unit_id: &str,
+    user_id: &str,
+    role: Role,
+    field: &'static str,
+) -> Result<String, ApiError> {
+    let unit_path: String = units::table.find(unit_id).select(units::path).first(conn)?;
     let candidate: Option<(String, bool, String)> = users::table
         .inner_join(units::table)
-        .filter(users::id.eq(assignee_id))
+        .filter(users::id.eq(user_id))
         .select((users::roles, users::active, units::path))
         .first(conn)
         .optional()?;
     match candidate {
-        Some((r, true, path)) if roles::decode(&r).contains(&Role::Specialist) && dossier_path.starts_with(&path) => {
-            Ok(assignee_id.to_string())
+        Some((r, true, path)) if roles::decode(&r).contains(&role) && unit_path.starts_with(&path) => {
+            Ok(user_id.to_string())
         }
-        _ => Err(ApiError::invalid_field("assignee_id", "no active specialist whose scope holds this dossier")),
+        _ => Err(ApiError::invalid_field(field, format!("no active {role} whose scope holds the step's unit"))),
     }
 }

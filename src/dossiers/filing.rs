@@ -255,7 +255,13 @@ pub fn file(
     let code = DossierCode::new(&unit.code, local_now.date(), seq as u32).to_string();
     let terms = Terms::new(procedure.spec.processing_days, procedure.spec.cutoff_hour, settings.day_end_hour);
     let calendar = super::calendar_from(conn, now)?;
-    let dossier = domain::file(channel, &unit.id, procedure.spec.fee_vnd, &terms, Now { at: now, calendar: &calendar });
+    let office = &settings.office_hours;
+    let route = match channel {
+        Channel::Online => None,
+        _ => Some(crate::processes::route(conn, &procedure.id, &unit.id, office)?),
+    };
+    let now_ = Now { at: now, calendar: &calendar, hours: office };
+    let dossier = domain::file(channel, &unit.id, procedure.spec.fee_vnd, &terms, route, now_);
     let row = DossierRow {
         id: uuid::Uuid::now_v7().to_string(),
         search_text: fold(&format!("{code} {}", applicant.name)),
@@ -295,9 +301,7 @@ pub fn file(
         diesel::insert_into(dossier_units::table)
             .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&unit.id)))
             .execute(conn)?;
-        if domain::pins_process(None, &dossier) {
-            crate::processes::pin(conn, &row.id, &procedure.id, &unit.id, &settings.office_hours)?;
-        }
+        crate::processes::store_position(conn, &row.id, None, dossier.position.as_ref())?;
         for (i, c) in procedure.spec.components.iter().enumerate() {
             diesel::insert_into(dossier_components::table)
                 .values((

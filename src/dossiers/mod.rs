@@ -19,11 +19,12 @@ use utoipa::ToSchema;
 use crate::auth::Principal;
 use crate::db::DbConnection;
 use crate::db::schema::{
-    dossier_components, dossier_events, dossier_files, dossier_units, dossiers, procedures, units,
+    dossier_components, dossier_events, dossier_files, dossier_units, dossiers, procedures, units, users,
 };
 use crate::domain::calendar::{Calendar, from_local, to_local};
 use crate::domain::dossier as domain;
 pub use crate::domain::dossier::Digitization;
+use crate::domain::process::{Here, Position, StepKind, StepState};
 use crate::domain::roles::Role;
 use crate::domain::workflow::{Action, Actor, Situation, Status, allowed_actions};
 use crate::error::ApiError;
@@ -76,12 +77,14 @@ impl DossierRow {
         domain::overdue(self.status(), self.due_at, now)
     }
 
-    pub fn situation(&self, now: NaiveDateTime) -> Situation {
+    /// As the state machine sees it, at `step` of its process.
+    pub fn situation(&self, now: NaiveDateTime, step: Option<Here>) -> Situation {
         Situation {
             status: self.status(),
             assigned: self.assignee_id.is_some(),
             overdue: self.overdue(now),
             fee_due: self.fee_due(),
+            step,
         }
     }
 
@@ -93,8 +96,9 @@ impl DossierRow {
         domain::national_status(self.status(), self.fee_due())
     }
 
-    /// What the rules see of the dossier, with its `facts`.
-    pub fn dossier(&self, facts: Option<&KeptFacts>) -> domain::Dossier {
+    /// What the rules see of the dossier, with its `facts` and where it is
+    /// in its process.
+    pub fn dossier(&self, facts: Option<&KeptFacts>, position: Option<Position>) -> domain::Dossier {
         domain::Dossier {
             status: self.status(),
             unit_id: self.unit_id.clone(),
@@ -113,6 +117,7 @@ impl DossierRow {
             apologized: facts.is_some_and(|f| f.apologized),
             e_result: facts.is_some_and(|f| f.e_result),
             working_days_taken: facts.and_then(|f| f.working_days_taken),
+            position,
         }
     }
 }
@@ -306,8 +311,13 @@ pub struct DossierView {
     /// What the caller may do now.
     pub allowed_actions: Vec<Action>,
     /// The internal process it follows, pinned when it was received
-    /// (`GET /processes/{id}`); absent before.
-    pub process: Option<ProcessRef>,
+    /// (`GET /processes/{id}`), with how far it got with each step; absent
+    /// before.
+    pub process: Option<ProcessProgress>,
+    /// The step it is at, its holder and deadline; absent when no step is
+    /// current (before reception, once signed without a return step, once
+    /// finished).
+    pub current_step: Option<CurrentStep>,
     /// Sent as `ETag`; give it back as `If-Match` with actions.
     pub version: i32,
 }
@@ -317,6 +327,48 @@ pub struct DossierView {
 pub struct ProcessRef {
     pub id: String,
     pub version: i32,
+}
+
+/// The process a dossier follows, and how far it got with each step.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcessProgress {
+    pub id: String,
+    pub version: i32,
+    pub steps: Vec<StepProgress>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StepProgress {
+    /// From 1.
+    pub number: usize,
+    pub name: String,
+    pub role: Role,
+    pub kind: StepKind,
+    /// The unit that does it.
+    pub unit_id: String,
+    pub allotted_minutes: u32,
+    pub state: StepState,
+}
+
+/// The step a dossier is at.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CurrentStep {
+    /// From 1.
+    pub number: usize,
+    pub name: String,
+    /// Who does it: its holder, or whoever claims it from the step's queue.
+    pub role: Role,
+    pub kind: StepKind,
+    /// The unit that does it.
+    pub unit_id: String,
+    /// Who holds it; absent while it waits in the step's queue.
+    pub holder: Option<Person>,
+    pub started_at: DateTime<Utc>,
+    /// The start plus the step's allotted working minutes, moved by any
+    /// supplement pause.
+    pub due_at: DateTime<Utc>,
+    /// Past its deadline while the dossier's clock runs.
+    pub overdue: bool,
 }
 
 /// A line of a dossier list.
@@ -375,8 +427,8 @@ pub fn summary((row, (procedure_code, procedure_name), unit_code): ListRow, now:
     }
 }
 
-/// The full representation: the row, its procedure, unit, components and
-/// files (four queries whatever the size).
+/// The full representation: the row, its procedure, unit, components,
+/// files and process (at most seven queries whatever the size).
 pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Result<DossierView, ApiError> {
     let now = crate::time::now();
     let procedure: (String, String) =
@@ -435,9 +487,12 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         })
         .collect();
     let digitized = domain::digitized(components.iter().map(|c| (c.mandatory, c.digitization)));
-    let situation = row.situation(now);
-    let process = crate::processes::pinned(conn, &row.id)?
-        .map(|(process, _)| ProcessRef { id: process.id, version: process.version });
+    let position = crate::processes::position(conn, &row.id)?;
+    let situation = row.situation(now, position.as_ref().map(Position::here));
+    let (process, current_step) = match position {
+        Some(p) => progress(conn, &row, p, now)?,
+        None => (None, None),
+    };
     Ok(DossierView {
         id: row.id.clone(),
         code: row.code.clone(),
@@ -472,8 +527,63 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         components,
         allowed_actions: allowed_actions(situation, actor),
         process,
+        current_step,
         version: row.version,
     })
+}
+
+/// The process a dossier follows with each step's state, and the step it
+/// is at (while one is current).
+fn progress(
+    conn: &mut DbConnection,
+    row: &DossierRow,
+    p: Position,
+    now: NaiveDateTime,
+) -> Result<(Option<ProcessProgress>, Option<CurrentStep>), ApiError> {
+    let states = crate::domain::process::progress(&p.route.steps, p.index, row.status());
+    let current = match states[p.index] {
+        StepState::Current => {
+            let holder = match &row.assignee_id {
+                Some(id) => users::table
+                    .find(id)
+                    .select((users::id, users::full_name))
+                    .first::<(String, String)>(conn)
+                    .optional()?
+                    .map(|(id, name)| Person { id, name }),
+                None => None,
+            };
+            let step = p.step();
+            Some(CurrentStep {
+                number: p.index + 1,
+                name: step.name.clone(),
+                role: step.role,
+                kind: step.kind,
+                unit_id: p.unit_of(p.index).to_string(),
+                holder,
+                started_at: utc(p.started_at),
+                due_at: utc(p.due_at),
+                overdue: row.status().clock_runs() && now > p.due_at,
+            })
+        }
+        _ => None,
+    };
+    let steps = p
+        .route
+        .steps
+        .iter()
+        .zip(states)
+        .enumerate()
+        .map(|(i, (spec, state))| StepProgress {
+            number: i + 1,
+            name: spec.name.clone(),
+            role: spec.role,
+            kind: spec.kind,
+            unit_id: p.unit_of(i).to_string(),
+            allotted_minutes: spec.allotted_minutes,
+            state,
+        })
+        .collect();
+    Ok((Some(ProcessProgress { id: p.route.process_id.clone(), version: p.route.version, steps }), current))
 }
 
 /// Recomputes whether the dossier is digitized (`domain::dossier::digitized`).

@@ -92,6 +92,7 @@ pub async fn control_slip(
                     actor: e.actor_name.as_deref(),
                     unit: e.unit_code.as_deref(),
                     to_status: &e.to_status,
+                    step: e.payload.get("step").and_then(serde_json::Value::as_u64).map(|n| n as usize),
                 })
                 .collect();
             let steps = pinned.steps();

@@ -25,7 +25,7 @@ use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_facts, dossiers};
+use crate::db::schema::{dossier_facts, dossier_units, dossiers};
 use crate::domain::dossier::Dossier;
 use crate::error::ApiError;
 use crate::stats::daily;
@@ -90,14 +90,16 @@ pub fn change_in<T>(
     let row: DossierRow = crate::first_locked!(&mut *conn, dossiers::table.find(id).select(DossierRow::as_select()))?
         .ok_or_else(ApiError::not_found)?;
     let access = principal.map(|p| access_to(conn, p, &row)).transpose()?;
+    let position = crate::processes::position(conn, id)?;
     if counting == Counting::Uncounted {
         let kept: Option<KeptFacts> =
             dossier_facts::table.find(id).select(KeptFacts::as_select()).first(conn).optional()?;
-        let dossier = row.dossier(kept.as_ref());
+        let dossier = row.dossier(kept.as_ref(), position);
         return f(conn, audit, Locked { row, dossier, access });
     }
     let before = daily::facts(conn, id)?;
-    let dossier = row.dossier(before.as_ref().map(|(_, facts)| KeptFacts::from(facts)).as_ref());
+    let kept = before.as_ref().map(|(_, facts)| KeptFacts::from(facts));
+    let dossier = row.dossier(kept.as_ref(), position);
     let out = f(conn, audit, Locked { row, dossier, access })?;
     let after = daily::facts(conn, id)?;
     daily::moved(conn, before.as_ref(), after.as_ref())?;
@@ -130,8 +132,10 @@ where
         .await
 }
 
-/// Writes the columns the rules decide (`after`), and bumps the version:
-/// every change of a dossier gives it a new `ETag`.
+/// Writes the columns the rules decide (`after`) and where it is in its
+/// process, and bumps the version: every change of a dossier gives it a new
+/// `ETag`. A unit it moves to (a transfer, an inter-unit step) sees it from
+/// then on (`dossier_units`).
 pub fn store(conn: &mut DbConnection, row: &DossierRow, before: &Dossier, after: &Dossier) -> QueryResult<()> {
     let now = crate::time::now();
     diesel::update(dossiers::table.find(&row.id))
@@ -162,6 +166,16 @@ pub fn store(conn: &mut DbConnection, row: &DossierRow, before: &Dossier, after:
                 dossier_facts::working_days_taken.eq(after.working_days_taken),
             ))
             .execute(conn)?;
+    }
+    crate::processes::store_position(conn, &row.id, before.position.as_ref(), after.position.as_ref())?;
+    if before.unit_id != after.unit_id {
+        let known: bool =
+            diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, &after.unit_id)))).get_result(conn)?;
+        if !known {
+            diesel::insert_into(dossier_units::table)
+                .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&after.unit_id)))
+                .execute(conn)?;
+        }
     }
     Ok(())
 }

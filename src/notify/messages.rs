@@ -228,6 +228,8 @@ impl Notifier {
             | ActionRequest::Transfer { .. }
             | ActionRequest::SubmitForApproval { .. }
             | ActionRequest::ReturnForRework { .. }
+            | ActionRequest::Forward { .. }
+            | ActionRequest::ReturnToStep { .. }
             | ActionRequest::Withdraw { .. }
             | ActionRequest::Stop { .. } => Ok(()),
         }

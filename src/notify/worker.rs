@@ -17,7 +17,7 @@ use rand::Rng;
 use super::mailer::{Failure, Mailer};
 use super::outbox::{self, OutboxRow};
 use super::{Notifier, digest};
-use crate::config::{NotificationSettings, Settings};
+use crate::config::{DossierSettings, NotificationSettings, Settings};
 use crate::db::Db;
 use crate::error::ApiError;
 
@@ -39,6 +39,8 @@ pub struct Worker {
     mailer: Mailer,
     notifier: Notifier,
     settings: NotificationSettings,
+    /// Office hours and the step deadlines' margins.
+    dossiers: DossierSettings,
     /// How long a claim holds: twice the longest a delivery may take, so
     /// that no live worker outlasts its claim.
     lease: Duration,
@@ -60,6 +62,7 @@ impl Worker {
             mailer: Mailer::new(&settings.smtp)?,
             notifier: Notifier::new(&settings.notifications),
             settings: settings.notifications.clone(),
+            dossiers: settings.dossiers.clone(),
             lease: Duration::from_secs((6 * settings.smtp.timeout_secs).max(60)),
             db,
         })
@@ -131,11 +134,11 @@ impl Worker {
         if local.hour() < self.settings.digest_hour {
             return Ok(None);
         }
-        let notifier = self.notifier.clone();
+        let (notifier, dossiers) = (self.notifier.clone(), self.dossiers.clone());
         self.db
             .write(move |conn| {
                 if digest::claim_day(conn, local.date())? {
-                    digest::queue_digests(conn, &notifier, now).map(Some)
+                    digest::queue_digests(conn, &notifier, &dossiers, now).map(Some)
                 } else {
                     Ok(None)
                 }

@@ -5,6 +5,8 @@
 
 pub mod routes;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde::Serialize;
@@ -13,8 +15,9 @@ use utoipa::ToSchema;
 use crate::db::DbConnection;
 use crate::db::schema::{dossier_processes, procedures, processes};
 use crate::domain::calendar::OfficeHours;
-use crate::domain::process::{self, Scope, StepSpec};
+use crate::domain::process::{self, Position, Route, Scope, StepSpec};
 use crate::domain::units::Level;
+use crate::domain::workflow::Status;
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -228,28 +231,78 @@ pub fn fit(
     Ok(())
 }
 
-/// Pins dossier `dossier_id` to the process in force at `unit_id`: at
-/// reception, and again when it moves to another unit. The caller holds the
-/// dossier (its lock, or the transaction that makes it).
-pub fn pin(
+/// The route of the process in force for `procedure_id` at `unit_id`: what
+/// a dossier received there now follows.
+pub fn route(
     conn: &mut DbConnection,
-    dossier_id: &str,
     procedure_id: &str,
     unit_id: &str,
     office: &OfficeHours,
-) -> Result<(), ApiError> {
-    let process = in_force(conn, procedure_id, unit_id, office)?;
-    let now = crate::time::now();
-    let moved = diesel::update(dossier_processes::table.find(dossier_id))
-        .set((dossier_processes::process_id.eq(&process.id), dossier_processes::pinned_at.eq(now)))
-        .execute(conn)?;
+) -> Result<Route, ApiError> {
+    let row = in_force(conn, procedure_id, unit_id, office)?;
+    Ok(Route { steps: row.steps().into(), version: row.version, process_id: row.id })
+}
+
+/// Where dossier `dossier_id` is in its process, as stored.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = dossier_processes)]
+struct PositionRow {
+    process_id: String,
+    pinned_at: NaiveDateTime,
+    unit_id: Option<String>,
+    step: Option<i32>,
+    step_started_at: Option<NaiveDateTime>,
+    step_due_at: Option<NaiveDateTime>,
+    handed_by: Option<String>,
+}
+
+/// Where dossier `dossier_id` is in the process it follows; `None` before
+/// it is received (and for a pin not yet settled, see [`settle`]).
+pub fn position(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<Position>> {
+    let found: Option<(PositionRow, i32, String)> = dossier_processes::table
+        .find(dossier_id)
+        .inner_join(processes::table)
+        .select((PositionRow::as_select(), processes::version, processes::steps))
+        .first(conn)
+        .optional()?;
+    Ok(found.and_then(|(row, version, steps)| {
+        let steps: Arc<[StepSpec]> = serde_json::from_str::<Vec<StepSpec>>(&steps).ok()?.into();
+        let index = usize::try_from(row.step?).ok().filter(|i| *i < steps.len())?;
+        Some(Position {
+            route: Route { process_id: row.process_id, version, steps },
+            home_unit_id: row.unit_id?,
+            pinned_at: row.pinned_at,
+            index,
+            started_at: row.step_started_at?,
+            due_at: row.step_due_at?,
+            handed_by: row.handed_by,
+        })
+    }))
+}
+
+/// Stores where dossier `dossier_id` is now, when it moved. The caller
+/// holds the dossier (its lock, or the transaction that makes it).
+pub fn store_position(
+    conn: &mut DbConnection,
+    dossier_id: &str,
+    before: Option<&Position>,
+    after: Option<&Position>,
+) -> QueryResult<()> {
+    let Some(p) = after.filter(|after| before != Some(*after)) else { return Ok(()) };
+    let values = (
+        dossier_processes::process_id.eq(&p.route.process_id),
+        dossier_processes::pinned_at.eq(p.pinned_at),
+        dossier_processes::unit_id.eq(&p.home_unit_id),
+        dossier_processes::step.eq(p.index as i32),
+        dossier_processes::step_role.eq(p.step().role.as_str()),
+        dossier_processes::step_started_at.eq(p.started_at),
+        dossier_processes::step_due_at.eq(p.due_at),
+        dossier_processes::handed_by.eq(&p.handed_by),
+    );
+    let moved = diesel::update(dossier_processes::table.find(dossier_id)).set(values.clone()).execute(conn)?;
     if moved == 0 {
         diesel::insert_into(dossier_processes::table)
-            .values((
-                dossier_processes::dossier_id.eq(dossier_id),
-                dossier_processes::process_id.eq(&process.id),
-                dossier_processes::pinned_at.eq(now),
-            ))
+            .values((dossier_processes::dossier_id.eq(dossier_id), values))
             .execute(conn)?;
     }
     Ok(())
@@ -257,7 +310,8 @@ pub fn pin(
 
 /// Whether the process dossier `dossier_id` follows keeps separation of
 /// duties and `user_id` did an earlier step of it
-/// (`domain::process::EARLIER_STEP_ACTIONS`).
+/// (`domain::process::EARLIER_STEP_ACTIONS`, not taken at the signing
+/// step itself: an approver who claims a dossier to sign still signs it).
 pub fn did_earlier_step(conn: &mut DbConnection, dossier_id: &str, user_id: &str) -> QueryResult<bool> {
     use crate::db::schema::dossier_events;
     let separated = dossier_processes::table
@@ -275,7 +329,12 @@ pub fn did_earlier_step(conn: &mut DbConnection, dossier_id: &str, user_id: &str
             dossier_events::dossier_id
                 .eq(dossier_id)
                 .and(dossier_events::actor_id.eq(user_id))
-                .and(dossier_events::action.eq_any(process::EARLIER_STEP_ACTIONS.map(|a| a.as_str()))),
+                .and(dossier_events::action.eq_any(process::EARLIER_STEP_ACTIONS.map(|a| a.as_str())))
+                .and(
+                    dossier_events::from_status
+                        .is_null()
+                        .or(dossier_events::from_status.ne(Status::PendingApproval.as_str())),
+                ),
         ),
     ))
     .get_result(conn)
@@ -289,4 +348,54 @@ pub fn pinned(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(
         .select((ProcessRow::as_select(), procedures::code))
         .first(conn)
         .optional()
+}
+
+/// Gives every dossier in processing a position: those received before
+/// processes existed are pinned to the process in force at their unit, and
+/// pins made before steps were kept get their step
+/// (`domain::process::Position::settled`). Run when the service starts;
+/// instances starting together take turns, and the second finds nothing.
+pub fn settle(conn: &mut DbConnection, office: &OfficeHours) -> Result<usize, ApiError> {
+    use crate::db::schema::dossiers;
+    crate::db::backend::lock_text_for_transaction(conn, "settle-positions")?;
+    let open = [
+        Status::Received,
+        Status::InProgress,
+        Status::AwaitingApplicant,
+        Status::PendingApproval,
+        Status::ResultReady,
+    ]
+    .map(Status::as_str);
+    let unsettled: Vec<(String, String, String, String, Option<NaiveDateTime>, NaiveDateTime, Option<String>)> = dossiers::table
+        .left_join(dossier_processes::table)
+        .filter(dossiers::status.eq_any(open))
+        .filter(dossier_processes::step.is_null())
+        .select((
+            dossiers::id,
+            dossiers::procedure_id,
+            dossiers::unit_id,
+            dossiers::status,
+            dossiers::received_at,
+            dossiers::submitted_at,
+            dossier_processes::process_id.nullable(),
+        ))
+        .load(conn)?;
+    for (id, procedure_id, unit_id, status, received_at, submitted_at, pinned) in &unsettled {
+        let route = match pinned {
+            Some(process_id) => {
+                let row: ProcessRow = processes::table.find(process_id).select(ProcessRow::as_select()).first(conn)?;
+                Route { steps: row.steps().into(), version: row.version, process_id: row.id }
+            }
+            None => route(conn, procedure_id, unit_id, office)?,
+        };
+        let status = Status::parse(status).expect("statuses are written by the state machine");
+        let since = received_at.unwrap_or(*submitted_at);
+        let calendar = crate::dossiers::calendar_from(conn, since)?;
+        let position = Position::settled(route, unit_id, status, since, &calendar, office);
+        store_position(conn, id, None, Some(&position))?;
+    }
+    if !unsettled.is_empty() {
+        tracing::info!(dossiers = unsettled.len(), "dossiers in processing placed at a step of their process");
+    }
+    Ok(unsettled.len())
 }

@@ -11,7 +11,7 @@ use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{dossiers, procedures};
+use crate::db::schema::{dossier_processes, dossiers, procedures};
 use crate::domain::roles::Role;
 use crate::domain::workflow::Status;
 use crate::dossiers::actions::{self, ActionRequest};
@@ -26,20 +26,37 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/queue/claim").route(web::post().to(claim)));
 }
 
-/// The statuses that wait for each role.
-pub fn waiting_for(roles: &[Role]) -> Vec<&'static str> {
-    let mut statuses: Vec<Status> = Vec::new();
-    for role in roles {
-        statuses.extend(match role {
-            Role::Clerk => [Status::Submitted, Status::ResultReady].as_slice(),
-            Role::Specialist => [Status::Received, Status::InProgress].as_slice(),
-            Role::Approver => [Status::PendingApproval].as_slice(),
-            _ => [].as_slice(),
-        });
-    }
-    statuses.sort_by_key(|s| s.as_str());
-    statuses.dedup();
-    statuses.into_iter().map(Status::as_str).collect()
+/// The roles that work steps.
+const STEP_ROLES: [Role; 3] = [Role::Clerk, Role::Specialist, Role::Approver];
+
+/// The caller's roles that work steps.
+pub fn step_roles(roles: &[Role]) -> Vec<&'static str> {
+    STEP_ROLES.into_iter().filter(|r| roles.contains(r)).map(Role::as_str).collect()
+}
+
+/// The dossiers that wait for user `$user_id` of `$roles` (of a query that
+/// joins `dossier_processes`): those they hold, those waiting in the queue of
+/// a step done by one of their roles, and for clerks those to receive and to
+/// return. The queue and the staff digest read it.
+#[macro_export]
+macro_rules! waiting_for {
+    ($user_id:expr, $roles:expr) => {{
+        use $crate::db::schema::{dossier_processes, dossiers};
+        use $crate::domain::roles::Role;
+        use $crate::domain::workflow::Status;
+        let roles: &[Role] = $roles;
+        let at_desk: Vec<&str> = if roles.contains(&Role::Clerk) {
+            [Status::Submitted, Status::ResultReady].map(Status::as_str).to_vec()
+        } else {
+            Vec::new()
+        };
+        let at_a_step = [Status::Received, Status::InProgress, Status::PendingApproval].map(Status::as_str);
+        dossiers::status.eq_any(at_desk).or(dossiers::status.eq_any(at_a_step).and(
+            dossiers::assignee_id.eq($user_id).or(dossiers::assignee_id
+                .is_null()
+                .and(dossier_processes::step_role.eq_any($crate::queue::routes::step_roles(roles)))),
+        ))
+    }};
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -49,15 +66,18 @@ pub struct QueueQuery {
     /// Procedure code.
     pub procedure: Option<String>,
     pub overdue: Option<bool>,
+    /// Only dossiers whose current step is due within
+    /// `dossiers.due_soon_working_hours` working hours (and not yet late).
+    pub due_soon: Option<bool>,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
 }
 
 const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.6f";
 
-/// What waits for the caller, earliest appointment first: clerks the
-/// dossiers to receive and to return, specialists the unassigned received
-/// ones and their own in progress, approvers those pending approval.
+/// What waits for the caller, earliest appointment first: the dossiers they
+/// hold, those waiting in the queue of a step done by one of their roles
+/// (docs/processes.md), and for clerks the dossiers to receive and to return.
 #[utoipa::path(get, path = "/api/v1/queue", tag = "queue", params(QueueQuery), security(("bearer" = [])),
     responses((status = 200, body = Page<DossierSummary>), (status = 403, body = Problem)))]
 pub async fn queue(
@@ -78,20 +98,17 @@ pub async fn queue(
     };
     let fetch = keyset.fetch();
     let now = crate::time::now();
+    let hours = state.settings.dossiers.office_hours.clone();
+    let soon_minutes = state.settings.dossiers.due_soon_working_hours * 60;
     let rows = state
         .db
         .run(move |conn| {
             let scope = principal.scope_path()?;
             let in_scope = crate::units::ids_in_subtree(conn, &scope)?;
             let mut sql = crate::dossier_listing!()
+                .left_join(dossier_processes::table)
                 .filter(dossiers::unit_id.eq_any(in_scope))
-                .filter(dossiers::status.eq_any(waiting_for(&principal.roles)))
-                // In-progress dossiers wait only for their assignee.
-                .filter(
-                    dossiers::status
-                        .ne(Status::InProgress.as_str())
-                        .or(dossiers::assignee_id.eq(principal.user_id.clone())),
-                )
+                .filter(crate::waiting_for!(principal.user_id.clone(), &principal.roles))
                 .order((dossiers::queue_at.asc(), dossiers::id.asc()))
                 .limit(fetch)
                 .into_boxed();
@@ -102,6 +119,15 @@ pub async fn queue(
                 sql = sql.filter(procedures::code.eq(code));
             }
             sql = crate::filter_overdue!(sql, q.overdue, now);
+            if let Some(soon) = q.due_soon {
+                let local_now = crate::dossiers::local(now);
+                let until = crate::dossiers::calendar_from(conn, now)?.add_working_minutes(&hours, local_now, soon_minutes);
+                let due_soon = dossiers::status
+                    .eq_any(Status::CLOCK_RUNNING.map(Status::as_str))
+                    .and(dossier_processes::step_due_at.gt(now))
+                    .and(dossier_processes::step_due_at.le(crate::dossiers::stored(until)));
+                sql = if soon { sql.filter(due_soon.assume_not_null()) } else { sql.filter(diesel::dsl::not(due_soon.assume_not_null())) };
+            }
             if let Some((t, id)) = after {
                 sql = sql.filter(dossiers::queue_at.gt(t).or(dossiers::queue_at.eq(t).and(dossiers::id.gt(id))));
             }
@@ -113,16 +139,18 @@ pub async fn queue(
     Ok(HttpResponse::Ok().json(Page { items, next_cursor: page.next_cursor }))
 }
 
-/// Unassigned received dossiers, written as the predicate of the partial
-/// index `dossiers_claimable_idx` (literally: a bound parameter would keep
-/// the planners from using it).
-const CLAIMABLE: &str = "dossiers.status = 'received' AND dossiers.assignee_id IS NULL";
+/// Dossiers waiting in a step's queue, written as the predicate of the
+/// partial index `dossiers_claimable_idx` (literally: a bound parameter
+/// would keep the planners from using it).
+const CLAIMABLE: &str =
+    "dossiers.status IN ('received', 'in_progress', 'pending_approval') AND dossiers.assignee_id IS NULL";
 
-/// The next unassigned received dossier of the caller's subtree, locked for
-/// this transaction. PostgreSQL skips rows other claimers hold (`FOR UPDATE
-/// SKIP LOCKED`), so concurrent claims — from any instance — get different
-/// dossiers; SQLite's single writer serialises claims.
-fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<String>> {
+/// The next dossier of the caller's subtree waiting in the queue of a step
+/// done by one of `roles`, locked for this transaction. PostgreSQL skips rows
+/// other claimers hold (`FOR UPDATE SKIP LOCKED`), so concurrent claims —
+/// from any instance — get different dossiers; SQLite's single writer
+/// serialises claims.
+fn next_claimable(conn: &mut DbConnection, scope: &str, roles: &[&str]) -> QueryResult<Option<String>> {
     let in_scope: Vec<String> =
         crate::units::ids_in_subtree(conn, scope)?.iter().map(|id| crate::db::text_literal(id)).collect();
     // The subtree through COALESCE, which no index serves: the planners then
@@ -134,7 +162,9 @@ fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<St
     macro_rules! candidate {
         () => {
             dossiers::table
+                .inner_join(dossier_processes::table)
                 .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&claimable))
+                .filter(dossier_processes::step_role.eq_any(roles))
                 .order((dossiers::queue_at.asc(), dossiers::id.asc()))
                 .select(dossiers::id)
                 .limit(1)
@@ -143,18 +173,18 @@ fn next_claimable(conn: &mut DbConnection, scope: &str) -> QueryResult<Option<St
     crate::first_unlocked!(conn, candidate!())
 }
 
-/// Claim the next unassigned received dossier (specialists). 204 when the
-/// queue is empty.
+/// Claim the next dossier waiting in the queue of a step done by one of the
+/// caller's roles (docs/processes.md). 204 when the queue is empty.
 #[utoipa::path(post, path = "/api/v1/queue/claim", tag = "queue", security(("bearer" = [])),
     responses((status = 200, body = crate::dossiers::DossierView), (status = 204, description = "Nothing to claim"),
         (status = 403, body = Problem)))]
 pub async fn claim(state: web::Data<AppState>, principal: Principal, audit: Audit) -> Result<HttpResponse, ApiError> {
-    principal.require_any(&[Role::Specialist])?;
+    principal.require_any(&STEP_ROLES)?;
     let (p, st) = (principal.clone(), state.clone());
     let claimed = audit
         .write(&state, move |conn, audit| {
             let scope = p.scope_path()?;
-            let Some(id) = next_claimable(conn, &scope)? else {
+            let Some(id) = next_claimable(conn, &scope, &step_roles(&p.roles))? else {
                 audit.status(StatusCode::NO_CONTENT);
                 return Ok(None);
             };

@@ -242,7 +242,7 @@ pub async fn download(
         .run(move |conn| {
             let (row, access) = load_visible(conn, &principal, &id)?;
             let result = super::current(conn, &id)?.ok_or_else(ApiError::not_found)?;
-            let dossier = row.dossier(None);
+            let dossier = row.dossier(None, None);
             domain::release_result(&dossier, access == Access::Applicant)?;
             let content = st.files.open(&result.sha256).map_err(ApiError::storage)?;
             Ok((result, content))
