@@ -299,7 +299,7 @@ fn rows() -> Vec<Row> {
             "201 404 403 403 403 403 404 404 404 404 403 401",
         ),
         // Last: it takes whatever is waiting in the queue.
-        row(post, "/api/v1/queue/claim", none(), "403 403 403 200 403 403 403 204 403 403 403 401"),
+        row(post, "/api/v1/queue/claim", none(), "403 403 204 200 204 403 204 204 204 403 403 401"),
     ]
 }
 

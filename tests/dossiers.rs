@@ -64,7 +64,10 @@ async fn online_happy_path_with_its_events(b: Backend) {
     assert_eq!(claimed["national_status"], 4);
     let me: Value = app.get("/api/v1/me", Some(&specialist)).await.json().await.unwrap();
     assert_eq!(claimed["assignee_id"], me["id"]);
-    assert_eq!(claimed["allowed_actions"], json!(["request_supplement", "release", "transfer", "submit_for_approval"]));
+    assert_eq!(
+        claimed["allowed_actions"],
+        json!(["request_supplement", "release", "transfer", "submit_for_approval", "forward"])
+    );
 
     act_ok(&app, &specialist, &d, json!({"action": "submit_for_approval", "note": "Hồ sơ hợp lệ"})).await;
     let approved = act_ok(&app, &approver, &d, json!({"action": "approve"})).await;
@@ -774,8 +777,14 @@ async fn queues_wait_for_each_role(b: Backend) {
     let q: Value = app.get("/api/v1/queue", Some(&approver)).await.json().await.unwrap();
     assert_eq!(codes(&q), [construction["code"].as_str().unwrap()]);
     assert_problem(app.get("/api/v1/queue", Some(&citizen)).await, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_problem(app.post("/api/v1/queue/claim", Some(&clerk), json!({})).await, StatusCode::FORBIDDEN, "forbidden")
-        .await;
+    assert_problem(
+        app.post("/api/v1/queue/claim", Some(&citizen), json!({})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    // No step of these processes is a clerk's: nothing to claim.
+    assert_eq!(app.post("/api/v1/queue/claim", Some(&clerk), json!({})).await.status(), StatusCode::NO_CONTENT);
     // Mong Cai's specialists see nothing of Ha Long's.
     let far = app.staff_token("cv.mongcai@quangninh.gov.vn", &["specialist"], "194").await;
     assert_eq!(app.post("/api/v1/queue/claim", Some(&far), json!({})).await.status(), StatusCode::NO_CONTENT);

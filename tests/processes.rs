@@ -19,6 +19,8 @@ on_both_backends!(
     a_procedure_without_a_process_gets_the_default_once,
     the_control_slip_names_the_late_step,
     who_did_an_earlier_step_does_not_sign,
+    a_dossier_moves_step_by_step_across_units,
+    steps_go_back_and_their_clocks_pause,
 );
 
 async fn processes(app: &TestApp, code: &str) -> Vec<Value> {
@@ -227,7 +229,7 @@ async fn the_control_slip_names_the_late_step(b: Backend) {
     .await;
     let slip = json_ok(app.get(&path, Some(&clerk)).await, StatusCode::OK).await;
     assert_eq!(slip["dossier_code"], d["code"]);
-    assert_eq!(slip["process"], d["process"]);
+    assert_eq!((&slip["process"]["id"], &slip["process"]["version"]), (&d["process"]["id"], &d["process"]["version"]));
     let rows = slip["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 3);
     let first = &rows[0];
@@ -279,4 +281,193 @@ async fn who_did_an_earlier_step_does_not_sign(b: Backend) {
     act_ok(&app, &all, &d, json!({"action": "claim"})).await;
     act_ok(&app, &all, &d, json!({"action": "submit_for_approval"})).await;
     assert_eq!(act_ok(&app, &all, &d, json!({"action": "approve"})).await["status"], "result_ready");
+}
+
+/// Examine (specialist, 600 min) → review (approver, 240) → the tax
+/// office's check at another unit (specialist of Móng Cái standing in for
+/// it, 240) → sign (180) → return (60): 1,320 of the 1,350 minutes of three
+/// working days.
+fn five_steps(other_unit: &str) -> Value {
+    json!([
+        {"name": "Chuyên viên thẩm định", "role": "specialist", "allotted_minutes": 600, "kind": "ordinary"},
+        {"name": "Trưởng phòng xem xét", "role": "approver", "allotted_minutes": 240, "kind": "review"},
+        {"name": "Chi cục Thuế xác nhận", "role": "specialist", "unit_id": other_unit, "allotted_minutes": 240,
+         "kind": "ordinary"},
+        {"name": "Lãnh đạo ký", "role": "approver", "allotted_minutes": 180, "kind": "signing"},
+        {"name": "Trả kết quả", "role": "clerk", "allotted_minutes": 60, "kind": "return"},
+    ])
+}
+
+fn codes(page: &Value) -> Vec<String> {
+    page["items"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap().to_string()).collect()
+}
+
+async fn queue(app: &TestApp, token: &str) -> Vec<String> {
+    codes(&json_ok(app.get("/api/v1/queue", Some(token)).await, StatusCode::OK).await)
+}
+
+fn states(d: &Value) -> Vec<String> {
+    d["process"]["steps"].as_array().unwrap().iter().map(|s| s["state"].as_str().unwrap().to_string()).collect()
+}
+
+/// A five-step process with a step at another unit: each step waits in its
+/// queue for its role at its unit, is claimed and forwarded; its deadline
+/// is its start plus its allotment; the control slip has a row per step.
+async fn a_dossier_moves_step_by_step_across_units(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (admin, clerk, specialist) =
+        (app.token("admin").await, app.token("clerk").await, app.token("specialist").await);
+    let approver = app.token("approver").await;
+    let head = app.staff_token("tp.193@example.vn", &["approver"], "193").await;
+    let far = app.staff_token("cv.194@example.vn", &["specialist"], "194").await;
+    let (home, other) = (app.unit_id("193").await, app.unit_id("194").await);
+    let path = format!("/api/v1/procedures/{HOUSEHOLD_BUSINESS}/processes");
+    json_ok(app.post(&path, Some(&admin), json!({"steps": five_steps(&other)})).await, StatusCode::CREATED).await;
+
+    let d = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let code = d["code"].as_str().unwrap().to_string();
+    assert_eq!(states(&d), ["current", "pending", "pending", "pending", "pending"]);
+    let step = &d["current_step"];
+    assert_eq!((step["number"].as_u64(), step["role"].as_str()), (Some(1), Some("specialist")));
+    assert_eq!((step["holder"].clone(), step["unit_id"].as_str()), (Value::Null, Some(home.as_str())));
+    let started = chrono::DateTime::parse_from_rfc3339(step["started_at"].as_str().unwrap()).unwrap();
+    let due = chrono::DateTime::parse_from_rfc3339(step["due_at"].as_str().unwrap()).unwrap();
+    assert!(due - started >= chrono::Duration::minutes(600), "600 working minutes from {started}: {due}");
+
+    // Step 1: in the specialists' queue, not the approvers'.
+    assert_eq!(queue(&app, &specialist).await, [code.clone()]);
+    assert!(!queue(&app, &head).await.contains(&code));
+    let claimed = json_ok(app.post("/api/v1/queue/claim", Some(&specialist), json!({})).await, StatusCode::OK).await;
+    assert_eq!(claimed["code"], code.as_str());
+    let me: Value = app.get("/api/v1/me", Some(&specialist)).await.json().await.unwrap();
+    assert_eq!(claimed["current_step"]["holder"]["id"], me["id"]);
+    // The next step is a review, not the signing.
+    let res = act(&app, &specialist, &d, json!({"action": "submit_for_approval"})).await;
+    assert_problem(res, StatusCode::CONFLICT, "illegal_action").await;
+    // Handed to a named person: one of the review step's role.
+    let far_id: Value = app.get("/api/v1/me", Some(&far)).await.json().await.unwrap();
+    let res = act(&app, &specialist, &d, json!({"action": "forward", "to": far_id["id"]})).await;
+    let problem = assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "to");
+    let reviewing = act_ok(&app, &specialist, &d, json!({"action": "forward", "note": "Đủ điều kiện"})).await;
+    assert_eq!(
+        (reviewing["status"].as_str(), reviewing["current_step"]["number"].as_u64()),
+        (Some("in_progress"), Some(2))
+    );
+    assert_eq!(reviewing["current_step"]["holder"], Value::Null, "waiting in the review queue");
+    assert_eq!(states(&reviewing)[..2], ["done", "current"]);
+
+    // Step 2: the heads' queue; claimed, forwarded to the other unit.
+    assert!(!queue(&app, &specialist).await.contains(&code));
+    assert_eq!(queue(&app, &head).await, [code.clone()]);
+    act_ok(&app, &head, &d, json!({"action": "claim"})).await;
+    let res = act(&app, &approver, &d, json!({"action": "forward"})).await;
+    assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
+    let moved = act_ok(&app, &head, &d, json!({"action": "forward", "to": far_id["id"]})).await;
+    assert_eq!(moved["current_step"]["unit_id"], other.as_str());
+    assert_eq!(moved["current_step"]["holder"]["id"], far_id["id"]);
+    assert_eq!(moved["unit"]["code"], "194");
+
+    // Step 3 at Móng Cái: its specialist holds it and hands it back for signing.
+    assert_eq!(get(&app, &far, &d).await["current_step"]["number"], 3);
+    let pending = act_ok(&app, &far, &d, json!({"action": "submit_for_approval"})).await;
+    assert_eq!((pending["status"].as_str(), pending["unit"]["code"].as_str()), (Some("pending_approval"), Some("193")));
+    // Step 4: the head reviewed it, so another approver signs.
+    assert_problem(
+        act(&app, &head, &d, json!({"action": "approve"})).await,
+        StatusCode::FORBIDDEN,
+        "separation_of_duties",
+    )
+    .await;
+    let signed = act_ok(&app, &approver, &d, json!({"action": "approve"})).await;
+    assert_eq!(signed["current_step"]["number"], 5, "on to the desk's return step");
+    let payments = format!("/api/v1/dossiers/{}/payments", d["id"].as_str().unwrap());
+    json_ok(app.post(&payments, Some(&clerk), json!({"channel": "counter"})).await, StatusCode::CREATED).await;
+    let returned = act_ok(&app, &clerk, &d, json!({"action": "return_result"})).await;
+    assert!(returned["current_step"].is_null());
+    assert_eq!(states(&returned), ["done"; 5]);
+
+    let slip = json_ok(
+        app.get(&format!("/api/v1/dossiers/{}/control-slip", d["id"].as_str().unwrap()), Some(&clerk)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let rows = slip["rows"].as_array().unwrap();
+    let outcomes: Vec<(u64, &str)> =
+        rows.iter().map(|r| (r["step"].as_u64().unwrap(), r["outcome"].as_str().unwrap())).collect();
+    assert_eq!(
+        outcomes,
+        [(1, "forward"), (2, "forward"), (3, "submit_for_approval"), (4, "approve"), (5, "return_result")]
+    );
+    assert_eq!(rows[2]["unit_code"], "194");
+    assert_eq!(rows[1]["handed_over_by"], rows[0]["completed_by"]);
+}
+
+/// A reviewer sends the dossier back to the examination; a supplement
+/// request during a step moves its deadline as it moves the appointment.
+async fn steps_go_back_and_their_clocks_pause(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (admin, clerk, specialist) =
+        (app.token("admin").await, app.token("clerk").await, app.token("specialist").await);
+    let citizen = app.token("citizen").await;
+    let head = app.staff_token("tp.193@example.vn", &["approver"], "193").await;
+    let other = app.unit_id("194").await;
+    let path = format!("/api/v1/procedures/{HOUSEHOLD_BUSINESS}/processes");
+    json_ok(app.post(&path, Some(&admin), json!({"steps": five_steps(&other)})).await, StatusCode::CREATED).await;
+
+    let d = file(&app, &citizen, HOUSEHOLD_BUSINESS, "193").await;
+    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    act_ok(&app, &specialist, &d, json!({"action": "claim"})).await;
+    act_ok(&app, &specialist, &d, json!({"action": "forward"})).await;
+    act_ok(&app, &head, &d, json!({"action": "claim"})).await;
+    for bad in [
+        json!({"action": "return_to_step", "step": 2, "reason": "x"}),
+        json!({"action": "return_to_step", "step": 0, "reason": "x"}),
+    ] {
+        let problem =
+            assert_problem(act(&app, &head, &d, bad).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+                .await;
+        assert_eq!(problem["errors"][0]["field"], "step");
+    }
+    let back =
+        act_ok(&app, &head, &d, json!({"action": "return_to_step", "step": 1, "reason": "Thiếu xác minh"})).await;
+    assert_eq!((back["status"].as_str(), back["current_step"]["number"].as_u64()), (Some("in_progress"), Some(1)));
+    assert_eq!(back["current_step"]["holder"], Value::Null);
+    assert_eq!(queue(&app, &specialist).await, [d["code"].as_str().unwrap().to_string()]);
+    let again = act_ok(&app, &specialist, &d, json!({"action": "claim"})).await;
+    let due_before = again["current_step"]["due_at"].as_str().unwrap().to_string();
+
+    // Paused for the applicant over a working day: the step's deadline moves
+    // by the working minutes paused, as the appointment moves by the days.
+    let asked = act_ok(
+        &app,
+        &specialist,
+        &d,
+        json!({"action": "request_supplement", "reason": "Bổ sung", "items": ["Bản sao"]}),
+    )
+    .await;
+    assert_eq!(asked["status"], "awaiting_applicant");
+    let id = d["id"].as_str().unwrap().to_string();
+    // The request was made two working days ago (a Monday 09:00 → the Wednesday).
+    app.db(move |c| {
+        use motcua::db::schema::dossiers;
+        let now = motcua::time::now();
+        diesel::update(dossiers::table.find(&id))
+            .set(dossiers::paused_at.eq(now - chrono::Duration::days(2)))
+            .execute(c)?;
+        Ok(())
+    })
+    .await;
+    let resumed = act_ok(&app, &citizen, &d, json!({"action": "supplement"})).await;
+    let due_after = resumed["current_step"]["due_at"].as_str().unwrap().to_string();
+    assert!(due_after > due_before, "{due_before} → {due_after}");
+    assert_eq!(resumed["current_step"]["number"], 1);
+
+    let slip = json_ok(
+        app.get(&format!("/api/v1/dossiers/{}/control-slip", d["id"].as_str().unwrap()), Some(&clerk)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let outcomes: Vec<&str> = slip["rows"].as_array().unwrap().iter().filter_map(|r| r["outcome"].as_str()).collect();
+    assert_eq!(outcomes, ["forward", "return_to_step"]);
 }

@@ -218,7 +218,14 @@ fn local(t: NaiveDateTime) -> NaiveDateTime {
 /// A new dossier: filed online (submitted, the clock not started) or
 /// registered at a desk (received at once, with its appointment date, at
 /// the first step of `route`, the process in force at the unit).
-pub fn file(channel: Channel, unit_id: &str, fee_vnd: i64, terms: &Terms, route: Option<Route>, now: Now<'_>) -> Dossier {
+pub fn file(
+    channel: Channel,
+    unit_id: &str,
+    fee_vnd: i64,
+    terms: &Terms,
+    route: Option<Route>,
+    now: Now<'_>,
+) -> Dossier {
     let received = (channel != Channel::Online).then_some(now.at);
     let position = received.and(route).map(|route| Position::start(route, unit_id, now.at, now.calendar, now.hours));
     let due = received.map(|r| due_date(terms, r, now.calendar));
@@ -1028,7 +1035,8 @@ mod tests {
         let now = at("2026-03-02 02:00", &cal);
         let same = Act::Transfer { to_unit_id: "u1".into(), route: route() };
         assert!(matches!(apply(&d, &same, CLERK, &terms(1), now), Err(Refusal::Invalid { .. })));
-        let moved = apply(&d, &Act::Transfer { to_unit_id: "u2".into(), route: route() }, CLERK, &terms(1), now).unwrap();
+        let moved =
+            apply(&d, &Act::Transfer { to_unit_id: "u2".into(), route: route() }, CLERK, &terms(1), now).unwrap();
         assert_eq!((moved.status, moved.unit_id.as_str(), moved.assignee_id.clone()), (Status::Received, "u2", None));
         assert_eq!(moved.due_at, d.due_at, "the clock keeps running");
     }

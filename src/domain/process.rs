@@ -319,7 +319,8 @@ impl Position {
     pub fn enter(&mut self, index: usize, at: NaiveDateTime, by: Option<&str>, cal: &Calendar, hours: &OfficeHours) {
         self.index = index.min(self.route.steps.len() - 1);
         self.started_at = at;
-        self.due_at = from_local(deadline(cal, hours, to_local(at.and_utc()), self.step().allotted_minutes)).naive_utc();
+        self.due_at =
+            from_local(deadline(cal, hours, to_local(at.and_utc()), self.step().allotted_minutes)).naive_utc();
         self.handed_by = by.map(str::to_string);
     }
 
@@ -354,7 +355,10 @@ pub fn progress(steps: &[StepSpec], index: usize, status: Status) -> Vec<StepSta
         .map(|i| match i.cmp(&index) {
             Less => StepState::Done,
             // Signed, and no return step: nothing is current.
-            Equal if status == Status::Returned || (status == Status::ResultReady && steps[i].kind == StepKind::Signing) => {
+            Equal
+                if status == Status::Returned
+                    || (status == Status::ResultReady && steps[i].kind == StepKind::Signing) =>
+            {
                 StepState::Done
             }
             Equal if status.is_terminal() => StepState::Interrupted,

@@ -478,7 +478,8 @@ mod tests {
 
     #[test]
     fn steps_decide_where_a_forward_goes_and_who_works_them() {
-        let holder = |roles: &'static [Role]| Actor { roles, is_applicant: false, is_assignee: true, did_earlier_step: false };
+        let holder =
+            |roles: &'static [Role]| Actor { roles, is_applicant: false, is_assignee: true, did_earlier_step: false };
         let other = |roles: &'static [Role]| Actor { is_assignee: false, ..holder(roles) };
         // Examining: forward to the review step (still in progress), not yet to signing.
         let examining = at_step(S::InProgress, 0, true);

@@ -169,8 +169,8 @@ pub fn store(conn: &mut DbConnection, row: &DossierRow, before: &Dossier, after:
     }
     crate::processes::store_position(conn, &row.id, before.position.as_ref(), after.position.as_ref())?;
     if before.unit_id != after.unit_id {
-        let known: bool =
-            diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, &after.unit_id)))).get_result(conn)?;
+        let known: bool = diesel::select(diesel::dsl::exists(dossier_units::table.find((&row.id, &after.unit_id))))
+            .get_result(conn)?;
         if !known {
             diesel::insert_into(dossier_units::table)
                 .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&after.unit_id)))

@@ -358,28 +358,24 @@ pub fn pinned(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(
 pub fn settle(conn: &mut DbConnection, office: &OfficeHours) -> Result<usize, ApiError> {
     use crate::db::schema::dossiers;
     crate::db::backend::lock_text_for_transaction(conn, "settle-positions")?;
-    let open = [
-        Status::Received,
-        Status::InProgress,
-        Status::AwaitingApplicant,
-        Status::PendingApproval,
-        Status::ResultReady,
-    ]
-    .map(Status::as_str);
-    let unsettled: Vec<(String, String, String, String, Option<NaiveDateTime>, NaiveDateTime, Option<String>)> = dossiers::table
-        .left_join(dossier_processes::table)
-        .filter(dossiers::status.eq_any(open))
-        .filter(dossier_processes::step.is_null())
-        .select((
-            dossiers::id,
-            dossiers::procedure_id,
-            dossiers::unit_id,
-            dossiers::status,
-            dossiers::received_at,
-            dossiers::submitted_at,
-            dossier_processes::process_id.nullable(),
-        ))
-        .load(conn)?;
+    let open =
+        [Status::Received, Status::InProgress, Status::AwaitingApplicant, Status::PendingApproval, Status::ResultReady]
+            .map(Status::as_str);
+    let unsettled: Vec<(String, String, String, String, Option<NaiveDateTime>, NaiveDateTime, Option<String>)> =
+        dossiers::table
+            .left_join(dossier_processes::table)
+            .filter(dossiers::status.eq_any(open))
+            .filter(dossier_processes::step.is_null())
+            .select((
+                dossiers::id,
+                dossiers::procedure_id,
+                dossiers::unit_id,
+                dossiers::status,
+                dossiers::received_at,
+                dossiers::submitted_at,
+                dossier_processes::process_id.nullable(),
+            ))
+            .load(conn)?;
     for (id, procedure_id, unit_id, status, received_at, submitted_at, pinned) in &unsettled {
         let route = match pinned {
             Some(process_id) => {

@@ -121,12 +121,17 @@ pub async fn queue(
             sql = crate::filter_overdue!(sql, q.overdue, now);
             if let Some(soon) = q.due_soon {
                 let local_now = crate::dossiers::local(now);
-                let until = crate::dossiers::calendar_from(conn, now)?.add_working_minutes(&hours, local_now, soon_minutes);
+                let until =
+                    crate::dossiers::calendar_from(conn, now)?.add_working_minutes(&hours, local_now, soon_minutes);
                 let due_soon = dossiers::status
                     .eq_any(Status::CLOCK_RUNNING.map(Status::as_str))
                     .and(dossier_processes::step_due_at.gt(now))
                     .and(dossier_processes::step_due_at.le(crate::dossiers::stored(until)));
-                sql = if soon { sql.filter(due_soon.assume_not_null()) } else { sql.filter(diesel::dsl::not(due_soon.assume_not_null())) };
+                sql = if soon {
+                    sql.filter(due_soon.assume_not_null())
+                } else {
+                    sql.filter(diesel::dsl::not(due_soon.assume_not_null()))
+                };
             }
             if let Some((t, id)) = after {
                 sql = sql.filter(dossiers::queue_at.gt(t).or(dossiers::queue_at.eq(t).and(dossiers::id.gt(id))));
