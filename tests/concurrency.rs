@@ -37,6 +37,7 @@ on_both_backends!(
     receptions_make_one_default_process,
     process_versions_saved_at_once_take_consecutive_numbers,
     a_delegation_is_revoked_once,
+    a_step_is_forwarded_once_and_its_queue_claimed_once,
 );
 
 const N: usize = 20;
@@ -615,4 +616,35 @@ async fn a_delegation_is_revoked_once(b: Backend) {
         pair.app.db(move |c| delegations::table.select(delegations::revoked_at).load(c)).await;
     assert_eq!(revoked.len(), 1);
     assert_eq!(pair.audited(&id, "delegations.revoke.post").await, 1, "the one revocation that took effect");
+}
+
+/// Twenty forwards of one step, then twenty claims from the next step's
+/// queue by twenty approvers, alternating between two instances: one
+/// handover, one holder.
+async fn a_step_is_forwarded_once_and_its_queue_claimed_once(b: Backend) {
+    let pair = Pair::start(b).await;
+    let clerk = pair.app.staff_token("mc.22@example.vn", &["clerk"], "22").await;
+    let specialist = pair.app.staff_token("cv.22@example.vn", &["specialist"], "22").await;
+    // 2.000488 (criminal record certificate): examine, review, sign, return.
+    let d = register(&pair.app, &clerk, "2.000488", "22").await;
+    act_ok(&pair.app, &specialist, &d, json!({"action": "claim"})).await;
+    let answers = pair.at_once(N, |api, _| act(api, &specialist, &d, json!({"action": "forward"}))).await;
+    assert_eq!(count(&answers, StatusCode::OK), 1, "{answers:?}");
+    assert!(codes(&answers).iter().all(|c| c == "forbidden"), "the holder let go: {:?}", codes(&answers));
+    assert_eq!(pair.events(&d, "forward").await, 1);
+    let now = get(&pair.app, &clerk, &d).await;
+    assert_eq!(
+        (now["current_step"]["number"].as_u64(), now["current_step"]["role"].as_str()),
+        (Some(2), Some("approver"))
+    );
+
+    let mut heads = Vec::new();
+    for i in 0..N {
+        heads.push(pair.app.staff_token(&format!("tp{i}.22@example.vn"), &["approver"], "22").await);
+    }
+    let answers = pair.at_once(N, |api, i| api.post("/api/v1/queue/claim", Some(&heads[i]), json!({}))).await;
+    assert_eq!(count(&answers, StatusCode::OK), 1, "{answers:?}");
+    assert_eq!(count(&answers, StatusCode::NO_CONTENT), N - 1);
+    assert_eq!(pair.events(&d, "claim").await, 2);
+    pair.assert_consistent().await;
 }

@@ -8,7 +8,7 @@ mod common;
 use common::flow::*;
 use common::{Backend, TestApp, assert_problem};
 use diesel::prelude::*;
-use motcua::db::schema::dossier_events;
+use motcua::db::schema::{dossier_events, dossier_processes};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -21,6 +21,7 @@ on_both_backends!(
     who_did_an_earlier_step_does_not_sign,
     a_dossier_moves_step_by_step_across_units,
     steps_go_back_and_their_clocks_pause,
+    dossiers_received_before_steps_are_placed_at_one,
 );
 
 async fn processes(app: &TestApp, code: &str) -> Vec<Value> {
@@ -470,4 +471,42 @@ async fn steps_go_back_and_their_clocks_pause(b: Backend) {
     .await;
     let outcomes: Vec<&str> = slip["rows"].as_array().unwrap().iter().filter_map(|r| r["outcome"].as_str()).collect();
     assert_eq!(outcomes, ["forward", "return_to_step"]);
+}
+
+/// An upgrade: dossiers received before processes existed (no pin), and
+/// pins made before steps were kept, get the step their status stands at
+/// when the service starts (`processes::settle`), once.
+async fn dossiers_received_before_steps_are_placed_at_one(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (clerk, specialist) = (app.token("clerk").await, app.token("specialist").await);
+    let received = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let pending = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    act_ok(&app, &specialist, &pending, json!({"action": "claim"})).await;
+    act_ok(&app, &specialist, &pending, json!({"action": "submit_for_approval"})).await;
+    let (a, p) = (received["id"].as_str().unwrap().to_string(), pending["id"].as_str().unwrap().to_string());
+    let settled = app
+        .db(move |c| {
+            diesel::delete(dossier_processes::table.find(&a)).execute(c)?;
+            diesel::update(dossier_processes::table.find(&p))
+                .set(dossier_processes::step.eq(None::<i32>))
+                .execute(c)?;
+            let hours = motcua::domain::calendar::OfficeHours::default();
+            let first = motcua::processes::settle(c, &hours).map_err(|_| diesel::result::Error::RollbackTransaction)?;
+            let again = motcua::processes::settle(c, &hours).map_err(|_| diesel::result::Error::RollbackTransaction)?;
+            Ok((first, again))
+        })
+        .await;
+    assert_eq!(settled, (2, 0));
+    let now = get(&app, &clerk, &received).await;
+    assert_eq!(
+        (now["current_step"]["number"].as_u64(), now["current_step"]["role"].as_str()),
+        (Some(1), Some("specialist"))
+    );
+    let now = get(&app, &clerk, &pending).await;
+    assert_eq!(
+        (now["current_step"]["number"].as_u64(), now["current_step"]["kind"].as_str()),
+        (Some(2), Some("signing"))
+    );
+    let approver = app.token("approver").await;
+    assert_eq!(act_ok(&app, &approver, &pending, json!({"action": "approve"})).await["current_step"]["number"], 3);
 }
