@@ -538,6 +538,7 @@ struct PinRow {
     step_started_at: Option<NaiveDateTime>,
     step_due_at: Option<NaiveDateTime>,
     handed_by: Option<String>,
+    step_alerted_at: Option<NaiveDateTime>,
 }
 
 #[derive(Insertable)]
@@ -1324,6 +1325,9 @@ fn add_dossier(
             step_started_at: Some(p.started_at),
             step_due_at: Some(p.due_at),
             handed_by: None,
+            // A simulated step already late counts as alerted: loading a year
+            // does not flood the outbox with its late steps.
+            step_alerted_at: (p.due_at < stored(world.now)).then_some(p.due_at),
         });
     }
     batch.dossiers.push(row);

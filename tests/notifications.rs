@@ -13,7 +13,7 @@ use common::flow::*;
 use common::smtp::{Mail, SmtpSink};
 use common::{Backend, PUBLIC_BASE_URL, TestApp, assert_problem, citizen};
 use diesel::prelude::*;
-use motcua::db::schema::{account_tokens, dossiers, outbox};
+use motcua::db::schema::{account_tokens, dossier_processes, dossiers, outbox};
 use motcua::notify::worker::{Delivery, Worker};
 use motcua::seed::DEMO_PASSWORD;
 use reqwest::StatusCode;
@@ -33,6 +33,7 @@ on_both_backends!(
     dead_letters_after_max_attempts_and_admin_retry,
     concurrent_workers_deliver_each_message_once,
     staff_digest_once_a_day,
+    a_late_step_alerts_the_units_approvers_once,
 );
 
 /// `dd/mm/yyyy HH:MM` in Vietnam (UTC+7) of an API timestamp.
@@ -678,4 +679,47 @@ async fn staff_digest_once_a_day(b: Backend) {
     // The next day, again.
     let tomorrow = morning + chrono::Duration::days(1);
     assert_eq!(app.state.mail_worker.digest_if_due(tomorrow).await.unwrap(), Some(1));
+}
+
+/// Moves the deadline of dossier `d`'s current step to `due`.
+async fn step_due(app: &TestApp, d: &Value, due: NaiveDateTime) {
+    let id = d["id"].as_str().unwrap().to_string();
+    app.db(move |c| {
+        diesel::update(dossier_processes::table.find(id)).set(dossier_processes::step_due_at.eq(due)).execute(c)
+    })
+    .await;
+}
+
+/// A step late by more than `dossiers.step_alert_after_working_hours`
+/// working hours alerts the approvers of its unit, once whatever the
+/// instances; a step late by less does not; the next step is alerted anew.
+async fn a_late_step_alerts_the_units_approvers_once(b: Backend) {
+    let (app, sink) = TestApp::with_mail(b, |_| {}).await;
+    let (clerk, specialist) = (app.token("clerk").await, app.token("specialist").await);
+    let late = counter_dossier(&app, &clerk, HOUSEHOLD_BUSINESS, None).await;
+    let barely = counter_dossier(&app, &clerk, HOUSEHOLD_BUSINESS, None).await;
+    let now = Utc::now().naive_utc();
+    // A month late (whatever the holidays), and an hour late (within the margin).
+    step_due(&app, &late, now - chrono::Duration::days(30)).await;
+    step_due(&app, &barely, now - chrono::Duration::hours(1)).await;
+
+    assert_eq!(app.state.mail_worker.alert_late_steps(now).await.unwrap(), 1);
+    assert_eq!(app.state.mail_worker.alert_late_steps(now).await.unwrap(), 0, "once");
+    let app = app.restart(|_| {}).await;
+    assert_eq!(app.state.mail_worker.alert_late_steps(now).await.unwrap(), 0, "whatever the instance");
+    assert_eq!(app.deliver().await.sent, 1);
+    let mail = only_mail_to(&sink, "approver@motcua.local");
+    let code = late["code"].as_str().unwrap();
+    assert_eq!(mail.subject, format!("Bước xử lý quá hạn: hồ sơ {code}"));
+    let step = late["current_step"]["name"].as_str().unwrap();
+    assert!(mail.text.contains(step) && mail.html.contains(code), "{}", mail.text);
+    assert!(!mail.text.contains(barely["code"].as_str().unwrap()));
+
+    // On to the signing step: its own deadline, alerted anew once late.
+    act_ok(&app, &specialist, &late, json!({"action": "claim"})).await;
+    act_ok(&app, &specialist, &late, json!({"action": "submit_for_approval"})).await;
+    let now = Utc::now().naive_utc();
+    assert_eq!(app.state.mail_worker.alert_late_steps(now).await.unwrap(), 0, "the new step is not late");
+    step_due(&app, &late, now - chrono::Duration::days(30)).await;
+    assert_eq!(app.state.mail_worker.alert_late_steps(now).await.unwrap(), 1);
 }

@@ -22,6 +22,7 @@ on_both_backends!(
     a_dossier_moves_step_by_step_across_units,
     steps_go_back_and_their_clocks_pause,
     dossiers_received_before_steps_are_placed_at_one,
+    the_queue_filters_steps_due_soon,
 );
 
 async fn processes(app: &TestApp, code: &str) -> Vec<Value> {
@@ -336,7 +337,7 @@ async fn a_dossier_moves_step_by_step_across_units(b: Backend) {
     assert!(due - started >= chrono::Duration::minutes(600), "600 working minutes from {started}: {due}");
 
     // Step 1: in the specialists' queue, not the approvers'.
-    assert_eq!(queue(&app, &specialist).await, [code.clone()]);
+    assert_eq!(queue(&app, &specialist).await, std::slice::from_ref(&code));
     assert!(!queue(&app, &head).await.contains(&code));
     let claimed = json_ok(app.post("/api/v1/queue/claim", Some(&specialist), json!({})).await, StatusCode::OK).await;
     assert_eq!(claimed["code"], code.as_str());
@@ -360,7 +361,7 @@ async fn a_dossier_moves_step_by_step_across_units(b: Backend) {
 
     // Step 2: the heads' queue; claimed, forwarded to the other unit.
     assert!(!queue(&app, &specialist).await.contains(&code));
-    assert_eq!(queue(&app, &head).await, [code.clone()]);
+    assert_eq!(queue(&app, &head).await, std::slice::from_ref(&code));
     act_ok(&app, &head, &d, json!({"action": "claim"})).await;
     let res = act(&app, &approver, &d, json!({"action": "forward"})).await;
     assert_problem(res, StatusCode::FORBIDDEN, "forbidden").await;
@@ -509,4 +510,37 @@ async fn dossiers_received_before_steps_are_placed_at_one(b: Backend) {
     );
     let approver = app.token("approver").await;
     assert_eq!(act_ok(&app, &approver, &pending, json!({"action": "approve"})).await["current_step"]["number"], 3);
+}
+
+/// `GET /queue?due_soon=true`: the dossiers whose current step is due
+/// within `dossiers.due_soon_working_hours` (4) working hours, not late yet.
+async fn the_queue_filters_steps_due_soon(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (clerk, specialist) = (app.token("clerk").await, app.token("specialist").await);
+    let soon = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let later = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let late = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let now = motcua::time::now();
+    for (d, due) in [
+        (&soon, now + chrono::Duration::minutes(1)),
+        (&later, now + chrono::Duration::days(30)),
+        (&late, now - chrono::Duration::minutes(1)),
+    ] {
+        let id = d["id"].as_str().unwrap().to_string();
+        app.db(move |c| {
+            diesel::update(dossier_processes::table.find(id)).set(dossier_processes::step_due_at.eq(due)).execute(c)
+        })
+        .await;
+    }
+    let code = |d: &Value| d["code"].as_str().unwrap().to_string();
+    let due_soon = json_ok(app.get("/api/v1/queue?due_soon=true", Some(&specialist)).await, StatusCode::OK).await;
+    assert_eq!(codes(&due_soon), [code(&soon)]);
+    let rest = json_ok(app.get("/api/v1/queue?due_soon=false", Some(&specialist)).await, StatusCode::OK).await;
+    let mut rest = codes(&rest);
+    rest.sort();
+    let mut expected = vec![code(&later), code(&late)];
+    expected.sort();
+    assert_eq!(rest, expected);
+    assert_eq!(get(&app, &clerk, &late).await["current_step"]["overdue"], true);
+    assert_eq!(get(&app, &clerk, &soon).await["current_step"]["overdue"], false);
 }

@@ -177,6 +177,7 @@ diesel::table! {
         step_started_at -> Nullable<Timestamp>,
         step_due_at -> Nullable<Timestamp>,
         handed_by -> Nullable<Text>,
+        step_alerted_at -> Nullable<Timestamp>,
     }
 }
 

@@ -369,6 +369,20 @@ pub fn progress(steps: &[StepSpec], index: usize, status: Status) -> Vec<StepSta
         .collect()
 }
 
+/// How many working minutes a step due at local `due` is late at local
+/// `now`, when that is more than `margin_hours` working hours (the late-step
+/// alert, `dossiers.step_alert_after_working_hours`); `None` otherwise.
+pub fn late_beyond(
+    cal: &Calendar,
+    hours: &OfficeHours,
+    due: NaiveDateTime,
+    now: NaiveDateTime,
+    margin_hours: u32,
+) -> Option<u32> {
+    let late = cal.working_minutes_between(hours, due, now);
+    (late > margin_hours.saturating_mul(60)).then_some(late)
+}
+
 /// The deadline of a step started at local `start`: `minutes` working
 /// minutes later.
 pub fn deadline(cal: &Calendar, hours: &OfficeHours, start: NaiveDateTime, minutes: u32) -> NaiveDateTime {
@@ -665,6 +679,16 @@ mod tests {
         assert_eq!((rows[0].deadline, rows[0].timing), (at("2026-03-04 17:00"), Timing::OnTime));
         assert_eq!((rows[1].step, rows[1].outcome.as_deref()), (2, Some("return_for_rework")));
         assert_eq!((rows[2].step, rows[2].outcome.as_deref()), (1, Some("withdraw")));
+    }
+
+    #[test]
+    fn a_step_alerts_once_late_beyond_the_margin_in_working_hours() {
+        let (cal, hours) = (Calendar::default(), OfficeHours::default());
+        // Due Friday 16:00: on Monday 08:30, late by Friday's 60 minutes and Monday's 60.
+        let (due, monday) = (at("2026-03-06 16:00"), at("2026-03-09 08:30"));
+        assert_eq!(late_beyond(&cal, &hours, due, monday, 1), Some(120));
+        assert_eq!(late_beyond(&cal, &hours, due, monday, 2), None, "exactly the margin is not beyond it");
+        assert_eq!(late_beyond(&cal, &hours, monday, due, 0), None, "not late");
     }
 
     proptest! {

@@ -255,4 +255,17 @@ impl Notifier {
         };
         self.queue(conn, Kind::StaffDigest, Locale::from_account(Some(&user.locale)), &user.email, None, ctx)
     }
+
+    /// Tells `approver` that a step of dossier `dossier_id` is late
+    /// (`alerts::alert_late_steps` builds `ctx`).
+    pub fn step_late(
+        &self,
+        conn: &mut DbConnection,
+        approver: &UserRow,
+        dossier_id: &str,
+        ctx: Value,
+    ) -> Result<(), ApiError> {
+        let locale = Locale::from_account(Some(&approver.locale));
+        self.queue(conn, Kind::StepLate, locale, &approver.email, Some(dossier_id), ctx)
+    }
 }

@@ -12,6 +12,7 @@
 //! - `digest`: the staff's daily digest.
 //! - `routes`: `/api/v1/admin/outbox`.
 
+pub mod alerts;
 pub mod digest;
 pub mod mailer;
 pub mod messages;
@@ -39,10 +40,12 @@ pub enum Kind {
     ResultReady,
     RatingInvitation,
     StaffDigest,
+    /// To the approvers of a unit: a step of a dossier there is late.
+    StepLate,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::VerifyEmail,
         Kind::AccountExists,
         Kind::PasswordReset,
@@ -53,6 +56,7 @@ impl Kind {
         Kind::ResultReady,
         Kind::RatingInvitation,
         Kind::StaffDigest,
+        Kind::StepLate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +71,7 @@ impl Kind {
             Kind::ResultReady => "result_ready",
             Kind::RatingInvitation => "rating_invitation",
             Kind::StaffDigest => "staff_digest",
+            Kind::StepLate => "step_late",
         }
     }
 

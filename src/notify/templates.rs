@@ -41,6 +41,8 @@ const FILES: &[(&str, &str)] = embed!(
     "vi/rating_invitation.html",
     "vi/staff_digest.txt",
     "vi/staff_digest.html",
+    "vi/step_late.txt",
+    "vi/step_late.html",
     "en/verify_email.txt",
     "en/verify_email.html",
     "en/account_exists.txt",
@@ -61,6 +63,8 @@ const FILES: &[(&str, &str)] = embed!(
     "en/rating_invitation.html",
     "en/staff_digest.txt",
     "en/staff_digest.html",
+    "en/step_late.txt",
+    "en/step_late.html",
 );
 
 fn environment() -> &'static Environment<'static> {
@@ -150,6 +154,7 @@ mod tests {
             "original_due_at": "06/03/2025 17:00", "new_due_at": "13/03/2025 17:00",
             "verification_link": null, "rating_link": "https://dvc.example.vn/api/v1/dossiers/1/rating",
             "day": "03/03/2025", "overdue": [line], "overdue_total": 1, "soon": [line, line], "soon_total": 3,
+            "step": "Thẩm định <hồ sơ>", "late_hours": 5, "holder": "Trần Thị <i>B</i>",
         })))
     }
 

@@ -146,7 +146,14 @@ impl Worker {
             .await
     }
 
-    /// Polls forever: the digest when due, then the outbox. Errors (the
+    /// Alerts the approvers of the steps late beyond the margin
+    /// (`alerts::alert_late_steps`); how many steps were alerted.
+    pub async fn alert_late_steps(&self, now: chrono::NaiveDateTime) -> Result<usize, ApiError> {
+        let (notifier, dossiers) = (self.notifier.clone(), self.dossiers.clone());
+        self.db.write(move |conn| super::alerts::alert_late_steps(conn, &notifier, &dossiers, now)).await
+    }
+
+    /// Polls forever: the digest when due, late-step alerts, then the outbox. Errors (the
     /// database away, say) are logged and retried at the next tick. While the
     /// SMTP server cannot be reached, the worker pauses as a whole (a circuit
     /// breaker): each round that ends in an outage doubles the pause, from
@@ -162,6 +169,9 @@ impl Worker {
             ticks.tick().await;
             if let Err(e) = self.digest_if_due(crate::time::now()).await {
                 tracing::warn!(error = %e, "staff digest failed; retrying at the next tick");
+            }
+            if let Err(e) = self.alert_late_steps(crate::time::now()).await {
+                tracing::warn!(error = %e, "late-step alerts failed; retrying at the next tick");
             }
             match self.run_pending().await {
                 Ok(d) if d.outage => {

@@ -298,8 +298,9 @@ pub fn store_position(
         dossier_processes::step_started_at.eq(p.started_at),
         dossier_processes::step_due_at.eq(p.due_at),
         dossier_processes::handed_by.eq(&p.handed_by),
+        dossier_processes::step_alerted_at.eq(None::<NaiveDateTime>),
     );
-    let moved = diesel::update(dossier_processes::table.find(dossier_id)).set(values.clone()).execute(conn)?;
+    let moved = diesel::update(dossier_processes::table.find(dossier_id)).set(values).execute(conn)?;
     if moved == 0 {
         diesel::insert_into(dossier_processes::table)
             .values((dossier_processes::dossier_id.eq(dossier_id), values))
@@ -350,6 +351,18 @@ pub fn pinned(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(
         .optional()
 }
 
+/// A dossier in processing without a position yet, and its pin if any.
+#[derive(Queryable)]
+struct Unsettled {
+    id: String,
+    procedure_id: String,
+    unit_id: String,
+    status: String,
+    received_at: Option<NaiveDateTime>,
+    submitted_at: NaiveDateTime,
+    pinned: Option<String>,
+}
+
 /// Gives every dossier in processing a position: those received before
 /// processes existed are pinned to the process in force at their unit, and
 /// pins made before steps were kept get their step
@@ -361,34 +374,33 @@ pub fn settle(conn: &mut DbConnection, office: &OfficeHours) -> Result<usize, Ap
     let open =
         [Status::Received, Status::InProgress, Status::AwaitingApplicant, Status::PendingApproval, Status::ResultReady]
             .map(Status::as_str);
-    let unsettled: Vec<(String, String, String, String, Option<NaiveDateTime>, NaiveDateTime, Option<String>)> =
-        dossiers::table
-            .left_join(dossier_processes::table)
-            .filter(dossiers::status.eq_any(open))
-            .filter(dossier_processes::step.is_null())
-            .select((
-                dossiers::id,
-                dossiers::procedure_id,
-                dossiers::unit_id,
-                dossiers::status,
-                dossiers::received_at,
-                dossiers::submitted_at,
-                dossier_processes::process_id.nullable(),
-            ))
-            .load(conn)?;
-    for (id, procedure_id, unit_id, status, received_at, submitted_at, pinned) in &unsettled {
-        let route = match pinned {
+    let unsettled: Vec<Unsettled> = dossiers::table
+        .left_join(dossier_processes::table)
+        .filter(dossiers::status.eq_any(open))
+        .filter(dossier_processes::step.is_null())
+        .select((
+            dossiers::id,
+            dossiers::procedure_id,
+            dossiers::unit_id,
+            dossiers::status,
+            dossiers::received_at,
+            dossiers::submitted_at,
+            dossier_processes::process_id.nullable(),
+        ))
+        .load(conn)?;
+    for d in &unsettled {
+        let route = match &d.pinned {
             Some(process_id) => {
                 let row: ProcessRow = processes::table.find(process_id).select(ProcessRow::as_select()).first(conn)?;
                 Route { steps: row.steps().into(), version: row.version, process_id: row.id }
             }
-            None => route(conn, procedure_id, unit_id, office)?,
+            None => route(conn, &d.procedure_id, &d.unit_id, office)?,
         };
-        let status = Status::parse(status).expect("statuses are written by the state machine");
-        let since = received_at.unwrap_or(*submitted_at);
+        let status = Status::parse(&d.status).expect("statuses are written by the state machine");
+        let since = d.received_at.unwrap_or(d.submitted_at);
         let calendar = crate::dossiers::calendar_from(conn, since)?;
-        let position = Position::settled(route, unit_id, status, since, &calendar, office);
-        store_position(conn, id, None, Some(&position))?;
+        let position = Position::settled(route, &d.unit_id, status, since, &calendar, office);
+        store_position(conn, &d.id, None, Some(&position))?;
     }
     if !unsettled.is_empty() {
         tracing::info!(dossiers = unsettled.len(), "dossiers in processing placed at a step of their process");

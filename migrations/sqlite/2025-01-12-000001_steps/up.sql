@@ -10,6 +10,8 @@ ALTER TABLE dossier_processes ADD COLUMN step_role TEXT;
 ALTER TABLE dossier_processes ADD COLUMN step_started_at TIMESTAMP;
 ALTER TABLE dossier_processes ADD COLUMN step_due_at TIMESTAMP;
 ALTER TABLE dossier_processes ADD COLUMN handed_by TEXT;
+-- When the unit's approvers were told the current step is late (once per step).
+ALTER TABLE dossier_processes ADD COLUMN step_alerted_at TIMESTAMP;
 CREATE INDEX dossier_processes_due_idx ON dossier_processes (step_due_at);
 -- The queues of every step in claiming order: received dossiers wait for the
 -- first step's role, unheld ones in progress or pending approval for a later
