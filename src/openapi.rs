@@ -35,6 +35,7 @@ use crate::{
         results::routes::replace,
         repository::routes::list, payments::routes::create, payments::routes::callback,
         ratings::routes::rate, ratings::routes::list, stats::routes::stats, stats::routes::scorecard,
+        stats::routes::steps, stats::exports::steps_csv, stats::exports::steps_xlsx,
         stats::exports::stats_csv, stats::exports::stats_xlsx, stats::exports::stats_json,
         stats::exports::dossiers_csv, stats::exports::dossiers_xlsx,
         audit::routes::list, audit::routes::export, audit::routes::verify,

@@ -201,6 +201,8 @@ fn rows() -> Vec<Row> {
         // Statistics: auditors, approvers and administrators, of a unit in scope.
         row(get.clone(), "/api/v1/stats?unit={u193}", none(), statistics),
         row(get.clone(), "/api/v1/stats/scorecard?unit={u193}", none(), statistics),
+        row(get.clone(), "/api/v1/stats/steps?unit={u193}", none(), statistics),
+        row(get.clone(), "/api/v1/exports/steps.csv?unit={u193}", none(), statistics),
         row(get.clone(), "/api/v1/exports/stats.csv?unit={u193}", none(), statistics),
         row(get.clone(), "/api/v1/exports/dossiers.csv?unit={u193}", none(), statistics),
         row(get.clone(), "/api/v1/audit", none(), "403 403 403 403 403 200 403 403 403 200 200 401"),

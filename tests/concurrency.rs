@@ -632,6 +632,9 @@ async fn a_step_is_forwarded_once_and_its_queue_claimed_once(b: Backend) {
     assert_eq!(count(&answers, StatusCode::OK), 1, "{answers:?}");
     assert!(codes(&answers).iter().all(|c| c == "forbidden"), "the holder let go: {:?}", codes(&answers));
     assert_eq!(pair.events(&d, "forward").await, 1);
+    let auditor = pair.app.token("auditor").await;
+    let steps = json_ok(pair.app.get("/api/v1/stats/steps", Some(&auditor)).await, StatusCode::OK).await;
+    assert_eq!(steps["steps"][0]["completed"], 1, "one step completed: {steps}");
     let now = get(&pair.app, &clerk, &d).await;
     assert_eq!(
         (now["current_step"]["number"].as_u64(), now["current_step"]["role"].as_str()),

@@ -23,6 +23,7 @@ on_both_backends!(
     steps_go_back_and_their_clocks_pause,
     dossiers_received_before_steps_are_placed_at_one,
     the_queue_filters_steps_due_soon,
+    step_statistics_name_the_late_step_and_unit,
 );
 
 async fn processes(app: &TestApp, code: &str) -> Vec<Value> {
@@ -543,4 +544,103 @@ async fn the_queue_filters_steps_due_soon(b: Backend) {
     assert_eq!(rest, expected);
     assert_eq!(get(&app, &clerk, &late).await["current_step"]["overdue"], true);
     assert_eq!(get(&app, &clerk, &soon).await["current_step"]["overdue"], false);
+}
+
+/// `GET /stats/steps` on a hand-counted set: three dossiers examined (one
+/// late, at Hạ Long; one at Móng Cái), one signed and returned. The working
+/// minutes late are those its control slip reports.
+async fn step_statistics_name_the_late_step_and_unit(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (clerk, specialist, approver) =
+        (app.token("clerk").await, app.token("specialist").await, app.token("approver").await);
+    let far_clerk = app.staff_token("mc.194@example.vn", &["clerk"], "194").await;
+    let far = app.staff_token("cv.194@example.vn", &["specialist"], "194").await;
+    let late = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let on_time = register(&app, &clerk, HOUSEHOLD_BUSINESS, "193").await;
+    let elsewhere = register(&app, &far_clerk, HOUSEHOLD_BUSINESS, "194").await;
+    for (token, d) in [(&specialist, &late), (&specialist, &on_time), (&far, &elsewhere)] {
+        act_ok(&app, token, d, json!({"action": "claim"})).await;
+    }
+    // The late one was registered and claimed a month ago: its first step's
+    // deadline, as its control slip computes it, is long past.
+    let id = late["id"].as_str().unwrap().to_string();
+    app.db(move |c| {
+        let events: Vec<(String, chrono::NaiveDateTime)> = dossier_events::table
+            .filter(dossier_events::dossier_id.eq(id))
+            .select((dossier_events::id, dossier_events::at))
+            .load(c)?;
+        for (event, at) in events {
+            diesel::update(dossier_events::table.find(event))
+                .set(dossier_events::at.eq(at - chrono::Duration::days(30)))
+                .execute(c)?;
+        }
+        Ok(())
+    })
+    .await;
+    let slip_path = format!("/api/v1/dossiers/{}/control-slip", late["id"].as_str().unwrap());
+    let slip = json_ok(app.get(&slip_path, Some(&clerk)).await, StatusCode::OK).await;
+    let deadline: chrono::DateTime<chrono::Utc> = slip["rows"][0]["deadline"].as_str().unwrap().parse().unwrap();
+    let id = late["id"].as_str().unwrap().to_string();
+    app.db(move |c| {
+        diesel::update(dossier_processes::table.find(id))
+            .set(dossier_processes::step_due_at.eq(deadline.naive_utc()))
+            .execute(c)
+    })
+    .await;
+    for (token, d) in [(&specialist, &late), (&specialist, &on_time), (&far, &elsewhere)] {
+        act_ok(&app, token, d, json!({"action": "submit_for_approval"})).await;
+    }
+    act_ok(&app, &approver, &late, json!({"action": "approve"})).await;
+    let payments = format!("/api/v1/dossiers/{}/payments", late["id"].as_str().unwrap());
+    json_ok(app.post(&payments, Some(&clerk), json!({"channel": "counter"})).await, StatusCode::CREATED).await;
+    act_ok(&app, &clerk, &late, json!({"action": "return_result"})).await;
+    let slip = json_ok(app.get(&slip_path, Some(&clerk)).await, StatusCode::OK).await;
+    let delay = slip["rows"][0]["late_by_minutes"].as_i64().unwrap();
+    assert!(delay > 0);
+
+    let auditor = app.token("auditor").await;
+    let stats = json_ok(app.get("/api/v1/stats/steps", Some(&auditor)).await, StatusCode::OK).await;
+    let line = |r: &Value| {
+        (
+            r["key"].as_str().unwrap().to_string(),
+            r["step"].as_i64().unwrap(),
+            r["completed"].as_i64().unwrap(),
+            r["late"].as_i64().unwrap(),
+            r["delay_minutes"].as_i64().unwrap(),
+        )
+    };
+    let steps: Vec<_> = stats["steps"].as_array().unwrap().iter().map(line).collect();
+    let total = |step, completed, late, delay| ("total".to_string(), step, completed, late, delay);
+    assert_eq!(steps, [total(1, 3, 1, delay), total(2, 1, 0, 0), total(3, 1, 0, 0)], "most delay first");
+    assert_eq!(stats["steps"][0]["average_delay_minutes"].as_f64(), Some(delay as f64));
+    assert_eq!(stats["steps"][0]["late_rate"].as_f64(), Some(1.0 / 3.0));
+    let (u193, u194) = (app.unit_id("193").await, app.unit_id("194").await);
+    let mut rows: Vec<_> = stats["rows"].as_array().unwrap().iter().map(line).collect();
+    rows.sort();
+    let mut expected =
+        vec![(u193.clone(), 1, 2, 1, delay), (u193.clone(), 2, 1, 0, 0), (u193, 3, 1, 0, 0), (u194, 1, 1, 0, 0)];
+    expected.sort();
+    assert_eq!(rows, expected);
+
+    let by_procedure =
+        json_ok(app.get("/api/v1/stats/steps?group_by=procedure", Some(&auditor)).await, StatusCode::OK).await;
+    let first = &by_procedure["rows"][0];
+    assert_eq!(
+        (first["key"].as_str(), first["step"].as_i64(), first["completed"].as_i64()),
+        (Some(HOUSEHOLD_BUSINESS), Some(1), Some(3))
+    );
+    let res = app.get("/api/v1/exports/steps.csv?group_by=level", Some(&auditor)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let csv = res.text().await.unwrap();
+    let mut lines = csv.trim_start_matches('\u{feff}').lines();
+    assert_eq!(
+        lines.next(),
+        Some("row,key,label,step,step_name,completed,late,late_rate,total_delay_minutes,average_delay_minutes")
+    );
+    assert!(lines.any(|l| l.starts_with("row,district,district,1,") && l.contains(",3,1,")), "{csv}");
+    // Nothing counted outside the period.
+    let before =
+        json_ok(app.get("/api/v1/stats/steps?from=2020-01-01&to=2020-02-01", Some(&auditor)).await, StatusCode::OK)
+            .await;
+    assert_eq!(before["steps"], json!([]));
 }

@@ -208,6 +208,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    step_counts (day, unit_id, procedure_id, step, step_name) {
+        day -> Date,
+        unit_id -> Text,
+        procedure_id -> Text,
+        step -> Integer,
+        step_name -> Text,
+        completed -> Integer,
+        late -> Integer,
+        delay_minutes -> BigInt,
+    }
+}
+
+diesel::table! {
     /// The statistics' counts per local day, receiving unit and procedure (`domain::daily`).
     daily_counts (day, unit_id, procedure_id) {
         day -> Date,
@@ -504,6 +517,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     scheduled_runs,
     sequences,
     signing_keys,
+    step_counts,
     units,
     users,
 );

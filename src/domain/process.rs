@@ -383,6 +383,70 @@ pub fn late_beyond(
     (late > margin_hours.saturating_mul(60)).then_some(late)
 }
 
+/// A step a change completed, as the step statistics count it
+/// (`GET /stats/steps`): which, where, and its deadline (UTC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completed {
+    /// 0-based.
+    pub index: usize,
+    pub name: String,
+    pub unit_id: String,
+    pub due_at: NaiveDateTime,
+}
+
+/// The step a dossier's change from `before` (status, position) to `after`
+/// completed, if any: a step is completed when the dossier moves on from it
+/// — forward to a later step, signed without a return step, or its result
+/// returned at the return step. Going back, transfers and endings complete
+/// nothing.
+pub fn completed(before: (Status, Option<&Position>), after: (Status, Option<&Position>)) -> Option<Completed> {
+    let (Some(b), (to, a)) = (before.1, after) else { return None };
+    let same_process = a.is_some_and(|a| a.route.process_id == b.route.process_id && a.pinned_at == b.pinned_at);
+    let moved_on = same_process && a.is_some_and(|a| a.index > b.index);
+    let finished_here = matches!((before.0, to), (Status::PendingApproval, Status::ResultReady))
+        || (matches!((before.0, to), (Status::ResultReady, Status::Returned)) && b.step().kind == StepKind::Return);
+    (moved_on || (same_process && finished_here)).then(|| Completed {
+        index: b.index,
+        name: b.step().name.clone(),
+        unit_id: b.unit_of(b.index).to_string(),
+        due_at: b.due_at,
+    })
+}
+
+/// Steps completed, completed late, and their working minutes late: what
+/// `GET /stats/steps` adds up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+pub struct StepTally {
+    pub completed: i64,
+    pub late: i64,
+    /// Working minutes past the deadlines, summed over the late steps.
+    pub delay_minutes: i64,
+}
+
+impl StepTally {
+    /// One step completed `late_minutes` working minutes late (0: in time).
+    pub fn one(late_minutes: u32) -> Self {
+        Self { completed: 1, late: i64::from(late_minutes > 0), delay_minutes: i64::from(late_minutes) }
+    }
+
+    /// Late steps over completed ones.
+    pub fn late_rate(&self) -> Option<f64> {
+        (self.completed > 0).then(|| self.late as f64 / self.completed as f64)
+    }
+
+    /// Working minutes late per late step.
+    pub fn average_delay_minutes(&self) -> Option<f64> {
+        (self.late > 0).then(|| self.delay_minutes as f64 / self.late as f64)
+    }
+}
+
+impl std::ops::AddAssign for StepTally {
+    fn add_assign(&mut self, o: Self) {
+        (self.completed, self.late, self.delay_minutes) =
+            (self.completed + o.completed, self.late + o.late, self.delay_minutes + o.delay_minutes);
+    }
+}
+
 /// The deadline of a step started at local `start`: `minutes` working
 /// minutes later.
 pub fn deadline(cal: &Calendar, hours: &OfficeHours, start: NaiveDateTime, minutes: u32) -> NaiveDateTime {
@@ -679,6 +743,39 @@ mod tests {
         assert_eq!((rows[0].deadline, rows[0].timing), (at("2026-03-04 17:00"), Timing::OnTime));
         assert_eq!((rows[1].step, rows[1].outcome.as_deref()), (2, Some("return_for_rework")));
         assert_eq!((rows[2].step, rows[2].outcome.as_deref()), (1, Some("withdraw")));
+    }
+
+    #[test]
+    fn a_step_is_completed_when_the_dossier_moves_on_from_it() {
+        let steps: Arc<[StepSpec]> = vec![
+            step(Role::Specialist, 450, StepKind::Ordinary),
+            step(Role::Approver, 450, StepKind::Signing),
+            step(Role::Clerk, 60, StepKind::Return),
+        ]
+        .into();
+        let route = Route { process_id: "p".into(), version: 1, steps };
+        let (cal, hours) = (Calendar::default(), OfficeHours::default());
+        let t = at("2026-03-02 08:00");
+        let first = Position::start(route.clone(), "u1", t, &cal, &hours);
+        let mut signing = first.clone();
+        signing.enter(1, t, None, &cal, &hours);
+        let mut returning = first.clone();
+        returning.enter(2, t, None, &cal, &hours);
+        let s = |status, p: &Position| (status, Some(p.clone()));
+        let done = |b: (Status, Option<Position>), a: (Status, Option<Position>)| {
+            completed((b.0, b.1.as_ref()), (a.0, a.1.as_ref())).map(|c| c.index)
+        };
+        assert_eq!(done(s(Status::InProgress, &first), s(Status::PendingApproval, &signing)), Some(0));
+        assert_eq!(done(s(Status::PendingApproval, &signing), s(Status::ResultReady, &returning)), Some(1));
+        assert_eq!(done(s(Status::ResultReady, &returning), s(Status::Returned, &returning)), Some(2));
+        assert_eq!(done(s(Status::PendingApproval, &signing), s(Status::InProgress, &first)), None, "back");
+        assert_eq!(done(s(Status::InProgress, &first), s(Status::Withdrawn, &first)), None, "ended");
+        assert_eq!(done(s(Status::InProgress, &first), s(Status::InProgress, &first)), None, "claimed");
+        let elsewhere = Position::start(route, "u2", at("2026-03-03 08:00"), &cal, &hours);
+        assert_eq!(done(s(Status::InProgress, &signing), s(Status::Received, &elsewhere)), None, "transferred");
+        // Signed without a return step: the signing step is done where it stands.
+        assert_eq!(done(s(Status::PendingApproval, &signing), s(Status::ResultReady, &signing)), Some(1));
+        assert_eq!(done(s(Status::ResultReady, &signing), s(Status::Returned, &signing)), None, "counted when signed");
     }
 
     #[test]

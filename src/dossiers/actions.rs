@@ -233,6 +233,7 @@ pub fn apply(
         crate::results::issue_from_draft(conn, &state.signer, &row, principal)?;
     }
     store(conn, &row, &dossier, &after)?;
+    crate::stats::steps::track(conn, &row.procedure_id, &dossier, &after, now, office)?;
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &row.id,
@@ -316,9 +317,12 @@ pub fn collect(
     audit: &Audit,
     locked: &Locked,
 ) -> Result<bool, ApiError> {
-    let Some(after) = domain::collect(&locked.dossier, crate::time::now())? else { return Ok(false) };
+    let now = crate::time::now();
+    let Some(after) = domain::collect(&locked.dossier, now)? else { return Ok(false) };
     let row = &locked.row;
     store(conn, row, &locked.dossier, &after)?;
+    let office = &state.settings.dossiers.office_hours;
+    crate::stats::steps::track(conn, &row.procedure_id, &locked.dossier, &after, now, office)?;
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &row.id,

@@ -27,6 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/exports/stats.csv").route(web::get().to(stats_csv)))
         .service(web::resource("/exports/stats.xlsx").route(web::get().to(stats_xlsx)))
         .service(web::resource("/exports/stats.json").route(web::get().to(stats_json)))
+        .service(web::resource("/exports/steps.csv").route(web::get().to(steps_csv)))
+        .service(web::resource("/exports/steps.xlsx").route(web::get().to(steps_xlsx)))
         .service(web::resource("/exports/dossiers.csv").route(web::get().to(dossiers_csv)))
         .service(web::resource("/exports/dossiers.xlsx").route(web::get().to(dossiers_xlsx)));
 }
@@ -188,22 +190,91 @@ pub async fn stats_json(
     Ok(HttpResponse::Ok().insert_header(crate::http::attachment(&name)).json(stats))
 }
 
-async fn export_stats(
+const STEP_HEADER: [&str; 10] = [
+    "row",
+    "key",
+    "label",
+    "step",
+    "step_name",
+    "completed",
+    "late",
+    "late_rate",
+    "total_delay_minutes",
+    "average_delay_minutes",
+];
+
+fn step_cells(kind: &str, r: &super::steps::StepRow) -> Vec<Cell> {
+    vec![
+        Cell::Text(kind.into()),
+        Cell::Text(r.key.clone()),
+        Cell::Text(r.label.clone()),
+        Cell::Int(r.step.into()),
+        Cell::Text(r.step_name.clone()),
+        Cell::Int(r.tally.completed),
+        Cell::Int(r.tally.late),
+        Cell::Number(r.late_rate),
+        Cell::Int(r.tally.delay_minutes),
+        Cell::Number(r.average_delay_minutes),
+    ]
+}
+
+/// The step statistics (`GET /stats/steps`) as CSV: each step over the
+/// subtree, then each group and step; UTF-8 with a byte-order mark.
+#[utoipa::path(get, path = "/api/v1/exports/steps.csv", tag = "statistics", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The step statistics", body = inline(crate::http::Binary),
+            content_type = "text/csv", headers(("Content-Disposition" = String))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn steps_csv(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    export_steps(state, principal, query, Spreadsheet::Csv).await
+}
+
+/// The step statistics as an XLSX workbook.
+#[utoipa::path(get, path = "/api/v1/exports/steps.xlsx", tag = "statistics", params(StatsQuery),
+    security(("bearer" = [])),
+    responses((status = 200, description = "The step statistics", body = inline(crate::http::Binary),
+            content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            headers(("Content-Disposition" = String))),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn steps_xlsx(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    export_steps(state, principal, query, Spreadsheet::Xlsx).await
+}
+
+async fn export_steps(
     state: web::Data<AppState>,
     principal: Principal,
     query: web::Query<StatsQuery>,
     format: Spreadsheet,
 ) -> Result<HttpResponse, ApiError> {
-    let stats = query.into_inner().statistics(&state, principal).await?;
-    let name = format!("thong-ke-{}-{}-{}", stats.unit_code, stats.from, stats.to);
-    let mut rows = vec![stats_cells("total", &stats.total)];
-    rows.extend(stats.levels.iter().map(|r| stats_cells("level", r)));
-    rows.extend(stats.rows.iter().map(|r| stats_cells("row", r)));
+    let stats = query.into_inner().step_statistics(&state, principal).await?;
+    let name = format!("thong-ke-buoc-{}-{}-{}", stats.unit_code, stats.from, stats.to);
+    let mut rows: Vec<Vec<Cell>> = stats.steps.iter().map(|r| step_cells("total", r)).collect();
+    rows.extend(stats.rows.iter().map(|r| step_cells("row", r)));
+    spreadsheet(format, &name, "Thong ke buoc", &STEP_HEADER.map(String::from), rows).await
+}
+
+/// `rows` under `header` as a CSV or XLSX attachment `name` (the sheet
+/// named `sheet`).
+async fn spreadsheet(
+    format: Spreadsheet,
+    name: &str,
+    sheet: &'static str,
+    header: &[String],
+    rows: Vec<Vec<Cell>>,
+) -> Result<HttpResponse, ApiError> {
     match format {
         Spreadsheet::Csv => {
             let mut body = BOM.to_vec();
             body.extend(csv_lines(
-                std::iter::once(stats_header()).chain(rows.iter().map(|cells| cells.iter().map(Cell::csv).collect())),
+                std::iter::once(header.to_vec()).chain(rows.iter().map(|cells| cells.iter().map(Cell::csv).collect())),
             ));
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
@@ -211,11 +282,12 @@ async fn export_stats(
                 .body(body))
         }
         Spreadsheet::Xlsx => {
+            let header = header.to_vec();
             let bytes = web::block(move || -> Result<Vec<u8>, XlsxError> {
                 let mut book = Workbook::new();
-                let sheet = book.add_worksheet();
-                sheet.set_name("Thong ke")?;
-                write_sheet(sheet, &stats_header(), rows.iter())?;
+                let worksheet = book.add_worksheet();
+                worksheet.set_name(sheet)?;
+                write_sheet(worksheet, &header, rows.iter())?;
                 book.save_to_buffer()
             })
             .await
@@ -227,6 +299,20 @@ async fn export_stats(
                 .body(bytes))
         }
     }
+}
+
+async fn export_stats(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+    format: Spreadsheet,
+) -> Result<HttpResponse, ApiError> {
+    let stats = query.into_inner().statistics(&state, principal).await?;
+    let name = format!("thong-ke-{}-{}-{}", stats.unit_code, stats.from, stats.to);
+    let mut rows = vec![stats_cells("total", &stats.total)];
+    rows.extend(stats.levels.iter().map(|r| stats_cells("level", r)));
+    rows.extend(stats.rows.iter().map(|r| stats_cells("row", r)));
+    spreadsheet(format, &name, "Thong ke", &stats_header(), rows).await
 }
 
 fn write_sheet<'a>(

@@ -5,6 +5,7 @@
 pub mod daily;
 pub mod exports;
 pub mod routes;
+pub mod steps;
 
 use std::collections::BTreeMap;
 
@@ -50,6 +51,35 @@ struct UnitInfo {
     level: Level,
 }
 
+impl UnitInfo {
+    fn label(&self) -> String {
+        format!("{} {}", self.code, self.name)
+    }
+}
+
+/// The units of the subtree of `unit`, by id.
+fn subtree(conn: &mut DbConnection, unit: &crate::units::UnitRow) -> QueryResult<BTreeMap<String, UnitInfo>> {
+    use crate::db::schema::units;
+    Ok(units::table
+        .filter(units::path.like(format!("{}%", unit.path)))
+        .select((units::id, units::code, units::name, units::level))
+        .load::<(String, String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, code, name, level)| (id, UnitInfo { code, name, level: level.parse().expect("valid level") }))
+        .collect())
+}
+
+/// Procedure ids' codes and names.
+fn procedure_names(conn: &mut DbConnection) -> QueryResult<BTreeMap<String, (String, String)>> {
+    use crate::db::schema::procedures;
+    Ok(procedures::table
+        .select((procedures::id, procedures::code, procedures::name))
+        .load::<(String, String, String)>(conn)?
+        .into_iter()
+        .map(|(id, code, name)| (id, (code, name)))
+        .collect())
+}
+
 /// One line of a statistics table.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Row {
@@ -88,15 +118,7 @@ pub fn compute(
     to: NaiveDate,
     group_by: GroupBy,
 ) -> QueryResult<Statistics> {
-    use crate::db::schema::units;
-    let scope = unit.path.as_str();
-    let units: BTreeMap<String, UnitInfo> = units::table
-        .filter(units::path.like(format!("{scope}%")))
-        .select((units::id, units::code, units::name, units::level))
-        .load::<(String, String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, code, name, level)| (id, UnitInfo { code, name, level: level.parse().expect("valid level") }))
-        .collect();
+    let units = subtree(conn, unit)?;
     let ids: Vec<&str> = units.keys().map(String::as_str).collect();
     let by_unit = counts_by(conn, Grouping::Unit, &ids, from, to)?;
 
@@ -112,19 +134,11 @@ pub fn compute(
     let rows = match group_by {
         GroupBy::Unit => units
             .iter()
-            .map(|(id, u)| {
-                Row::new(id.clone(), format!("{} {}", u.code, u.name), by_unit.get(id).copied().unwrap_or_default())
-            })
+            .map(|(id, u)| Row::new(id.clone(), u.label(), by_unit.get(id).copied().unwrap_or_default()))
             .collect(),
         GroupBy::Level => level_rows.clone(),
         GroupBy::Procedure => {
-            use crate::db::schema::procedures;
-            let names: BTreeMap<String, (String, String)> = procedures::table
-                .select((procedures::id, procedures::code, procedures::name))
-                .load::<(String, String, String)>(conn)?
-                .into_iter()
-                .map(|(id, code, name)| (id, (code, name)))
-                .collect();
+            let names = procedure_names(conn)?;
             counts_by(conn, Grouping::Procedure, &ids, from, to)?
                 .into_iter()
                 .map(|(id, c)| {

@@ -5,6 +5,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::steps::StepStatistics;
 use super::{GroupBy, Statistics};
 use crate::app::AppState;
 use crate::auth::Principal;
@@ -16,7 +17,8 @@ use crate::units::UnitRow;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/stats").route(web::get().to(stats)))
-        .service(web::resource("/stats/scorecard").route(web::get().to(scorecard)));
+        .service(web::resource("/stats/scorecard").route(web::get().to(scorecard)))
+        .service(web::resource("/stats/steps").route(web::get().to(steps)));
 }
 
 /// The period and subtree of a statistics request.
@@ -63,6 +65,17 @@ impl StatsQuery {
             })
             .await
     }
+
+    /// The step statistics this request asks for (`group_by`, default by unit).
+    pub async fn step_statistics(self, state: &AppState, principal: Principal) -> Result<StepStatistics, ApiError> {
+        state
+            .db
+            .run(move |conn| {
+                let (unit, from, to) = self.resolve(conn, &principal)?;
+                Ok(super::steps::compute(conn, &unit, from, to, self.group_by.unwrap_or(GroupBy::Unit))?)
+            })
+            .await
+    }
 }
 
 /// Every figure of DESIGN.md §6 with numerator and denominator, for the
@@ -77,6 +90,22 @@ pub async fn stats(
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let stats = query.into_inner().statistics(&state, principal).await?;
+    Ok(HttpResponse::Ok().json(stats))
+}
+
+/// Where dossiers are held up: per step of the internal processes, the
+/// steps completed in the period, those completed late, their total and
+/// average working minutes late — over the subtree, and per unit that did
+/// the step, level, procedure or month (docs/processes.md).
+#[utoipa::path(get, path = "/api/v1/stats/steps", tag = "statistics", params(StatsQuery), security(("bearer" = [])),
+    responses((status = 200, body = StepStatistics), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 422, body = Problem)))]
+pub async fn steps(
+    state: web::Data<AppState>,
+    principal: Principal,
+    query: web::Query<StatsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let stats = query.into_inner().step_statistics(&state, principal).await?;
     Ok(HttpResponse::Ok().json(stats))
 }
 

@@ -18,3 +18,20 @@ CREATE INDEX dossier_processes_due_idx ON dossier_processes (step_due_at);
 DROP INDEX dossiers_claimable_idx;
 CREATE INDEX dossiers_claimable_idx ON dossiers (queue_at, id)
     WHERE status IN ('received', 'in_progress', 'pending_approval') AND assignee_id IS NULL;
+-- Where dossiers are held up (GET /stats/steps): per local day of
+-- completion, unit that did the step, procedure and step, the steps
+-- completed, those completed late and their working minutes late. Kept in
+-- the same transaction as the change that completes a step
+-- (src/stats/steps.rs), like daily_counts.
+CREATE TABLE step_counts (
+    day DATE NOT NULL,
+    unit_id TEXT NOT NULL REFERENCES units (id),
+    procedure_id TEXT NOT NULL REFERENCES procedures (id),
+    step INTEGER NOT NULL,
+    step_name TEXT NOT NULL,
+    completed INTEGER NOT NULL DEFAULT 0,
+    late INTEGER NOT NULL DEFAULT 0,
+    delay_minutes BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (day, unit_id, procedure_id, step, step_name)
+);
+CREATE INDEX step_counts_unit_day_idx ON step_counts (unit_id, day);
