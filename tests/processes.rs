@@ -24,6 +24,7 @@ on_both_backends!(
     dossiers_received_before_steps_are_placed_at_one,
     the_queue_filters_steps_due_soon,
     step_statistics_name_the_late_step_and_unit,
+    a_desk_receives_for_another_unit_of_the_province,
 );
 
 async fn processes(app: &TestApp, code: &str) -> Vec<Value> {
@@ -643,4 +644,43 @@ async fn step_statistics_name_the_late_step_and_unit(b: Backend) {
         json_ok(app.get("/api/v1/stats/steps?from=2020-01-01&to=2020-02-01", Some(&auditor)).await, StatusCode::OK)
             .await;
     assert_eq!(before["steps"], json!([]));
+}
+
+/// Decree 118/2025/NĐ-CP: Móng Cái's desk receives a dossier for Hạ Long.
+/// It belongs to Hạ Long — its process, queue and statistics —, the desk
+/// keeps read access and shows on the dossier and its control slip.
+async fn a_desk_receives_for_another_unit_of_the_province(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let desk = app.staff_token("mc.194@example.vn", &["clerk"], "194").await;
+    let far = app.staff_token("cv.194@example.vn", &["specialist"], "194").await;
+    let (specialist, auditor) = (app.token("specialist").await, app.token("auditor").await);
+    let d = register(&app, &desk, HOUSEHOLD_BUSINESS, "193").await;
+    assert_eq!((d["unit"]["code"].as_str(), d["receiving_desk"]["code"].as_str()), (Some("193"), Some("194")));
+    assert_eq!(d["current_step"]["unit_id"], app.unit_id("193").await.as_str());
+    let code = d["code"].as_str().unwrap().to_string();
+    assert_eq!(queue(&app, &specialist).await, std::slice::from_ref(&code), "the competent unit's queue");
+    assert!(queue(&app, &far).await.is_empty());
+    assert_eq!(get(&app, &desk, &d).await["code"], code.as_str(), "the desk keeps read access");
+    assert_problem(act(&app, &far, &d, json!({"action": "claim"})).await, StatusCode::FORBIDDEN, "forbidden").await;
+    act_ok(&app, &specialist, &d, json!({"action": "claim"})).await;
+
+    let slip_path = format!("/api/v1/dossiers/{}/control-slip", d["id"].as_str().unwrap());
+    let slip = json_ok(app.get(&slip_path, Some(&desk)).await, StatusCode::OK).await;
+    assert_eq!(slip["receiving_desk"]["code"], "194");
+    let first = &slip["rows"][0];
+    assert_eq!((first["step"].as_u64(), first["unit_code"].as_str()), (Some(1), Some("193")));
+    let me: Value = app.get("/api/v1/me", Some(&desk)).await.json().await.unwrap();
+    assert_eq!(first["handed_over_by"], me["full_name"], "handed over by the desk's clerk");
+
+    // Counted for the competent unit.
+    let received = |unit: String| {
+        let (app, auditor) = (&app, auditor.clone());
+        async move {
+            let stats = json_ok(app.get(&format!("/api/v1/stats?unit={unit}"), Some(&auditor)).await, StatusCode::OK).await;
+            stats["total"]["counts"]["received"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(received(app.unit_id("193").await).await, 1);
+    assert_eq!(received(app.unit_id("194").await).await, 0);
+    app.assert_counts_kept().await;
 }

@@ -208,6 +208,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    dossier_desks (dossier_id) {
+        dossier_id -> Text,
+        unit_id -> Text,
+    }
+}
+
+diesel::table! {
     step_counts (day, unit_id, procedure_id, step, step_name) {
         day -> Date,
         unit_id -> Text,
@@ -475,6 +482,7 @@ diesel::joinable!(dossiers -> procedures (procedure_id));
 diesel::joinable!(processes -> procedures (procedure_id));
 diesel::joinable!(dossier_processes -> processes (process_id));
 diesel::joinable!(dossier_processes -> dossiers (dossier_id));
+diesel::joinable!(dossier_desks -> units (unit_id));
 diesel::joinable!(dossier_units -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> units (unit_id));
 diesel::joinable!(dossier_components -> dossiers (dossier_id));
@@ -496,6 +504,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     daily_counts,
     delegations,
     dossier_components,
+    dossier_desks,
     dossier_events,
     dossier_facts,
     dossier_files,

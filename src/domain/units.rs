@@ -71,6 +71,31 @@ pub fn in_subtree(path: &str, root_path: &str) -> bool {
     path.starts_with(root_path)
 }
 
+/// How a clerk of the desk at `desk_path` receives a dossier for the unit
+/// at `unit_path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reception {
+    /// A unit of the clerk's subtree.
+    Own,
+    /// Another unit of the same province: received at the clerk's desk and
+    /// routed to the competent unit (Decree 118/2025/NĐ-CP, reception
+    /// regardless of administrative boundaries within the province).
+    ForAnother,
+}
+
+/// Whether, and how, a clerk of the desk at `desk_path` registers a dossier
+/// for the unit at `unit_path`: `None` for a unit of another province.
+pub fn reception(unit_path: &str, desk_path: &str) -> Option<Reception> {
+    let province = |p: &str| p.split('/').find(|s| !s.is_empty()).map(str::to_string);
+    if in_subtree(unit_path, desk_path) {
+        Some(Reception::Own)
+    } else if province(unit_path).is_some() && province(unit_path) == province(desk_path) {
+        Some(Reception::ForAnother)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,6 +124,14 @@ mod tests {
         assert!(in_subtree(&child, &root));
         assert!(!in_subtree(&root, &child));
         assert!(!in_subtree("/ab/", "/a/"));
+    }
+
+    #[test]
+    fn any_desk_of_the_province_receives() {
+        assert_eq!(reception("/p/d1/c1/", "/p/d1/"), Some(Reception::Own));
+        assert_eq!(reception("/p/d2/c9/", "/p/d1/c1/"), Some(Reception::ForAnother));
+        assert_eq!(reception("/p/", "/p/d1/"), Some(Reception::ForAnother), "a provincial department");
+        assert_eq!(reception("/q/d1/", "/p/d1/"), None, "another province");
     }
 
     #[test]

@@ -15,9 +15,10 @@ use crate::auth::Principal;
 use crate::auth::users::UserRow;
 use crate::db::DbConnection;
 use crate::db::schema::{
-    dossier_components, dossier_facts, dossier_files, dossier_units, dossiers, idempotency_keys, users,
+    dossier_components, dossier_desks, dossier_facts, dossier_files, dossier_units, dossiers, idempotency_keys, users,
 };
 pub use crate::domain::dossier::Channel;
+use crate::domain::units::Reception;
 use crate::domain::dossier::{self as domain, Now, Terms};
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::identity::{Email, NationalId, normalize_phone};
@@ -205,10 +206,14 @@ pub fn file(
         }
         _ => {}
     }
+    // Registered at the clerk's desk for another unit of the province, it
+    // is routed to that unit's process (docs/processes.md).
+    let mut desk: Option<String> = None;
     if let (true, Some(u)) = (registering, &unit) {
-        let scope = principal.scope_path()?;
-        if !u.path.starts_with(&scope) {
-            v.push("unit_id", "clerks register dossiers at a unit of their scope");
+        match crate::domain::units::reception(&u.path, &principal.scope_path()?) {
+            Some(Reception::Own) => {}
+            Some(Reception::ForAnother) => desk = principal.unit_id.clone(),
+            None => v.push("unit_id", "clerks register dossiers for a unit of their province"),
         }
     }
     let applicant = if registering {
@@ -298,9 +303,16 @@ pub fn file(
     };
     {
         diesel::insert_into(dossiers::table).values(&row).execute(conn)?;
-        diesel::insert_into(dossier_units::table)
-            .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(&unit.id)))
-            .execute(conn)?;
+        for held in [Some(&unit.id), desk.as_ref()].into_iter().flatten() {
+            diesel::insert_into(dossier_units::table)
+                .values((dossier_units::dossier_id.eq(&row.id), dossier_units::unit_id.eq(held)))
+                .execute(conn)?;
+        }
+        if let Some(desk) = &desk {
+            diesel::insert_into(dossier_desks::table)
+                .values((dossier_desks::dossier_id.eq(&row.id), dossier_desks::unit_id.eq(desk)))
+                .execute(conn)?;
+        }
         crate::processes::store_position(conn, &row.id, None, dossier.position.as_ref())?;
         for (i, c) in procedure.spec.components.iter().enumerate() {
             diesel::insert_into(dossier_components::table)
@@ -341,7 +353,8 @@ pub fn file(
         dossier_id: &row.id,
         actor: Some(principal),
         role: if registering { Role::Clerk.as_str() } else { Role::Citizen.as_str() },
-        unit_id: Some(&unit.id),
+        // The desk that received it, where that is not the competent unit.
+        unit_id: Some(desk.as_ref().unwrap_or(&unit.id)),
         action: if registering {
             crate::domain::workflow::Recorded::Register
         } else {

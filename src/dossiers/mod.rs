@@ -279,6 +279,10 @@ pub struct DossierView {
     pub procedure: ProcedureRef,
     /// The unit holding the dossier now.
     pub unit: UnitRef,
+    /// The one-stop desk of another unit that received it for this one
+    /// (Decree 118/2025/NĐ-CP; docs/processes.md); absent when the competent
+    /// unit received it.
+    pub receiving_desk: Option<UnitRef>,
     #[schema(value_type = crate::domain::dossier::Channel)]
     pub channel: String,
     pub status: Status,
@@ -428,7 +432,8 @@ pub fn summary((row, (procedure_code, procedure_name), unit_code): ListRow, now:
 }
 
 /// The full representation: the row, its procedure, unit, components,
-/// files and process (at most seven queries whatever the size).
+/// files, process and receiving desk (at most eight queries whatever the
+/// size).
 pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Result<DossierView, ApiError> {
     let now = crate::time::now();
     let procedure: (String, String) =
@@ -498,6 +503,7 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         code: row.code.clone(),
         procedure: ProcedureRef { code: procedure.0, name: procedure.1 },
         unit: UnitRef { id: unit.0, code: unit.1, name: unit.2 },
+        receiving_desk: receiving_desk(conn, &row.id)?,
         channel: row.channel.clone(),
         status: situation.status,
         national_status: row.national_status(),
@@ -584,6 +590,18 @@ fn progress(
         })
         .collect();
     Ok((Some(ProcessProgress { id: p.route.process_id.clone(), version: p.route.version, steps }), current))
+}
+
+/// The desk of another unit that received dossier `dossier_id`, if any.
+pub fn receiving_desk(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<UnitRef>> {
+    use crate::db::schema::dossier_desks;
+    Ok(dossier_desks::table
+        .find(dossier_id)
+        .inner_join(units::table)
+        .select((units::id, units::code, units::name))
+        .first::<(String, String, String)>(conn)
+        .optional()?
+        .map(|(id, code, name)| UnitRef { id, code, name }))
 }
 
 /// Recomputes whether the dossier is digitized (`domain::dossier::digitized`).

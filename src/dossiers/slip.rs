@@ -58,6 +58,9 @@ pub struct SlipRowView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ControlSlip {
     pub dossier_code: String,
+    /// The desk of another unit that received it and handed it to the
+    /// competent unit's first step (absent: received by the competent unit).
+    pub receiving_desk: Option<super::UnitRef>,
     /// The process version it follows (absent: not received yet).
     pub process: Option<ProcessRef>,
     pub rows: Vec<SlipRowView>,
@@ -78,8 +81,9 @@ pub async fn control_slip(
         .db
         .run(move |conn| {
             let (row, _) = load_visible(conn, &principal, &id)?;
+            let receiving_desk = super::receiving_desk(conn, &id)?;
             let Some((pinned, _)) = crate::processes::pinned(conn, &id)? else {
-                return Ok(ControlSlip { dossier_code: row.code, process: None, rows: Vec::new() });
+                return Ok(ControlSlip { dossier_code: row.code, receiving_desk, process: None, rows: Vec::new() });
             };
             let events = super::routes::load_events(conn, &id)?;
             let first = events.first().map_or(row.submitted_at, |e| e.at.naive_utc());
@@ -103,6 +107,7 @@ pub async fn control_slip(
                 .collect();
             Ok(ControlSlip {
                 dossier_code: row.code,
+                receiving_desk,
                 process: Some(ProcessRef { id: pinned.id, version: pinned.version }),
                 rows,
             })

@@ -1,3 +1,4 @@
+DROP TABLE dossier_desks;
 DROP TABLE step_counts;
 DROP INDEX dossiers_claimable_idx;
 CREATE INDEX dossiers_claimable_idx ON dossiers (queue_at, id) WHERE status = 'received' AND assignee_id IS NULL;

@@ -36,3 +36,11 @@ CREATE TABLE step_counts (
     PRIMARY KEY (day, unit_id, procedure_id, step, step_name)
 );
 CREATE INDEX step_counts_unit_day_idx ON step_counts (unit_id, day);
+-- The one-stop desk that received a dossier for another unit of the
+-- province (Decree 118/2025/NĐ-CP): the dossier belongs to the competent
+-- unit; the desk is kept here, and keeps read access (dossier_units).
+CREATE TABLE dossier_desks (
+    dossier_id TEXT PRIMARY KEY REFERENCES dossiers (id),
+    unit_id TEXT NOT NULL REFERENCES units (id)
+);
+CREATE INDEX dossier_desks_unit_idx ON dossier_desks (unit_id);
