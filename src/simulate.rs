@@ -19,7 +19,7 @@
 //! `{role}.{unit code}@sim.motcua.local`) shares one argon2 hash of the demo
 //! password, computed once — hashing a million passwords would take days.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -38,7 +38,7 @@ use crate::db::schema::{
 use crate::domain::calendar::{Calendar, OfficeHours};
 use crate::domain::dossier::{self as domain, Act, Channel, Dossier, Now, PaymentChannel};
 use crate::domain::dossier_code::DossierCode;
-use crate::domain::process::{Route, StepKind};
+use crate::domain::process::{self, Route, StepKind, StepTally};
 use crate::domain::result_form::result_number;
 use crate::domain::roles::Role;
 use crate::domain::text::fold;
@@ -269,6 +269,9 @@ pub struct Step {
     pub at: NaiveDateTime,
     pub role: Role,
     pub unit: At,
+    /// The process step it completed, and its working minutes late
+    /// (`domain::process::completed`), for the step statistics.
+    pub completed: Option<(process::Completed, u32)>,
 }
 
 /// The units and people a timeline names (ids as stored).
@@ -363,7 +366,13 @@ impl Script<'_> {
             }
             (change, d) => panic!("{change:?} on {d:?}"),
         };
-        self.steps.push(Step { change, from, to: after.status, at, role, unit: self.unit });
+        let completed = self.dossier.as_ref().and_then(|before| {
+            let done =
+                process::completed((before.status, before.position.as_ref()), (after.status, after.position.as_ref()))?;
+            let late = self.calendar.working_minutes_between(&self.cast.hours, local(done.due_at), at);
+            Some((done, late))
+        });
+        self.steps.push(Step { change, from, to: after.status, at, role, unit: self.unit, completed });
         self.dossier = Some(after);
         at
     }
@@ -725,6 +734,8 @@ struct Tally {
     touched: Vec<(String, String)>,
     /// A document of each applicant's repository, from an earlier dossier.
     documents: Vec<Option<String>>,
+    /// Step statistics per (local day, unit, procedure, step, step name).
+    steps: BTreeMap<(NaiveDate, String, String, i32, String), StepTally>,
     report: Report,
 }
 
@@ -823,6 +834,7 @@ pub fn run(
         sequences,
         touched: Vec::new(),
         documents: vec![None; world.applicants.len()],
+        steps: BTreeMap::new(),
         report: Report { applicants: applicant_count, ..Report::default() },
     };
 
@@ -838,11 +850,39 @@ pub fn run(
     plan.extend((0..options.backlog).map(|_| (rng.random_range(0..world.applicants.len()), true)));
     simulate_year(conn, &world, &mut tally, &mut rng, &options.mix, options.year, &plan)?;
     crate::stats::daily::rebuild(conn)?;
+    write_step_counts(conn, &tally.steps)?;
     crate::db::backend::analyze(conn, None)?;
     let mut report = tally.report;
     report.dossiers -= report.history_dossiers;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// The step statistics of the simulated dossiers (`src/stats/steps.rs`).
+fn write_step_counts(
+    conn: &mut DbConnection,
+    steps: &BTreeMap<(NaiveDate, String, String, i32, String), StepTally>,
+) -> QueryResult<()> {
+    use crate::db::schema::step_counts;
+    let rows: Vec<_> = steps
+        .iter()
+        .map(|((day, unit, procedure, step, name), t)| {
+            (
+                step_counts::day.eq(*day),
+                step_counts::unit_id.eq(unit),
+                step_counts::procedure_id.eq(procedure),
+                step_counts::step.eq(*step),
+                step_counts::step_name.eq(name),
+                step_counts::completed.eq(t.completed as i32),
+                step_counts::late.eq(t.late as i32),
+                step_counts::delay_minutes.eq(t.delay_minutes),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        crate::insert_rows!(conn, step_counts::table, chunk)?;
+    }
+    Ok(())
 }
 
 /// Generated communes `SIM0001…`, spread over the districts.
@@ -1200,6 +1240,11 @@ fn add_dossier(
     let digitized = !spec.components.iter().enumerate().any(|(i, c)| c.mandatory && Some(i) == paper);
 
     // Events, with the staff of the unit where each step happened.
+    // The steps completed, on the local day they were.
+    for (at, (done, late)) in life.steps.iter().filter_map(|step| step.completed.as_ref().map(|c| (step.at, c))) {
+        let key = (at.date(), done.unit_id.clone(), procedure.id.clone(), done.index as i32 + 1, done.name.clone());
+        *tally.steps.entry(key).or_default() += StepTally::one(*late);
+    }
     for step in &life.steps {
         let desk = match step.unit {
             At::Receiving => receiving,
@@ -1397,6 +1442,8 @@ mod tests {
         assert!(t.steps.windows(2).all(|w| w[0].at < w[1].at && Some(w[0].to) == w[1].from));
         assert!(d.assignee_id.is_none() && d.finished_at.is_some() && d.paid_at.is_some());
         assert_eq!((d.e_result, d.working_days_taken.is_some()), (true, true));
+        let late: Vec<u32> = t.steps.iter().filter_map(|s| s.completed.as_ref()).map(|(_, late)| *late).collect();
+        assert_eq!(late, [0, 0], "each step on time");
     }
 
     #[test]
@@ -1406,6 +1453,11 @@ mod tests {
         assert!(d.result_at.unwrap() > d.original_due_at.unwrap());
         assert!(d.apologized && d.due_at > d.original_due_at);
         assert!(actions(&t).contains(&"apologize"));
+        // The work step is what ran late, and the step statistics see it.
+        let done: Vec<(usize, bool)> =
+            t.steps.iter().filter_map(|s| s.completed.as_ref()).map(|(c, late)| (c.index, *late > 0)).collect();
+        assert_eq!(done[0], (0, true), "{done:?}");
+        assert_eq!(done.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1], "examined, then signed");
     }
 
     #[test]

@@ -676,7 +676,8 @@ async fn a_desk_receives_for_another_unit_of_the_province(b: Backend) {
     let received = |unit: String| {
         let (app, auditor) = (&app, auditor.clone());
         async move {
-            let stats = json_ok(app.get(&format!("/api/v1/stats?unit={unit}"), Some(&auditor)).await, StatusCode::OK).await;
+            let stats =
+                json_ok(app.get(&format!("/api/v1/stats?unit={unit}"), Some(&auditor)).await, StatusCode::OK).await;
             stats["total"]["counts"]["received"].as_i64().unwrap()
         }
     };

@@ -67,6 +67,11 @@ async fn simulated_statistics_reproduce_the_mix(b: Backend) {
         })
         .await;
     assert_eq!(pinned, received);
+    // Their steps were completed, some late: the step statistics see them.
+    let path = format!("/api/v1/stats/steps?from={YEAR}-01-01&to={}-01-01", YEAR + 1);
+    let steps = json_ok(app.get(&path, Some(&auditor)).await, StatusCode::OK).await;
+    let sum = |field: &str| steps["steps"].as_array().unwrap().iter().map(|r| r[field].as_i64().unwrap()).sum::<i64>();
+    assert!(sum("completed") > 2_000 && sum("late") > 0 && sum("delay_minutes") > 0, "{steps}");
 
     // A simulated dossier: its events, its public lookup, its signed result.
     let list = json_ok(app.get("/api/v1/dossiers?status=returned&limit=1", Some(&auditor)).await, StatusCode::OK).await;
@@ -99,8 +104,8 @@ async fn simulated_statistics_reproduce_the_mix(b: Backend) {
     let claimed = json_ok(app.post("/api/v1/queue/claim", Some(&specialist), json!({})).await, StatusCode::OK).await;
     assert_eq!(claimed["status"], "in_progress");
     let path = format!("/api/v1/dossiers/{}/actions", claimed["id"].as_str().unwrap());
-    let done = app.post(&path, Some(&specialist), json!({"action": "submit_for_approval"})).await;
-    assert_eq!(json_ok(done, StatusCode::OK).await["status"], "pending_approval");
+    let done = json_ok(app.post(&path, Some(&specialist), json!({"action": "forward"})).await, StatusCode::OK).await;
+    assert_eq!(done["current_step"]["number"], 2, "on to the next step of its process");
 
     // Codes continue after the simulated ones, in a fresh sequence for today.
     let citizen = app.token("citizen").await;

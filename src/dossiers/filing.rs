@@ -18,12 +18,12 @@ use crate::db::schema::{
     dossier_components, dossier_desks, dossier_facts, dossier_files, dossier_units, dossiers, idempotency_keys, users,
 };
 pub use crate::domain::dossier::Channel;
-use crate::domain::units::Reception;
 use crate::domain::dossier::{self as domain, Now, Terms};
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::identity::{Email, NationalId, normalize_phone};
 use crate::domain::roles::Role;
 use crate::domain::text::fold;
+use crate::domain::units::Reception;
 use crate::error::{ApiError, ProblemCode, Validator};
 use crate::notify::Notifier;
 
