@@ -151,11 +151,29 @@ async fn counter_registration_reaches_the_citizen(b: Backend) {
         "forbidden",
     )
     .await;
+    // Any desk of the province receives for its other units (Decree
+    // 118/2025/NĐ-CP); not for another province's.
     let mong_cai = app.unit_id("194").await;
     let mut elsewhere = body.clone();
     elsewhere["unit_id"] = json!(mong_cai);
+    let routed = json_ok(app.post("/api/v1/dossiers", Some(&clerk), elsewhere).await, StatusCode::CREATED).await;
+    assert_eq!(
+        (routed["unit"]["code"].as_str(), routed["receiving_desk"]["code"].as_str()),
+        (Some("194"), Some("193"))
+    );
+    let ba_dinh = app
+        .db(|c| {
+            use motcua::domain::units::Level;
+            let fail = |_| diesel::result::Error::RollbackTransaction;
+            let hanoi = motcua::units::create(c, "01", "Thành phố Hà Nội", Level::Province, None).map_err(fail)?;
+            let district = motcua::units::create(c, "001", "Quận Ba Đình", Level::District, Some(&hanoi));
+            Ok(district.map_err(fail)?.id)
+        })
+        .await;
+    let mut other_province = body.clone();
+    other_province["unit_id"] = json!(ba_dinh);
     let p = assert_problem(
-        app.post("/api/v1/dossiers", Some(&clerk), elsewhere).await,
+        app.post("/api/v1/dossiers", Some(&clerk), other_province).await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
