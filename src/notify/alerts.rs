@@ -23,19 +23,17 @@ use crate::error::ApiError;
 /// Steps looked at per round; the next round takes the rest.
 const BATCH: i64 = 200;
 
-/// Alerts the approvers of every step late by more than the margin at
-/// `now` and not alerted yet; returns how many steps were alerted.
-pub fn alert_late_steps(
-    conn: &mut DbConnection,
-    notifier: &Notifier,
-    settings: &DossierSettings,
-    now: NaiveDateTime,
-) -> Result<usize, ApiError> {
-    let margin = settings.step_alert_after_working_hours;
+/// A step late at its deadline, not alerted yet: dossier, step start, deadline.
+pub type Late = (String, NaiveDateTime, NaiveDateTime);
+
+/// The steps of dossiers whose clock runs that are past their deadline by
+/// more than the margin in hours and not alerted yet (a read: the worker
+/// writes only when there are some).
+pub fn late_steps(conn: &mut DbConnection, settings: &DossierSettings, now: NaiveDateTime) -> QueryResult<Vec<Late>> {
     // Working time never runs faster than the clock: a step late by more
     // than the margin in working hours is late by more than that in hours.
-    let beyond = now - chrono::Duration::hours(i64::from(margin));
-    let late: Vec<(String, NaiveDateTime, NaiveDateTime)> = dossier_processes::table
+    let beyond = now - chrono::Duration::hours(i64::from(settings.step_alert_after_working_hours));
+    dossier_processes::table
         .inner_join(dossiers::table)
         .filter(dossiers::status.eq_any(Status::CLOCK_RUNNING.map(Status::as_str)))
         .filter(dossier_processes::step_alerted_at.is_null())
@@ -47,28 +45,40 @@ pub fn alert_late_steps(
             dossier_processes::step_started_at.assume_not_null(),
             dossier_processes::step_due_at.assume_not_null(),
         ))
-        .load(conn)?;
+        .load(conn)
+}
+
+/// Alerts the approvers of each of the `late` steps late by more than the
+/// margin in working hours at `now`; returns how many steps were alerted.
+pub fn alert_late_steps(
+    conn: &mut DbConnection,
+    notifier: &Notifier,
+    settings: &DossierSettings,
+    late: &[Late],
+    now: NaiveDateTime,
+) -> Result<usize, ApiError> {
     let Some(earliest) = late.iter().map(|(_, _, due)| *due).min() else { return Ok(0) };
     let calendar = crate::dossiers::calendar_from(conn, earliest)?;
     let local = crate::dossiers::local;
+    let margin = settings.step_alert_after_working_hours;
     let mut alerted = 0;
     for (dossier_id, started_at, due_at) in late {
         let Some(late_minutes) =
-            process::late_beyond(&calendar, &settings.office_hours, local(due_at), local(now), margin)
+            process::late_beyond(&calendar, &settings.office_hours, local(*due_at), local(now), margin)
         else {
             continue;
         };
         // This step, not one that started meanwhile; once, whatever the instances.
         let won = diesel::update(
             dossier_processes::table
-                .find(&dossier_id)
+                .find(dossier_id)
                 .filter(dossier_processes::step_alerted_at.is_null())
                 .filter(dossier_processes::step_started_at.eq(started_at)),
         )
         .set(dossier_processes::step_alerted_at.eq(now))
         .execute(conn)?;
         if won == 1 {
-            alert(conn, notifier, &dossier_id, late_minutes)?;
+            alert(conn, notifier, dossier_id, late_minutes)?;
             alerted += 1;
         }
     }

@@ -149,8 +149,13 @@ impl Worker {
     /// Alerts the approvers of the steps late beyond the margin
     /// (`alerts::alert_late_steps`); how many steps were alerted.
     pub async fn alert_late_steps(&self, now: chrono::NaiveDateTime) -> Result<usize, ApiError> {
+        let dossiers = self.dossiers.clone();
+        let late = self.db.run(move |conn| Ok(super::alerts::late_steps(conn, &dossiers, now)?)).await?;
+        if late.is_empty() {
+            return Ok(0);
+        }
         let (notifier, dossiers) = (self.notifier.clone(), self.dossiers.clone());
-        self.db.write(move |conn| super::alerts::alert_late_steps(conn, &notifier, &dossiers, now)).await
+        self.db.write(move |conn| super::alerts::alert_late_steps(conn, &notifier, &dossiers, &late, now)).await
     }
 
     /// Polls forever: the digest when due, late-step alerts, then the outbox. Errors (the
