@@ -683,5 +683,15 @@ async fn a_desk_receives_for_another_unit_of_the_province(b: Backend) {
     };
     assert_eq!(received(app.unit_id("193").await).await, 1);
     assert_eq!(received(app.unit_id("194").await).await, 0);
+    // Grouped by the desk that received it: Móng Cái's, within Hạ Long's figures.
+    let path = format!("/api/v1/stats?unit={}&group_by=desk", app.unit_id("193").await);
+    let by_desk = json_ok(app.get(&path, Some(&auditor)).await, StatusCode::OK).await;
+    let rows: Vec<(&str, i64)> = by_desk["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["label"].as_str().unwrap(), r["counts"]["received"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(rows, [("194 Thành phố Móng Cái", 1)]);
     app.assert_counts_kept().await;
 }

@@ -229,10 +229,13 @@ diesel::table! {
 
 diesel::table! {
     /// The statistics' counts per local day, receiving unit and procedure (`domain::daily`).
-    daily_counts (day, unit_id, procedure_id) {
+    daily_counts (day, unit_id, procedure_id, desk_id) {
         day -> Date,
         unit_id -> Text,
         procedure_id -> Text,
+        /// The desk that received the dossiers: the unit itself, or another
+        /// unit's desk (`dossier_desks`).
+        desk_id -> Text,
         received -> Integer,
         received_online -> Integer,
         received_counter -> Integer,
@@ -483,6 +486,7 @@ diesel::joinable!(processes -> procedures (procedure_id));
 diesel::joinable!(dossier_processes -> processes (process_id));
 diesel::joinable!(dossier_processes -> dossiers (dossier_id));
 diesel::joinable!(dossier_desks -> units (unit_id));
+diesel::joinable!(dossier_desks -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> dossiers (dossier_id));
 diesel::joinable!(dossier_units -> units (unit_id));
 diesel::joinable!(dossier_components -> dossiers (dossier_id));

@@ -9,21 +9,28 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Text};
 
-use crate::db::schema::{daily_counts, dossier_facts, dossiers, procedures, ratings};
+use crate::db::schema::{daily_counts, dossier_desks, dossier_facts, dossiers, procedures, ratings};
 use crate::db::{DbConnection, text_literal};
 use crate::domain::daily::{Day, Facts};
 
-/// Where a dossier's counts go: its receiving unit and procedure.
-pub type Owner = (String, String);
-type Key = (NaiveDate, String, String);
+/// Where a dossier's counts go: its receiving (competent) unit, procedure,
+/// and the desk that received it (the unit itself, or another unit's desk:
+/// `dossier_desks`).
+pub type Owner = (String, String, String);
+type Key = (NaiveDate, String, String, String);
 
 /// The columns `Facts` is read from.
 macro_rules! facts_query {
     () => {
-        dossiers::table.inner_join(dossier_facts::table).inner_join(procedures::table).left_join(ratings::table).select(
-            (
+        dossiers::table
+            .inner_join(dossier_facts::table)
+            .inner_join(procedures::table)
+            .left_join(ratings::table)
+            .left_join(dossier_desks::table)
+            .select((
                 dossiers::receiving_unit_id,
                 dossiers::procedure_id,
+                dossier_desks::unit_id.nullable(),
                 dossiers::channel,
                 dossiers::received_at,
                 dossiers::original_due_at,
@@ -40,8 +47,7 @@ macro_rules! facts_query {
                 dossier_facts::working_days_taken,
                 ratings::rated_at.nullable(),
                 ratings::satisfied.nullable(),
-            ),
-        )
+            ))
     };
 }
 
@@ -50,6 +56,7 @@ macro_rules! facts_query {
 struct FactsRow {
     unit_id: String,
     procedure_id: String,
+    desk_id: Option<String>,
     channel: String,
     received_at: Option<NaiveDateTime>,
     original_due_at: Option<NaiveDateTime>,
@@ -86,7 +93,8 @@ fn facts_of(r: FactsRow) -> (Owner, Facts) {
         working_days_taken: r.working_days_taken,
         rating: r.rated_at.zip(r.satisfied),
     };
-    ((r.unit_id, r.procedure_id), facts)
+    let desk = r.desk_id.unwrap_or_else(|| r.unit_id.clone());
+    ((r.unit_id, r.procedure_id, desk), facts)
 }
 
 /// What the statistics count of a dossier now: where its counts go, and its facts.
@@ -101,7 +109,7 @@ pub fn facts(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<Co
 fn contribute(into: &mut BTreeMap<Key, Day>, (owner, facts): &(Owner, Facts), sign: i64) {
     for (day, d) in facts.days() {
         let d = if sign < 0 { -d } else { d };
-        *into.entry((day, owner.0.clone(), owner.1.clone())).or_default() += d;
+        *into.entry((day, owner.0.clone(), owner.1.clone(), owner.2.clone())).or_default() += d;
     }
 }
 
@@ -132,15 +140,16 @@ fn add(conn: &mut DbConnection, rows: &BTreeMap<Key, Day>) -> QueryResult<()> {
     for chunk in rows.chunks(500) {
         let values: Vec<String> = chunk
             .iter()
-            .map(|((day, unit, procedure), d)| {
+            .map(|((day, unit, procedure, desk), d)| {
                 let counts: Vec<String> = d.values().iter().map(i64::to_string).collect();
-                format!("('{day}', {}, {}, {})", text_literal(unit), text_literal(procedure), counts.join(", "))
+                let (unit, procedure, desk) = (text_literal(unit), text_literal(procedure), text_literal(desk));
+                format!("('{day}', {unit}, {procedure}, {desk}, {})", counts.join(", "))
             })
             .collect();
         let set: Vec<String> = columns.iter().map(|c| format!("{c} = daily_counts.{c} + excluded.{c}")).collect();
         diesel::sql_query(format!(
-            "INSERT INTO daily_counts (day, unit_id, procedure_id, {}) VALUES {} \
-             ON CONFLICT (day, unit_id, procedure_id) DO UPDATE SET {}",
+            "INSERT INTO daily_counts (day, unit_id, procedure_id, desk_id, {}) VALUES {} \
+             ON CONFLICT (day, unit_id, procedure_id, desk_id) DO UPDATE SET {}",
             columns.join(", "),
             values.join(", "),
             set.join(", ")
@@ -166,6 +175,8 @@ struct KeptRow {
     day: String,
     #[diesel(sql_type = Text)]
     procedure_id: String,
+    #[diesel(sql_type = Text)]
+    desk_id: String,
     #[diesel(embed)]
     counts: Day,
 }
@@ -177,7 +188,7 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
     use crate::db::schema::units;
     let read = Day::FLOWS.iter().chain(Day::STOCKS).map(|c| format!("CAST({c} AS BIGINT) AS {c}"));
     let kept_query = format!(
-        "SELECT CAST(day AS TEXT) AS day, procedure_id, {} FROM daily_counts WHERE unit_id = $1",
+        "SELECT CAST(day AS TEXT) AS day, procedure_id, desk_id, {} FROM daily_counts WHERE unit_id = $1",
         read.collect::<Vec<_>>().join(", ")
     );
     let done = crate::db::backend::write_transaction(conn, |conn| -> QueryResult<Rebuilt> {
@@ -194,7 +205,8 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
                 .into_iter()
                 .filter(|r| !r.counts.is_zero())
                 .map(|r| {
-                    ((r.day.parse().expect("dates read back as YYYY-MM-DD"), unit.clone(), r.procedure_id), r.counts)
+                    let day = r.day.parse().expect("dates read back as YYYY-MM-DD");
+                    ((day, unit.clone(), r.procedure_id, r.desk_id), r.counts)
                 })
                 .collect();
             done.differing += rows.iter().filter(|(k, d)| kept.get(*k) != Some(*d)).count()
@@ -215,6 +227,8 @@ pub enum Grouping {
     Unit,
     Procedure,
     Day,
+    /// The desk that received the dossiers.
+    Desk,
 }
 
 #[derive(QueryableByName)]
@@ -245,6 +259,7 @@ pub fn sums(
         Grouping::Unit => "unit_id",
         Grouping::Procedure => "procedure_id",
         Grouping::Day => "CAST(day AS TEXT)",
+        Grouping::Desk => "desk_id",
     };
     let flows = Day::FLOWS.iter().map(|c| format!("SUM(CASE WHEN day >= $1 THEN {c} ELSE 0 END) AS {c}"));
     let stocks = Day::STOCKS.iter().map(|c| format!("SUM({c}) AS {c}"));

@@ -28,6 +28,9 @@ pub enum GroupBy {
     Level,
     Procedure,
     Month,
+    /// The one-stop desk that received the dossiers (docs/processes.md,
+    /// reception at any desk of the province).
+    Desk,
 }
 
 /// Counts per group (receiving unit, procedure or day) for the local dates
@@ -145,6 +148,24 @@ pub fn compute(
                     let (code, name) = names.get(&id).cloned().unwrap_or_default();
                     Row::new(code, name, c)
                 })
+                .collect()
+        }
+        GroupBy::Desk => {
+            let by_desk = counts_by(conn, Grouping::Desk, &ids, from, to)?;
+            let desk_ids: Vec<&str> = by_desk.keys().map(String::as_str).collect();
+            let labels: BTreeMap<String, String> = {
+                use crate::db::schema::units;
+                units::table
+                    .filter(units::id.eq_any(desk_ids))
+                    .select((units::id, units::code, units::name))
+                    .load::<(String, String, String)>(conn)?
+                    .into_iter()
+                    .map(|(id, code, name)| (id, format!("{code} {name}")))
+                    .collect()
+            };
+            by_desk
+                .into_iter()
+                .map(|(id, c)| Row::new(id.clone(), labels.get(&id).cloned().unwrap_or_default(), c))
                 .collect()
         }
         GroupBy::Month => {

@@ -31,7 +31,8 @@ pub struct StatsQuery {
     pub from: Option<NaiveDate>,
     /// Last local date, exclusive; default tomorrow.
     pub to: Option<NaiveDate>,
-    /// `unit` (default), `level`, `procedure` or `month`.
+    /// `unit` (default), `level`, `procedure`, `month`, or `desk` (the desk
+    /// that received the dossiers).
     pub group_by: Option<GroupBy>,
 }
 

@@ -178,8 +178,9 @@ pub fn compute(
 ) -> QueryResult<StepStatistics> {
     let units = subtree(conn, unit)?;
     let ids: Vec<&str> = units.keys().map(String::as_str).collect();
+    // Steps are counted where they were done: by desk, as by unit.
     let key = match group_by {
-        GroupBy::Unit | GroupBy::Level => "unit_id",
+        GroupBy::Unit | GroupBy::Level | GroupBy::Desk => "unit_id",
         GroupBy::Procedure => "procedure_id",
         GroupBy::Month => "CAST(day AS TEXT)",
     };
@@ -191,7 +192,7 @@ pub fn compute(
     for (k, step, tally) in sums(conn, key, &ids, from, to)? {
         *steps.entry(step.clone()).or_default() += tally;
         let (key, label) = match group_by {
-            GroupBy::Unit => {
+            GroupBy::Unit | GroupBy::Desk => {
                 let label = units.get(&k).map(|u| u.label()).unwrap_or_default();
                 (k, label)
             }

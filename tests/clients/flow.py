@@ -231,7 +231,9 @@ def main(base_url: str) -> None:
     assert any(d.result_number == number for d in documents.items)
 
     # The auditor's figures and exports.
-    start, end = datetime.date.today().replace(day=1), datetime.date.today() + datetime.timedelta(days=1)
+    # Statistics periods are local dates of Vietnam (UTC+7), not the machine's.
+    today = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=7)).date()
+    start, end = today.replace(day=1), today + datetime.timedelta(days=1)
     stats = statistics_stats_json.sync_detailed(client=auditor, unit=district.id, from_=start, to=end)
     assert parsed(stats, Statistics, 200).total.figures.received >= 1
     bom = b"\xef\xbb\xbf"
