@@ -58,22 +58,26 @@ impl StatsQuery {
 
     /// The statistics this request asks for (`group_by`, default by unit).
     pub async fn statistics(self, state: &AppState, principal: Principal) -> Result<Statistics, ApiError> {
-        state
-            .db
-            .run(move |conn| {
-                let (unit, from, to) = self.resolve(conn, &principal)?;
-                Ok(super::compute(conn, &unit, from, to, self.group_by.unwrap_or(GroupBy::Unit))?)
-            })
-            .await
+        self.computed(state, principal, super::compute).await
     }
 
     /// The step statistics this request asks for (`group_by`, default by unit).
     pub async fn step_statistics(self, state: &AppState, principal: Principal) -> Result<StepStatistics, ApiError> {
+        self.computed(state, principal, super::steps::compute).await
+    }
+
+    /// What `compute` makes of the caller's subtree, period and grouping.
+    async fn computed<T: Send + 'static>(
+        self,
+        state: &AppState,
+        principal: Principal,
+        compute: fn(&mut DbConnection, &UnitRow, NaiveDate, NaiveDate, GroupBy) -> diesel::QueryResult<T>,
+    ) -> Result<T, ApiError> {
         state
             .db
             .run(move |conn| {
                 let (unit, from, to) = self.resolve(conn, &principal)?;
-                Ok(super::steps::compute(conn, &unit, from, to, self.group_by.unwrap_or(GroupBy::Unit))?)
+                Ok(compute(conn, &unit, from, to, self.group_by.unwrap_or(GroupBy::Unit))?)
             })
             .await
     }
