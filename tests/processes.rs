@@ -537,6 +537,11 @@ async fn the_queue_filters_steps_due_soon(b: Backend) {
     let code = |d: &Value| d["code"].as_str().unwrap().to_string();
     let due_soon = json_ok(app.get("/api/v1/queue?due_soon=true", Some(&specialist)).await, StatusCode::OK).await;
     assert_eq!(codes(&due_soon), [code(&soon)]);
+    // A dossier at no step yet (filed online, to receive) is not due soon.
+    let citizen = app.token("citizen").await;
+    let filed = file(&app, &citizen, HOUSEHOLD_BUSINESS, "193").await;
+    let desk = json_ok(app.get("/api/v1/queue?due_soon=false", Some(&clerk)).await, StatusCode::OK).await;
+    assert!(codes(&desk).contains(&code(&filed)), "{desk}");
     let rest = json_ok(app.get("/api/v1/queue?due_soon=false", Some(&specialist)).await, StatusCode::OK).await;
     let mut rest = codes(&rest);
     rest.sort();

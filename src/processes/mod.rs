@@ -357,7 +357,6 @@ struct Unsettled {
     id: String,
     procedure_id: String,
     unit_id: String,
-    status: String,
     received_at: Option<NaiveDateTime>,
     submitted_at: NaiveDateTime,
     pinned: Option<String>,
@@ -382,13 +381,19 @@ pub fn settle(conn: &mut DbConnection, office: &OfficeHours) -> Result<usize, Ap
             dossiers::id,
             dossiers::procedure_id,
             dossiers::unit_id,
-            dossiers::status,
             dossiers::received_at,
             dossiers::submitted_at,
             dossier_processes::process_id.nullable(),
         ))
         .load(conn)?;
+    let mut settled = 0;
     for d in &unsettled {
+        // Under the dossier's lock, as any change: its status is read again.
+        let status: String = crate::first_locked!(&mut *conn, dossiers::table.find(&d.id).select(dossiers::status))?
+            .ok_or(diesel::result::Error::NotFound)?;
+        if !open.contains(&status.as_str()) {
+            continue;
+        }
         let route = match &d.pinned {
             Some(process_id) => {
                 let row: ProcessRow = processes::table.find(process_id).select(ProcessRow::as_select()).first(conn)?;
@@ -396,14 +401,15 @@ pub fn settle(conn: &mut DbConnection, office: &OfficeHours) -> Result<usize, Ap
             }
             None => route(conn, &d.procedure_id, &d.unit_id, office)?,
         };
-        let status = Status::parse(&d.status).expect("statuses are written by the state machine");
+        let status = Status::parse(&status).expect("statuses are written by the state machine");
         let since = d.received_at.unwrap_or(d.submitted_at);
         let calendar = crate::dossiers::calendar_from(conn, since)?;
         let position = Position::settled(route, &d.unit_id, status, since, &calendar, office);
         store_position(conn, &d.id, None, Some(&position))?;
+        settled += 1;
     }
-    if !unsettled.is_empty() {
-        tracing::info!(dossiers = unsettled.len(), "dossiers in processing placed at a step of their process");
+    if settled > 0 {
+        tracing::info!(dossiers = settled, "dossiers in processing placed at a step of their process");
     }
-    Ok(unsettled.len())
+    Ok(settled)
 }

@@ -127,10 +127,13 @@ pub async fn queue(
                     .eq_any(Status::CLOCK_RUNNING.map(Status::as_str))
                     .and(dossier_processes::step_due_at.gt(now))
                     .and(dossier_processes::step_due_at.le(crate::dossiers::stored(until)));
+                // A dossier at no step (to receive, say) is never due soon.
                 sql = if soon {
                     sql.filter(due_soon.assume_not_null())
                 } else {
-                    sql.filter(diesel::dsl::not(due_soon.assume_not_null()))
+                    sql.filter(
+                        dossier_processes::step_due_at.is_null().or(diesel::dsl::not(due_soon.assume_not_null())),
+                    )
                 };
             }
             if let Some((t, id)) = after {
