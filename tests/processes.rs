@@ -487,12 +487,17 @@ async fn dossiers_received_before_steps_are_placed_at_one(b: Backend) {
     act_ok(&app, &specialist, &pending, json!({"action": "claim"})).await;
     act_ok(&app, &specialist, &pending, json!({"action": "submit_for_approval"})).await;
     let (a, p) = (received["id"].as_str().unwrap().to_string(), pending["id"].as_str().unwrap().to_string());
+    let me: Value = app.get("/api/v1/me", Some(&specialist)).await.json().await.unwrap();
+    let specialist_id = me["id"].as_str().unwrap().to_string();
     let settled = app
         .db(move |c| {
+            use motcua::db::schema::dossiers;
             diesel::delete(dossier_processes::table.find(&a)).execute(c)?;
             diesel::update(dossier_processes::table.find(&p))
                 .set(dossier_processes::step.eq(None::<i32>))
                 .execute(c)?;
+            // Before steps, the specialist stayed assigned while it waited for approval.
+            diesel::update(dossiers::table.find(&p)).set(dossiers::assignee_id.eq(Some(specialist_id))).execute(c)?;
             let hours = motcua::domain::calendar::OfficeHours::default();
             let first = motcua::processes::settle(c, &hours).map_err(|_| diesel::result::Error::RollbackTransaction)?;
             let again = motcua::processes::settle(c, &hours).map_err(|_| diesel::result::Error::RollbackTransaction)?;

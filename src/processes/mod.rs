@@ -389,8 +389,11 @@ pub fn settle(conn: &mut DbConnection, office: &OfficeHours) -> Result<usize, Ap
     let mut settled = 0;
     for d in &unsettled {
         // Under the dossier's lock, as any change: its status is read again.
-        let status: String = crate::first_locked!(&mut *conn, dossiers::table.find(&d.id).select(dossiers::status))?
-            .ok_or(diesel::result::Error::NotFound)?;
+        let (status, assignee): (String, Option<String>) = crate::first_locked!(
+            &mut *conn,
+            dossiers::table.find(&d.id).select((dossiers::status, dossiers::assignee_id))
+        )?
+        .ok_or(diesel::result::Error::NotFound)?;
         if !open.contains(&status.as_str()) {
             continue;
         }
@@ -404,7 +407,16 @@ pub fn settle(conn: &mut DbConnection, office: &OfficeHours) -> Result<usize, Ap
         let status = Status::parse(&status).expect("statuses are written by the state machine");
         let since = d.received_at.unwrap_or(d.submitted_at);
         let calendar = crate::dossiers::calendar_from(conn, since)?;
-        let position = Position::settled(route, &d.unit_id, status, since, &calendar, office);
+        let mut position = Position::settled(route, &d.unit_id, status, since, &calendar, office);
+        if status == Status::PendingApproval && assignee.is_some() {
+            // Before steps, the specialist stayed assigned while the dossier
+            // waited for approval: the signing step now waits in the
+            // approvers' queue, and a return for rework goes back to them.
+            position.handed_by = assignee;
+            diesel::update(dossiers::table.find(&d.id))
+                .set((dossiers::assignee_id.eq(None::<String>), dossiers::version.eq(dossiers::version + 1)))
+                .execute(conn)?;
+        }
         store_position(conn, &d.id, None, Some(&position))?;
         settled += 1;
     }
