@@ -82,7 +82,7 @@ pub async fn control_slip(
         .run(move |conn| {
             let (row, _) = load_visible(conn, &principal, &id)?;
             let receiving_desk = super::receiving_desk(conn, &id)?;
-            let Some((pinned, _)) = crate::processes::pinned(conn, &id)? else {
+            let Some(pinned) = crate::processes::pinned(conn, &id)? else {
                 return Ok(ControlSlip { dossier_code: row.code, receiving_desk, process: None, rows: Vec::new() });
             };
             let events = super::routes::load_events(conn, &id)?;

@@ -342,11 +342,11 @@ pub fn did_earlier_step(conn: &mut DbConnection, dossier_id: &str, user_id: &str
 }
 
 /// The process dossier `dossier_id` follows, if it was received.
-pub fn pinned(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<(ProcessRow, String)>> {
+pub fn pinned(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Option<ProcessRow>> {
     dossier_processes::table
         .find(dossier_id)
-        .inner_join(processes::table.inner_join(procedures::table))
-        .select((ProcessRow::as_select(), procedures::code))
+        .inner_join(processes::table)
+        .select(ProcessRow::as_select())
         .first(conn)
         .optional()
 }
