@@ -46,6 +46,11 @@ pub struct AppState {
     pub mail_worker: Arc<Worker>,
     /// Links recorded audit entries into the hash chain (`src/audit/linker.rs`).
     pub audit_linker: Arc<Linker>,
+    /// The national portal: fetches the documents of dossiers filed there.
+    pub portal: Arc<crate::portal::client::PortalClient>,
+    /// Delivers the sync records, when the portal is configured: in the
+    /// background when `portal.worker_enabled`, or on demand.
+    pub portal_courier: Option<Arc<crate::portal::PortalCourier>>,
 }
 
 pub struct Application {
@@ -76,6 +81,8 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("publishing the signing key: {e}"))?;
         let mail_worker = Arc::new(Worker::new(&settings, db.clone())?);
+        let portal = Arc::new(crate::portal::client::PortalClient::new(&settings.portal)?);
+        let portal_courier = crate::portal::courier(&settings.portal, &portal, &db);
         let listener = TcpListener::bind((settings.http.host.as_str(), settings.http.port))?;
         let port = listener.local_addr()?.port();
         let metrics_listener = TcpListener::bind(settings.http.metrics_address.as_str())
@@ -93,6 +100,8 @@ impl Application {
             notifier: Notifier::new(&settings.notifications),
             mail_worker,
             audit_linker: Arc::default(),
+            portal,
+            portal_courier,
             db,
             settings,
         });
@@ -115,7 +124,7 @@ impl Application {
                 .wrap(from_fn(crate::http::envelope))
                 .wrap(from_fn(crate::ops::record))
                 .wrap(TracingLogger::<crate::telemetry::RedactingRootSpan>::new())
-                .configure(routes)
+                .configure(|cfg| routes(cfg, data.settings.portal.max_filing_bytes))
                 .default_service(web::to(|| async { ApiError::not_found().into_response() }))
         });
         let server = server.workers(workers).max_connections(per_worker).listen(listener)?.run();
@@ -144,8 +153,9 @@ impl Application {
     }
 
     /// Serves until stopped, linking audit entries and, when
-    /// `notifications.worker_enabled`, delivering the outbox in the
-    /// background; both stop with the server.
+    /// `notifications.worker_enabled` (`portal.worker_enabled`), delivering
+    /// the outbox's e-mails (sync records) in the background; all stop with
+    /// the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let linker = actix_web::rt::spawn(self.state.audit_linker.clone().run(self.state.db.clone()));
         let metrics = self.metrics_server.handle();
@@ -156,18 +166,24 @@ impl Application {
             .notifications
             .worker_enabled
             .then(|| actix_web::rt::spawn(self.state.mail_worker.clone().run()));
+        let courier = match &self.state.portal_courier {
+            Some(courier) if self.state.settings.portal.worker_enabled => {
+                Some(actix_web::rt::spawn(courier.clone().run()))
+            }
+            _ => None,
+        };
         let stopped = self.server.await;
         metrics.stop(true).await;
         linker.abort();
-        if let Some(worker) = worker {
-            worker.abort();
+        for task in [worker, courier].into_iter().flatten() {
+            task.abort();
         }
         stopped
     }
 }
 
 /// Every route, by feature: the URL names the folder.
-fn routes(cfg: &mut web::ServiceConfig) {
+fn routes(cfg: &mut web::ServiceConfig, max_filing_bytes: usize) {
     cfg.configure(crate::ops::configure).service(
         web::scope("/api/v1")
             .route("/openapi.json", web::get().to(openapi))
@@ -188,7 +204,8 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::stats::routes::configure)
             .configure(crate::stats::exports::configure)
             .configure(crate::audit::routes::configure)
-            .configure(crate::notify::routes::configure),
+            .configure(crate::notify::routes::configure)
+            .configure(|cfg| crate::portal::routes::configure(cfg, max_filing_bytes)),
     );
 }
 

@@ -53,6 +53,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub smtp: SmtpSettings,
     pub notifications: NotificationSettings,
+    /// The national public service portal (docs/portal.md).
+    pub portal: PortalSettings,
 }
 
 fn default_profile() -> Profile {
@@ -270,6 +272,49 @@ pub struct NotificationSettings {
     pub digest_soon_working_days: u32,
 }
 
+/// The national public service portal: where dossiers are mirrored, how to
+/// authenticate there, and where the documents of its dossiers come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PortalSettings {
+    /// The portal's sync endpoint, issued to the province. Unset: nothing is
+    /// mirrored (and no sync record is written).
+    pub sync_url: Option<String>,
+    /// Authentication: a bearer token, or HTTP basic credentials.
+    pub bearer_token: Option<SecretString>,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    /// A PEM file with the client certificate and its private key, for
+    /// mutual TLS.
+    pub client_certificate: Option<PathBuf>,
+    /// A PEM file of a certificate authority to trust besides the system's.
+    pub ca_certificate: Option<PathBuf>,
+    /// Per delivery.
+    pub timeout_secs: u64,
+    /// Deliver from `motcua serve` (else from `motcua worker`).
+    pub worker_enabled: bool,
+    pub poll_interval_ms: u64,
+    pub max_attempts: i32,
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    /// A dossier whose latest record waits longer than this is overdue.
+    pub overdue_after_minutes: i64,
+    /// The only origin (`scheme://host[:port]`) documents of dossiers filed
+    /// on the portal are fetched from.
+    pub document_origin: Option<String>,
+    /// The largest filing the portal may send (documents inline, in base64).
+    pub max_filing_bytes: usize,
+    /// The most documents one filing attaches.
+    pub max_documents: usize,
+}
+
+impl PortalSettings {
+    /// Whether dossiers are mirrored to the portal.
+    pub fn mirrors(&self) -> bool {
+        self.sync_url.is_some()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -359,7 +404,35 @@ impl Settings {
         if self.auth.access_token_ttl_secs <= 0 || self.auth.refresh_token_ttl_days <= 0 {
             bail!("token lifetimes must be positive");
         }
-        self.validate_mail()
+        self.validate_mail()?;
+        self.validate_portal()
+    }
+
+    fn validate_portal(&self) -> anyhow::Result<()> {
+        let p = &self.portal;
+        let http = |u: &str| u.starts_with("http://") || u.starts_with("https://");
+        if p.sync_url.as_deref().is_some_and(|u| !http(u)) {
+            bail!("portal.sync_url is an http(s) URL");
+        }
+        if p.document_origin.as_deref().is_some_and(|u| !http(u) || u.ends_with('/')) {
+            bail!("portal.document_origin is scheme://host[:port], without a trailing slash");
+        }
+        if p.username.is_some() != p.password.is_some() {
+            bail!("portal.username and portal.password go together");
+        }
+        if p.bearer_token.is_some() && p.username.is_some() {
+            bail!("portal: a bearer token or basic credentials, not both");
+        }
+        if p.timeout_secs == 0 || p.poll_interval_ms < 10 || p.max_attempts < 1 || p.backoff_base_secs == 0 {
+            bail!("portal: timeout_secs ≥ 1, poll_interval_ms ≥ 10, max_attempts ≥ 1 and backoff_base_secs ≥ 1");
+        }
+        if p.backoff_max_secs < p.backoff_base_secs || p.overdue_after_minutes < 1 {
+            bail!("portal: backoff_max_secs ≥ backoff_base_secs and overdue_after_minutes ≥ 1");
+        }
+        if self.profile == Profile::Production && p.sync_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+            bail!("the production profile talks to the portal over TLS only: portal.sync_url is https");
+        }
+        Ok(())
     }
 
     fn validate_mail(&self) -> anyhow::Result<()> {

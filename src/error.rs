@@ -81,6 +81,8 @@ problem_codes! {
     PayloadTooLarge = "payload_too_large",
     PaymentMismatch = "payment_mismatch",
     PaymentNotPending = "payment_not_pending",
+    PortalCodeReused = "portal_code_reused",
+    DocumentUnavailable = "document_unavailable",
     PreconditionFailed = "precondition_failed",
     ProcedureCodeTaken = "procedure_code_taken",
     ProviderRefReused = "provider_ref_reused",

@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod ops;
 pub mod pagination;
 pub mod payments;
+pub mod portal;
 pub mod procedures;
 pub mod processes;
 pub mod queue;

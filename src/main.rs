@@ -1,4 +1,4 @@
-//! The `motcua` command: serve (default), worker, migrate, seed, simulate, unit, user, openapi, backup.
+//! The `motcua` command: serve (default), worker, migrate, seed, simulate, unit, user, portal, openapi, backup.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -27,7 +27,8 @@ enum Command {
     /// Serve the HTTP API (the default), delivering e-mail too unless
     /// `notifications.worker_enabled` is false.
     Serve,
-    /// Deliver the e-mail outbox (and the staff digest) without serving HTTP.
+    /// Deliver the outbox — e-mails, the staff digest and, when the portal
+    /// is configured, its sync records — without serving HTTP.
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,
@@ -72,6 +73,40 @@ enum Command {
     Files {
         #[command(subcommand)]
         command: FilesCommand,
+    },
+    /// The national public service portal (docs/portal.md).
+    Portal {
+        #[command(subcommand)]
+        command: PortalCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PortalCommand {
+    /// Queue a record with the whole state of every dossier filed or changed
+    /// on the local dates [from, to): after an outage of the portal, or when
+    /// an existing database is first connected.
+    Resync {
+        /// First local date, inclusive (YYYY-MM-DD).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Last local date, exclusive.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+    },
+    /// Create the portal's service account; its secret is read from
+    /// standard input.
+    Account {
+        #[arg(long)]
+        email: String,
+        /// Code of the province whose units it files for.
+        #[arg(long)]
+        unit: String,
+        #[arg(long, default_value = "Cổng Dịch vụ công quốc gia")]
+        name: String,
+        /// Read the secret from standard input (required: never on the command line).
+        #[arg(long, required = true)]
+        secret_stdin: bool,
     },
 }
 
@@ -225,9 +260,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Worker => {
             let db_settings = settings.database.clone();
             let db = tokio::task::spawn_blocking(move || Db::connect(&db_settings)).await??;
-            let worker = Arc::new(motcua::notify::worker::Worker::new(&settings, db)?);
+            let worker = Arc::new(motcua::notify::worker::Worker::new(&settings, db.clone())?);
+            let client = Arc::new(motcua::portal::client::PortalClient::new(&settings.portal)?);
+            let portal = async {
+                match motcua::portal::courier(&settings.portal, &client, &db) {
+                    Some(courier) => courier.run().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = worker.run() => {}
+                () = portal => {}
                 () = shutdown_signal() => tracing::info!("outbox worker stopping"),
             }
         }
@@ -330,6 +373,34 @@ async fn main() -> anyhow::Result<()> {
                 report.orphan_bytes,
                 if delete { format!("{} removed", report.removed) } else { "dry run: nothing removed".into() }
             );
+        }
+        Command::Portal { command: PortalCommand::Resync { from, to } } => {
+            if !settings.portal.mirrors() {
+                bail!("portal.sync_url is not set: nothing would deliver the records");
+            }
+            if to <= from {
+                bail!("--to is after --from");
+            }
+            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+            let queued = motcua::portal::resync(&db, from, to).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{queued} dossiers queued for the portal");
+        }
+        Command::Portal { command: PortalCommand::Account { email, unit, name, secret_stdin: _ } } => {
+            let mut secret = String::new();
+            std::io::stdin().read_to_string(&mut secret).context("reading the secret from standard input")?;
+            let secret = secret.trim_end_matches(['\r', '\n']).to_string();
+            let new = NewStaff::portal_account(&email, &name, &secret).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = password::hash_blocking(&secret)?;
+            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+            let id = db
+                .write(move |conn| {
+                    let unit = motcua::units::find_by_code(conn, &unit)?
+                        .ok_or_else(|| ApiError::invalid_field("unit", "no unit with this code"))?;
+                    Ok(new.insert(conn, &unit, hash)?.id)
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("created the portal's service account {email} ({id})");
         }
         Command::Openapi => unreachable!("handled before loading the settings"),
         Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {

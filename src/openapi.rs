@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
 use crate::{
-    audit, auth, delegations, dossiers, holidays, notify, ops, payments, procedures, processes, queue, ratings,
+    audit, auth, delegations, dossiers, holidays, notify, ops, payments, portal, procedures, processes, queue, ratings,
     repository, results, staff, stats, units,
 };
 
@@ -40,6 +40,7 @@ use crate::{
         stats::exports::dossiers_csv, stats::exports::dossiers_xlsx,
         audit::routes::list, audit::routes::export, audit::routes::verify,
         notify::routes::list, notify::routes::retry,
+        portal::routes::file, portal::routes::sync,
     ),
     modifiers(&Conventions),
     tags(
@@ -58,6 +59,7 @@ use crate::{
         (name = "payments", description = "Fees and payments"),
         (name = "ratings", description = "Satisfaction ratings"),
         (name = "statistics", description = "Statistics, the service-quality scorecard and exports"),
+        (name = "portal", description = "The national public service portal: dossiers filed there, sync status"),
         (name = "audit", description = "The hash-chained audit log and its verification"),
         (name = "outbox", description = "E-mail outbox: dead letters and retries"),
     )

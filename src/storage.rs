@@ -68,6 +68,11 @@ impl Hashing {
         self.size
     }
 
+    /// The first bytes, which recognise the document (`DocumentKind::sniff`).
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
     /// The file, the content's SHA-256 (hex) and its first bytes.
     pub fn finish(self) -> (Option<NamedTempFile>, String, Vec<u8>) {
         (self.file, hex::encode(self.hasher.finalize()), self.head)

@@ -300,6 +300,16 @@ fn rows() -> Vec<Row> {
                         "staff_conduct": "very_satisfied", "result": "satisfied"})),
             "201 404 403 403 403 403 404 404 404 404 403 401",
         ),
+        // The national portal: its service account files (none of these
+        // callers is it); administrators see which mirrors lag.
+        row(
+            post.clone(),
+            "/api/v1/portal/dossiers",
+            Json(json!({"portal_code": "G22-1", "procedure_code": "1.001193", "unit_code": "06691",
+                        "applicant": {"kind": "citizen", "name": "Trần Thị Bình", "national_id": "022195004321"}})),
+            "403 403 403 403 403 403 403 403 403 403 403 401",
+        ),
+        row(get.clone(), "/api/v1/portal/sync", none(), admin_only_200),
         // Last: it takes whatever is waiting in the queue.
         row(post, "/api/v1/queue/claim", none(), "403 403 204 200 204 403 204 204 204 403 403 401"),
     ]

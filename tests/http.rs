@@ -206,6 +206,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/auth/password-reset/confirm"),
     ("get", "/api/v1/admin/outbox"),
     ("post", "/api/v1/admin/outbox/{id}/retry"),
+    ("post", "/api/v1/portal/dossiers"),
+    ("get", "/api/v1/portal/sync"),
 ];
 
 /// POST endpoints that take no body.

@@ -520,7 +520,9 @@ async fn an_abandoned_claim_expires(b: Backend) {
     // A worker claims the message, then dies before delivering it.
     let now = motcua::time::now();
     let lease = now + chrono::Duration::minutes(1);
-    let claimed = app.db(move |c| motcua::notify::outbox::claim_next(c, now, lease)).await;
+    let claimed = app
+        .db(move |c| motcua::notify::outbox::claim_next(c, motcua::notify::outbox::Channel::Email, now, lease))
+        .await;
     assert!(claimed.is_some());
     assert_eq!(app.deliver().await, Delivery::default(), "the claim holds until its lease ends");
     assert!(sink.received().is_empty());

@@ -170,6 +170,10 @@ pub struct Audit {
     unchanged: bool,
     /// The route has no path parameters: the handler names the target.
     target_from_handler: bool,
+    /// The dossiers the request changes are mirrored to the national
+    /// portal (`portal.sync_url` is set): the write path queues their sync
+    /// records (`src/portal/record.rs`).
+    mirror: bool,
 }
 
 /// What the middleware leaves for the extractor.
@@ -192,6 +196,11 @@ impl Audit {
         }
     }
 
+    /// Whether the dossiers this request changes are mirrored to the portal.
+    pub fn mirrors_portal(&self) -> bool {
+        self.mirror
+    }
+
     /// The status of the answer, when not 200.
     pub fn status(&mut self, status: StatusCode) {
         self.entry.status = i32::from(status.as_u16());
@@ -205,6 +214,7 @@ impl Audit {
         T: Send + 'static,
     {
         let mut audit = self;
+        audit.mirror = state.settings.portal.mirrors();
         let out = state
             .db
             .write(move |conn| {
@@ -279,7 +289,13 @@ impl FromRequest for Audit {
                 client_address: crate::http::client_address(&req).map(|a| a.to_string()),
                 summary: draft.summary.text,
             };
-            Ok(Audit { target_from_handler: params.is_empty(), entry, done: draft.done, unchanged: false })
+            Ok(Audit {
+                target_from_handler: params.is_empty(),
+                entry,
+                done: draft.done,
+                unchanged: false,
+                mirror: false,
+            })
         })
     }
 }

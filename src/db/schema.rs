@@ -65,6 +65,8 @@ diesel::table! {
         search_text -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// The code in the national procedure database (MaTTHC).
+        national_code -> Nullable<Text>,
     }
 }
 
@@ -103,6 +105,33 @@ diesel::table! {
         dossier_id -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        /// `email` or `portal` (`notify::outbox::Channel`).
+        channel -> Text,
+        /// A portal record's place in its dossier's order.
+        seq -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    /// Where each dossier's mirror on the national portal stands (src/portal/).
+    portal_sync (dossier_id) {
+        dossier_id -> Text,
+        latest_seq -> Integer,
+        acked_seq -> Integer,
+        waiting_since -> Nullable<Timestamp>,
+        acked_at -> Nullable<Timestamp>,
+        failing -> Bool,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// Dossiers filed on the national portal, with the portal's own code.
+    portal_dossiers (dossier_id) {
+        dossier_id -> Text,
+        portal_code -> Text,
+        request_hash -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -500,6 +529,8 @@ diesel::joinable!(dossier_facts -> dossiers (dossier_id));
 diesel::joinable!(daily_counts -> units (unit_id));
 diesel::joinable!(daily_counts -> procedures (procedure_id));
 diesel::joinable!(result_drafts -> dossiers (dossier_id));
+diesel::joinable!(portal_sync -> dossiers (dossier_id));
+diesel::joinable!(portal_dossiers -> dossiers (dossier_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
@@ -519,6 +550,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     outbox,
     payments,
+    portal_dossiers,
+    portal_sync,
     procedure_components,
     procedures,
     processes,

@@ -7,6 +7,7 @@ pub mod delegation;
 pub mod dossier;
 pub mod dossier_code;
 pub mod identity;
+pub mod portal;
 pub mod process;
 pub mod result_form;
 pub mod roles;

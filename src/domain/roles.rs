@@ -15,6 +15,9 @@ pub enum Role {
     Approver,
     Auditor,
     Admin,
+    /// The national public service portal's service account: files the
+    /// dossiers citizens filed on the portal (docs/portal.md), nothing else.
+    Portal,
 }
 
 impl Role {
@@ -28,11 +31,12 @@ impl Role {
             Role::Approver => "approver",
             Role::Auditor => "auditor",
             Role::Admin => "admin",
+            Role::Portal => "portal",
         }
     }
 
     pub fn is_staff(self) -> bool {
-        self != Role::Citizen
+        Role::STAFF.contains(&self)
     }
 }
 
@@ -46,11 +50,9 @@ impl FromStr for Role {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, String> {
-        [Role::Citizen]
-            .into_iter()
-            .chain(Role::STAFF)
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("unknown role `{s}`: one of citizen, clerk, specialist, approver, auditor, admin"))
+        [Role::Citizen, Role::Portal].into_iter().chain(Role::STAFF).find(|r| r.as_str() == s).ok_or_else(|| {
+            format!("unknown role `{s}`: one of citizen, clerk, specialist, approver, auditor, admin, portal")
+        })
     }
 }
 
@@ -63,6 +65,8 @@ pub fn parse_staff_roles(roles: &[Role]) -> Result<Vec<Role>, &'static str> {
         Err("a staff account has at least one role")
     } else if out.contains(&Role::Citizen) {
         Err("a staff account cannot have the citizen role")
+    } else if out.contains(&Role::Portal) {
+        Err("the portal's service account is made by `motcua portal account`")
     } else {
         Ok(out)
     }
@@ -97,5 +101,8 @@ mod tests {
         );
         assert!(parse_staff_roles(&[]).is_err());
         assert!(parse_staff_roles(&[Role::Citizen, Role::Clerk]).is_err());
+        assert!(parse_staff_roles(&[Role::Portal]).is_err());
+        assert!(!Role::Portal.is_staff());
+        assert_eq!("portal".parse::<Role>().unwrap(), Role::Portal);
     }
 }

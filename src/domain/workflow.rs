@@ -232,6 +232,19 @@ impl EventAction {
             EventAction::Other(Recorded::ReplaceResult) => "replace_result",
         }
     }
+
+    /// The action an event recorded, from its stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        use Recorded::*;
+        Action::ALL
+            .into_iter()
+            .map(EventAction::Workflow)
+            .chain(
+                [Submit, Register, Upload, BindApplicant, Payment, Rate, RevokeResult, ReplaceResult]
+                    .map(EventAction::Other),
+            )
+            .find(|a| a.as_str() == s)
+    }
 }
 
 impl From<Action> for EventAction {
@@ -578,6 +591,16 @@ mod tests {
                 assert_eq!(target(due, action), target(Situation { fee_due: false, ..due }, action));
             }
         }
+    }
+
+    #[test]
+    fn event_actions_read_back() {
+        for a in Action::ALL {
+            assert_eq!(EventAction::parse(EventAction::Workflow(a).as_str()), Some(EventAction::Workflow(a)));
+        }
+        assert_eq!(EventAction::parse("payment"), Some(EventAction::Other(Recorded::Payment)));
+        assert_eq!(EventAction::parse("replace_result"), Some(EventAction::Other(Recorded::ReplaceResult)));
+        assert_eq!(EventAction::parse("nothing"), None);
     }
 
     #[test]

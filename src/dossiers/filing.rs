@@ -1,6 +1,8 @@
 //! Filing: a citizen submits online; a clerk registers a counter or postal
-//! dossier, received at once (`domain::dossier::file`). Both get a gap-free
-//! code; both go through the write path's `create` (`write.rs`).
+//! dossier, received at once (`domain::dossier::file`); the national
+//! portal's service account files online the dossiers citizens filed there
+//! (`src/portal/filing.rs`). All get a gap-free code; all go through the
+//! write path's `create` (`write.rs`).
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -147,6 +149,15 @@ pub struct Filing {
     pub require_verified_email: bool,
 }
 
+/// Who files: a citizen online, a clerk at the desk, or the national portal
+/// for a citizen who filed there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Filer {
+    Citizen,
+    Desk,
+    Portal,
+}
+
 /// Files or registers a dossier inside the write path's transaction; or,
 /// for a request repeated with its `Idempotency-Key`, finds the dossier it
 /// made (concurrent repeats wait for the first: the key is locked).
@@ -181,15 +192,20 @@ pub fn file(
     }
 
     let channel = request.channel.unwrap_or(Channel::Online);
-    let registering = channel != Channel::Online;
-    if registering {
+    let filer = if channel != Channel::Online {
         principal.require_any(&[Role::Clerk])?;
-    } else if !principal.has(Role::Citizen) {
+        Filer::Desk
+    } else if principal.has(Role::Citizen) {
+        Filer::Citizen
+    } else if principal.has(Role::Portal) {
+        Filer::Portal
+    } else {
         return Err(ApiError::forbidden(
             "Online dossiers are filed by citizens; clerks register counter or postal ones.",
         ));
-    }
-    if !registering && require_verified_email {
+    };
+    let registering = filer == Filer::Desk;
+    if filer == Filer::Citizen && require_verified_email {
         crate::auth::users::require_verified_email(conn, &principal.user_id)?;
     }
 
@@ -216,11 +232,11 @@ pub fn file(
             None => v.push("unit_id", "clerks register dossiers for a unit of their province"),
         }
     }
-    let applicant = if registering {
+    let applicant = if filer != Filer::Citizen {
         match &request.applicant {
             Some(a) => check_applicant(a, &mut v)?,
             None => {
-                v.push("applicant", "a counter or postal dossier names its applicant");
+                v.push("applicant", "a dossier filed for someone names its applicant");
                 Applicant {
                     kind: String::new(),
                     name: String::new(),
@@ -238,13 +254,15 @@ pub fn file(
     let form = request.form.clone().unwrap_or_default();
     v.check(form.len() <= 200, "form", "at most 200 fields");
     v.check(request.reuse.as_ref().is_none_or(|r| r.len() <= 50), "reuse", "at most 50 documents");
+    v.check(filer != Filer::Portal || request.reuse.is_none(), "reuse", "the portal attaches documents, not reuses");
     v.finish()?;
     let (procedure, unit) = (procedure.expect("validated"), unit.expect("validated"));
 
-    // A registered dossier belongs to the citizen account whose national ID
-    // a clerk verified (`users.national_id`), so that they can follow it
-    // online; a claimed national ID binds nothing (`src/auth/identity.rs`).
-    let owner = if registering {
+    // A dossier filed for someone belongs to the citizen account whose
+    // national ID a clerk verified (`users.national_id`), so that they can
+    // follow it online; a claimed national ID binds nothing
+    // (`src/auth/identity.rs`).
+    let owner = if filer != Filer::Citizen {
         match &applicant.national_id {
             Some(nid) => crate::auth::identity::verified_account(conn, nid)?,
             None => None,
@@ -346,13 +364,19 @@ pub fn file(
         Some(due) => {
             format!("registered at the {} desk; due {}", channel.as_str(), super::local(due).format("%Y-%m-%d %H:%M"))
         }
+        None if filer == Filer::Portal => "filed on the national public service portal".to_string(),
         None => "submitted online".to_string(),
     };
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &row.id,
         actor: Some(principal),
-        role: if registering { Role::Clerk.as_str() } else { Role::Citizen.as_str() },
+        role: match filer {
+            Filer::Desk => Role::Clerk,
+            Filer::Citizen => Role::Citizen,
+            Filer::Portal => Role::Portal,
+        }
+        .as_str(),
         // The desk that received it, where that is not the competent unit.
         unit_id: Some(desk.as_ref().unwrap_or(&unit.id)),
         action: if registering {

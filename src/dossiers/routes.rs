@@ -85,7 +85,8 @@ pub async fn create(
         audit.status(actix_web::http::StatusCode::CREATED);
         filing::file(conn, audit, &p, filing, &settings, &notifier)
     })
-    .await?;
+    .await?
+    .id;
     respond(&state, principal, id, actix_web::http::StatusCode::CREATED).await
 }
 

@@ -12,7 +12,9 @@
 //!    change does, and write its rows and its event;
 //! 4. moves the statistics' daily counts from the facts before to the facts
 //!    after (`src/stats/daily.rs`);
-//! 5. writes the request's audit entry (`src/audit/mod.rs`);
+//! 5. queues the dossier's sync record for the national portal, when the
+//!    change is one the portal is told about (`src/portal/record.rs`);
+//! 6. writes the request's audit entry (`src/audit/mod.rs`);
 //!
 //! and commits once. Nothing reads a dossier's state and writes depending on
 //! it outside this lock. docs/reliability.md lists the tests that prove it.
@@ -95,7 +97,9 @@ pub fn change_in<T>(
         let kept: Option<KeptFacts> =
             dossier_facts::table.find(id).select(KeptFacts::as_select()).first(conn).optional()?;
         let dossier = row.dossier(kept.as_ref(), position);
-        return f(conn, audit, Locked { row, dossier, access });
+        let out = f(conn, audit, Locked { row, dossier, access })?;
+        mirror(conn, audit, id)?;
+        return Ok(out);
     }
     let before = daily::facts(conn, id)?;
     let kept = before.as_ref().map(|(_, facts)| KeptFacts::from(facts));
@@ -103,7 +107,14 @@ pub fn change_in<T>(
     let out = f(conn, audit, Locked { row, dossier, access })?;
     let after = daily::facts(conn, id)?;
     daily::moved(conn, before.as_ref(), after.as_ref())?;
+    mirror(conn, audit, id)?;
     Ok(out)
+}
+
+/// Queues the sync record of the change `audit` made to dossier `id`, when
+/// the dossiers are mirrored to the national portal.
+fn mirror(conn: &mut DbConnection, audit: &Audit, id: &str) -> QueryResult<()> {
+    if audit.mirrors_portal() { crate::portal::record::mirror(conn, id, audit.id()) } else { Ok(()) }
 }
 
 /// A dossier made by [`create`]'s caller.
@@ -114,8 +125,8 @@ pub struct Created {
 }
 
 /// Creates a dossier as `f` decides, with its first counts and the request's
-/// audit entry, in one transaction; returns its id.
-pub async fn create<F>(state: &AppState, audit: Audit, f: F) -> Result<String, ApiError>
+/// audit entry, in one transaction.
+pub async fn create<F>(state: &AppState, audit: Audit, f: F) -> Result<Created, ApiError>
 where
     F: FnOnce(&mut DbConnection, &mut Audit) -> Result<Created, ApiError> + Send + 'static,
 {
@@ -126,8 +137,9 @@ where
             if created.new {
                 let after = daily::facts(conn, &created.id)?;
                 daily::moved(conn, None, after.as_ref())?;
+                mirror(conn, audit, &created.id)?;
             }
-            Ok(created.id)
+            Ok(created)
         })
         .await
 }

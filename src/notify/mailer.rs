@@ -10,20 +10,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::outbox::OutboxRow;
+use super::worker::Failure;
 use crate::config::{SmtpSecurity, SmtpSettings};
-
-/// Why a delivery failed, fit to store and show: no secrets, bounded length.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    /// The server refused for good (5xx) or the message cannot be built:
-    /// retrying will not help.
-    pub permanent: bool,
-    /// No SMTP answer at all (refused, unreachable, TLS, timed out): the
-    /// server, not this message, is the problem — the worker's round stops
-    /// and it backs off as a whole (`src/notify/worker.rs`).
-    pub outage: bool,
-    pub message: String,
-}
 
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
@@ -127,6 +115,8 @@ mod tests {
             dossier_id: None,
             created_at: now,
             sent_at: None,
+            channel: "email".into(),
+            seq: None,
         }
     }
 

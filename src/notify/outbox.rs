@@ -1,6 +1,9 @@
 //! The `outbox` table: messages are queued in the transaction of the change
 //! that causes them, claimed one at a time with a lease, and settled as sent,
-//! to retry, or dead.
+//! to retry, or dead. One outbox, two channels: e-mails, and the sync
+//! records of the national portal (`src/portal/`), which also keep their
+//! dossier's order: a record is claimed only once every earlier record of
+//! its dossier was delivered.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -41,6 +44,29 @@ impl State {
     }
 }
 
+/// Where a message goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// An e-mail, over SMTP (`src/notify/mailer.rs`).
+    Email,
+    /// A sync record of a dossier, to the national portal (`src/portal/client.rs`).
+    Portal,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Portal => "portal",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Channel::Email, Channel::Portal].into_iter().find(|c| c.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = outbox)]
 pub struct OutboxRow {
@@ -58,12 +84,62 @@ pub struct OutboxRow {
     pub dossier_id: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    pub channel: String,
+    /// A portal record's place in its dossier's order.
+    pub seq: Option<i32>,
+}
+
+impl OutboxRow {
+    pub fn channel(&self) -> Channel {
+        Channel::parse(&self.channel).expect("channels are written by the outbox")
+    }
 }
 
 /// What a delivered message that carried a single-use link keeps of its body.
 pub const REDACTED: &str = "(removed after delivery: the message carried a single-use link)";
 
-/// Queues `message` for `recipient` in the caller's transaction.
+/// A message to queue.
+pub struct Message<'a> {
+    pub channel: Channel,
+    /// The e-mail's kind, or `portal_sync`.
+    pub kind: &'a str,
+    /// An e-mail address, or the portal.
+    pub recipient: &'a str,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub dossier_id: Option<&'a str>,
+    pub seq: Option<i32>,
+    /// Its id, which the recipient sees (`Message-ID`, the portal's idempotency id).
+    pub id: String,
+}
+
+/// Queues `message` in the caller's transaction.
+pub fn queue(conn: &mut DbConnection, message: Message) -> QueryResult<()> {
+    let now = crate::time::now();
+    let row = OutboxRow {
+        id: message.id,
+        kind: message.kind.into(),
+        recipient: message.recipient.into(),
+        subject: message.subject,
+        text_body: message.text_body,
+        html_body: message.html_body,
+        state: State::Pending.as_str().into(),
+        attempts: 0,
+        next_attempt_at: now,
+        lease_until: None,
+        last_error: None,
+        dossier_id: message.dossier_id.map(str::to_string),
+        created_at: now,
+        sent_at: None,
+        channel: message.channel.as_str().into(),
+        seq: message.seq,
+    };
+    diesel::insert_into(outbox::table).values(&row).execute(conn)?;
+    Ok(())
+}
+
+/// Queues the e-mail `message` for `recipient` in the caller's transaction.
 pub fn enqueue(
     conn: &mut DbConnection,
     kind: Kind,
@@ -71,44 +147,58 @@ pub fn enqueue(
     message: Rendered,
     dossier_id: Option<&str>,
 ) -> QueryResult<()> {
-    let now = crate::time::now();
-    let row = OutboxRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        kind: kind.as_str().into(),
-        recipient: recipient.into(),
-        subject: message.subject,
-        text_body: message.text,
-        html_body: message.html,
-        state: State::Pending.as_str().into(),
-        attempts: 0,
-        next_attempt_at: now,
-        lease_until: None,
-        last_error: None,
-        dossier_id: dossier_id.map(str::to_string),
-        created_at: now,
-        sent_at: None,
-    };
-    diesel::insert_into(outbox::table).values(&row).execute(conn)?;
-    Ok(())
+    queue(
+        conn,
+        Message {
+            channel: Channel::Email,
+            kind: kind.as_str(),
+            recipient,
+            subject: message.subject,
+            text_body: message.text,
+            html_body: message.html,
+            dossier_id,
+            seq: None,
+            id: uuid::Uuid::now_v7().to_string(),
+        },
+    )
 }
 
-/// Claims the next message due at `now` (pending and due, or claimed by a
-/// worker whose lease has run out) until `lease_until`, counting the attempt.
-/// Run in a write transaction: PostgreSQL skips the rows other workers are
-/// claiming (`FOR UPDATE SKIP LOCKED`), SQLite's single writer serialises
-/// claims; either way each message has one holder at a time.
+/// Claims the next message of `channel` due at `now` (pending and due, or
+/// claimed by a worker whose lease has run out) until `lease_until`,
+/// counting the attempt. A portal record waits while an earlier record of
+/// its dossier is undelivered (pending, being sent or dead): records reach
+/// the portal in their dossier's order. Run in a write transaction:
+/// PostgreSQL skips the rows other workers are claiming (`FOR UPDATE SKIP
+/// LOCKED`), SQLite's single writer serialises claims; either way each
+/// message has one holder at a time.
 pub fn claim_next(
     conn: &mut DbConnection,
+    channel: Channel,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> QueryResult<Option<OutboxRow>> {
+    let earlier = diesel::alias!(outbox as earlier);
     macro_rules! claimable {
         () => {
             outbox::table.filter(
-                outbox::state
-                    .eq(State::Pending.as_str())
-                    .and(outbox::next_attempt_at.le(now))
-                    .or(outbox::state.eq(State::Sending.as_str()).and(outbox::lease_until.lt(now))),
+                outbox::channel
+                    .eq(channel.as_str())
+                    .and(
+                        outbox::state
+                            .eq(State::Pending.as_str())
+                            .and(outbox::next_attempt_at.le(now))
+                            .or(outbox::state.eq(State::Sending.as_str()).and(outbox::lease_until.lt(now))),
+                    )
+                    .and(diesel::dsl::not(diesel::dsl::exists(
+                        earlier.filter(
+                            earlier
+                                .field(outbox::channel)
+                                .eq(Channel::Portal.as_str())
+                                .and(earlier.field(outbox::dossier_id).eq(outbox::dossier_id))
+                                .and(earlier.field(outbox::seq).lt(outbox::seq))
+                                .and(earlier.field(outbox::state).ne(State::Sent.as_str())),
+                        ),
+                    ))),
             )
         };
     }
@@ -148,8 +238,17 @@ macro_rules! still_claimed {
     };
 }
 
-/// Records the delivery of a claimed message; false if the claim was lost.
+/// Records the delivery of a claimed message (and, for a portal record,
+/// that its dossier's mirror has it); false if the claim was lost.
 pub fn mark_sent(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime) -> QueryResult<bool> {
+    let kept = mark_sent_row(conn, row, now)?;
+    if kept && row.channel() == Channel::Portal {
+        crate::portal::sync::acknowledged(conn, row, now)?;
+    }
+    Ok(kept)
+}
+
+fn mark_sent_row(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime) -> QueryResult<bool> {
     let updated = if Kind::parse(&row.kind).is_some_and(Kind::carries_secret) {
         diesel::update(still_claimed!(row))
             .set((
@@ -188,6 +287,9 @@ pub fn mark_failed(
             outbox::last_error.eq(error),
         ))
         .execute(conn)?;
+    if updated == 1 && row.channel() == Channel::Portal {
+        crate::portal::sync::failed(conn, row, error)?;
+    }
     Ok(updated == 1)
 }
 

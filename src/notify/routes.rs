@@ -1,6 +1,7 @@
 //! `/api/v1/admin/outbox`: administrators of the province (a root unit) list
-//! the outbox — dead letters above all — and put dead letters back in the
-//! queue. Bodies are never shown: they may hold a single-use link.
+//! the outbox — e-mails and the national portal's sync records, dead
+//! letters above all — and put dead letters back in the queue. Bodies are
+//! never shown: they may hold a single-use link.
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -9,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::Kind;
-use super::outbox::{self, OutboxRow, State};
+use super::outbox::{self, Channel, OutboxRow, State};
 use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
@@ -28,7 +29,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OutboxView {
     pub id: String,
-    pub kind: Kind,
+    pub channel: Channel,
+    /// The e-mail's kind; absent for a portal record.
+    pub kind: Option<Kind>,
+    /// An e-mail address, or `portal`.
     pub recipient: String,
     pub subject: String,
     pub state: State,
@@ -38,6 +42,8 @@ pub struct OutboxView {
     /// The last delivery failure.
     pub last_error: Option<String>,
     pub dossier_id: Option<String>,
+    /// A portal record's place in its dossier's order.
+    pub seq: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
 }
@@ -46,7 +52,8 @@ impl From<OutboxRow> for OutboxView {
     fn from(r: OutboxRow) -> Self {
         Self {
             state: State::parse(&r.state).expect("states are written by the outbox"),
-            kind: Kind::parse(&r.kind).expect("kinds are written by the notifier"),
+            channel: r.channel(),
+            kind: Kind::parse(&r.kind),
             id: r.id,
             recipient: r.recipient,
             subject: r.subject,
@@ -54,6 +61,7 @@ impl From<OutboxRow> for OutboxView {
             next_attempt_at: utc(r.next_attempt_at),
             last_error: r.last_error,
             dossier_id: r.dossier_id,
+            seq: r.seq,
             created_at: utc(r.created_at),
             sent_at: r.sent_at.map(utc),
         }
@@ -65,7 +73,9 @@ impl From<OutboxRow> for OutboxView {
 pub struct ListQuery {
     /// Only messages in this state, e.g. `dead`.
     pub state: Option<State>,
-    /// Only messages of this kind.
+    /// Only messages of this channel.
+    pub channel: Option<Channel>,
+    /// Only e-mails of this kind.
     pub kind: Option<Kind>,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
@@ -100,6 +110,9 @@ pub async fn list(
                 outbox_t::table.select(OutboxRow::as_select()).order(outbox_t::id.desc()).limit(fetch).into_boxed();
             if let Some(s) = q.state {
                 sql = sql.filter(outbox_t::state.eq(s.as_str()));
+            }
+            if let Some(c) = q.channel {
+                sql = sql.filter(outbox_t::channel.eq(c.as_str()));
             }
             if let Some(k) = q.kind {
                 sql = sql.filter(outbox_t::kind.eq(k.as_str()));

@@ -1,5 +1,6 @@
-//! Outbox delivery. A worker claims one due message at a time with a lease,
-//! sends it over SMTP and settles it: sent; to retry after an exponential
+//! Outbox delivery, for both channels. A courier claims one due message at
+//! a time with a lease, hands it to its transport (SMTP, or the national
+//! portal) and settles it: sent; to retry after an exponential
 //! backoff with jitter; or dead after `max_attempts` failures or a permanent
 //! refusal. It runs inside `motcua serve` (unless switched off) and as
 //! `motcua worker`; any number of workers may share a database, and a worker
@@ -8,18 +9,32 @@
 //! acceptance and the bookkeeping leaves a message that goes out again, with
 //! the same Message-ID.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Timelike;
 use rand::Rng;
 
-use super::mailer::{Failure, Mailer};
-use super::outbox::{self, OutboxRow};
+use super::mailer::Mailer;
+use super::outbox::{self, Channel, OutboxRow};
 use super::{Notifier, digest};
 use crate::config::{DossierSettings, NotificationSettings, Settings};
 use crate::db::Db;
 use crate::error::ApiError;
+
+/// Why a delivery failed, fit to store and show: no secrets, bounded length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The recipient refused for good or the message cannot be built:
+    /// retrying will not help.
+    pub permanent: bool,
+    /// No answer at all (refused, unreachable, TLS, timed out): the
+    /// recipient, not this message, is the problem — the courier's round
+    /// stops and it backs off as a whole.
+    pub outage: bool,
+    pub message: String,
+}
 
 /// What a round of delivery did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -29,18 +44,54 @@ pub struct Delivery {
     pub retrying: usize,
     /// Failed for good: now dead letters.
     pub dead: usize,
-    /// The round stopped at a failure to reach the SMTP server: the rest
+    /// The round stopped at a failure to reach the recipient: the rest
     /// waits for the worker's next round, after its outage backoff.
     pub outage: bool,
 }
 
-pub struct Worker {
+/// How a channel's messages leave: over SMTP, or to the national portal
+/// (`src/portal/client.rs`).
+pub trait Transport: Send + Sync + 'static {
+    const CHANNEL: Channel;
+    /// Delivers one message; a failure says whether retrying may help and
+    /// whether the recipient could be reached at all.
+    fn send(&self, row: &OutboxRow) -> impl Future<Output = Result<(), Failure>> + Send;
+}
+
+impl Transport for Mailer {
+    const CHANNEL: Channel = Channel::Email;
+
+    fn send(&self, row: &OutboxRow) -> impl Future<Output = Result<(), Failure>> + Send {
+        Mailer::send(self, row)
+    }
+}
+
+/// When failed deliveries are retried, and when they give up.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub max_attempts: i32,
+    pub backoff_base_secs: u64,
+    pub backoff_max_secs: u64,
+    pub poll_interval_ms: u64,
+}
+
+impl From<&NotificationSettings> for Retry {
+    fn from(n: &NotificationSettings) -> Self {
+        Self {
+            max_attempts: n.max_attempts,
+            backoff_base_secs: n.backoff_base_secs,
+            backoff_max_secs: n.backoff_max_secs,
+            poll_interval_ms: n.poll_interval_ms,
+        }
+    }
+}
+
+/// Delivers one channel of the outbox: claims one due message at a time
+/// with a lease, hands it to the transport and settles it.
+pub struct Courier<T> {
     db: Db,
-    mailer: Mailer,
-    notifier: Notifier,
-    settings: NotificationSettings,
-    /// Office hours and the step deadlines' margins.
-    dossiers: DossierSettings,
+    transport: T,
+    retry: Retry,
     /// How long a claim holds: twice the longest a delivery may take, so
     /// that no live worker outlasts its claim.
     lease: Duration,
@@ -56,20 +107,14 @@ pub fn backoff(attempts: i32, base_secs: u64, max_secs: u64) -> chrono::Duration
     chrono::Duration::milliseconds(i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
-impl Worker {
-    pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
-        Ok(Self {
-            mailer: Mailer::new(&settings.smtp)?,
-            notifier: Notifier::new(&settings.notifications),
-            settings: settings.notifications.clone(),
-            dossiers: settings.dossiers.clone(),
-            lease: Duration::from_secs((6 * settings.smtp.timeout_secs).max(60)),
-            db,
-        })
+impl<T: Transport> Courier<T> {
+    /// `delivery_timeout`: the longest one delivery may take.
+    pub fn new(db: Db, transport: T, retry: Retry, delivery_timeout: Duration) -> Self {
+        Self { db, transport, retry, lease: (delivery_timeout * 6).max(Duration::from_secs(60)) }
     }
 
     /// Delivers every message due now, one claim at a time, until none is
-    /// left — or until the SMTP server cannot be reached: then the round
+    /// left — or until the recipient cannot be reached: then the round
     /// stops at that message (claiming and failing the rest would be two
     /// writes each for nothing).
     pub async fn run_pending(&self) -> Result<Delivery, ApiError> {
@@ -77,11 +122,13 @@ impl Worker {
         let lease = chrono::Duration::from_std(self.lease).expect("a lease of minutes");
         loop {
             let now = crate::time::now();
-            let Some(row) = self.db.write(move |conn| Ok(outbox::claim_next(conn, now, now + lease)?)).await? else {
+            let Some(row) =
+                self.db.write(move |conn| Ok(outbox::claim_next(conn, T::CHANNEL, now, now + lease)?)).await?
+            else {
                 return Ok(report);
             };
-            let outcome = tokio::time::timeout(self.lease / 2, self.mailer.send(&row)).await.unwrap_or_else(|_| {
-                Err(Failure { permanent: false, outage: true, message: "the SMTP exchange took too long".into() })
+            let outcome = tokio::time::timeout(self.lease / 2, self.transport.send(&row)).await.unwrap_or_else(|_| {
+                Err(Failure { permanent: false, outage: true, message: "the delivery took too long".into() })
             });
             let outage = outcome.as_ref().is_err_and(|f| f.outage);
             self.settle(row, outcome, &mut report).await?;
@@ -99,31 +146,105 @@ impl Worker {
         report: &mut Delivery,
     ) -> Result<(), ApiError> {
         let now = crate::time::now();
-        let id = row.id.clone();
+        let (id, channel) = (row.id.clone(), T::CHANNEL.as_str());
         let kept = match outcome {
             Ok(()) => {
                 report.sent += 1;
                 self.db.write(move |conn| Ok(outbox::mark_sent(conn, &row, now)?)).await?
             }
             Err(failure) => {
-                let give_up = failure.permanent || row.attempts >= self.settings.max_attempts;
-                let retry_at = (!give_up).then(|| {
-                    now + backoff(row.attempts, self.settings.backoff_base_secs, self.settings.backoff_max_secs)
-                });
+                let give_up = failure.permanent || row.attempts >= self.retry.max_attempts;
+                let retry_at = (!give_up)
+                    .then(|| now + backoff(row.attempts, self.retry.backoff_base_secs, self.retry.backoff_max_secs));
                 if give_up {
                     report.dead += 1;
-                    tracing::warn!(%id, attempts = row.attempts, error = %failure.message, "e-mail is a dead letter");
+                    tracing::warn!(%id, channel, attempts = row.attempts, error = %failure.message, "dead letter");
                 } else {
                     report.retrying += 1;
-                    tracing::info!(%id, attempts = row.attempts, error = %failure.message, "e-mail delivery failed; will retry");
+                    tracing::info!(%id, channel, attempts = row.attempts, error = %failure.message, "delivery failed; will retry");
                 }
                 self.db.write(move |conn| Ok(outbox::mark_failed(conn, &row, &failure.message, retry_at)?)).await?
             }
         };
         if !kept {
-            tracing::warn!(%id, "the claim on this e-mail expired during delivery; another worker holds it");
+            tracing::warn!(%id, channel, "the claim on this message expired during delivery; another worker holds it");
         }
         Ok(())
+    }
+
+    /// One round of the background loop. While the recipient cannot be
+    /// reached, the channel pauses as a whole (a circuit breaker): each
+    /// round that ends in an outage doubles the pause, from
+    /// `backoff_base_secs` up to `backoff_max_secs`, and a round that
+    /// reaches it closes it again — one message tried per pause, not the
+    /// whole outbox. `outages` counts the rounds in a row that ended so.
+    pub async fn round(&self, outages: &mut i32) {
+        let channel = T::CHANNEL.as_str();
+        match self.run_pending().await {
+            Ok(d) if d.outage => {
+                *outages += 1;
+                let pause = backoff(*outages, self.retry.backoff_base_secs, self.retry.backoff_max_secs);
+                tracing::warn!(
+                    channel,
+                    outages,
+                    pause_secs = pause.num_seconds(),
+                    "recipient unreachable; delivery paused"
+                );
+                tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
+            }
+            Ok(d) => {
+                if *outages > 0 {
+                    tracing::info!(channel, "recipient reachable again; delivery resumed");
+                }
+                *outages = 0;
+                if d != Delivery::default() {
+                    tracing::info!(channel, sent = d.sent, retrying = d.retrying, dead = d.dead, "outbox delivery")
+                }
+            }
+            Err(e) => tracing::warn!(channel, error = %e, "outbox delivery interrupted; retrying at the next tick"),
+        }
+    }
+
+    /// Delivers forever, a round per poll interval.
+    pub async fn run(self: Arc<Self>) {
+        tracing::info!(channel = T::CHANNEL.as_str(), "outbox courier started");
+        let mut ticks = tokio::time::interval(Duration::from_millis(self.retry.poll_interval_ms));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut outages = 0;
+        loop {
+            ticks.tick().await;
+            self.round(&mut outages).await;
+        }
+    }
+}
+
+/// The e-mail worker: the daily digest, late-step alerts, and the e-mail
+/// channel of the outbox.
+pub struct Worker {
+    db: Db,
+    mail: Courier<Mailer>,
+    notifier: Notifier,
+    settings: NotificationSettings,
+    /// Office hours and the step deadlines' margins.
+    dossiers: DossierSettings,
+}
+
+impl Worker {
+    pub fn new(settings: &Settings, db: Db) -> anyhow::Result<Self> {
+        let mailer = Mailer::new(&settings.smtp)?;
+        let timeout = Duration::from_secs(settings.smtp.timeout_secs);
+        Ok(Self {
+            mail: Courier::new(db.clone(), mailer, Retry::from(&settings.notifications), timeout),
+            notifier: Notifier::new(&settings.notifications),
+            settings: settings.notifications.clone(),
+            dossiers: settings.dossiers.clone(),
+            db,
+        })
+    }
+
+    /// Delivers every e-mail due now (`Courier::run_pending`).
+    pub async fn run_pending(&self) -> Result<Delivery, ApiError> {
+        self.mail.run_pending().await
     }
 
     /// Queues the staff digests once per local day, from `digest_hour` on;
@@ -158,13 +279,9 @@ impl Worker {
         self.db.write(move |conn| super::alerts::alert_late_steps(conn, &notifier, &dossiers, &late, now)).await
     }
 
-    /// Polls forever: the digest when due, late-step alerts, then the outbox. Errors (the
-    /// database away, say) are logged and retried at the next tick. While the
-    /// SMTP server cannot be reached, the worker pauses as a whole (a circuit
-    /// breaker): each round that ends in an outage doubles the pause, from
-    /// `backoff_base_secs` up to `backoff_max_secs`, and a round that reaches
-    /// the server closes it again — one message tried per pause, not the
-    /// whole outbox.
+    /// Polls forever: the digest when due, late-step alerts, then the
+    /// e-mails (`Courier::round`). Errors (the database away, say) are
+    /// logged and retried at the next tick.
     pub async fn run(self: Arc<Self>) {
         tracing::info!(poll_interval_ms = self.settings.poll_interval_ms, "outbox worker started");
         let mut ticks = tokio::time::interval(Duration::from_millis(self.settings.poll_interval_ms));
@@ -178,28 +295,7 @@ impl Worker {
             if let Err(e) = self.alert_late_steps(crate::time::now()).await {
                 tracing::warn!(error = %e, "late-step alerts failed; retrying at the next tick");
             }
-            match self.run_pending().await {
-                Ok(d) if d.outage => {
-                    outages += 1;
-                    let pause = backoff(outages, self.settings.backoff_base_secs, self.settings.backoff_max_secs);
-                    tracing::warn!(
-                        outages,
-                        pause_secs = pause.num_seconds(),
-                        "SMTP server unreachable; delivery paused"
-                    );
-                    tokio::time::sleep(pause.to_std().unwrap_or_default()).await;
-                }
-                Ok(d) => {
-                    if outages > 0 {
-                        tracing::info!("SMTP server reachable again; delivery resumed");
-                    }
-                    outages = 0;
-                    if d != Delivery::default() {
-                        tracing::info!(sent = d.sent, retrying = d.retrying, dead = d.dead, "outbox delivery")
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "outbox delivery interrupted; retrying at the next tick"),
-            }
+            self.mail.round(&mut outages).await;
         }
     }
 }

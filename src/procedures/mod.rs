@@ -52,8 +52,14 @@ pub struct Component {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProcedureSpec {
-    /// National procedure code, e.g. `1.001193`.
+    /// The province catalogue's code: the national code for a national
+    /// procedure (`1.001193`), the province's own for a local one.
     pub code: String,
+    /// The code in the national procedure database (MaTTHC, a digit, a dot
+    /// and six digits), which the national portal knows the procedure by
+    /// (docs/portal.md).
+    #[serde(default)]
+    pub national_code: Option<String>,
     pub name: String,
     /// Sector (lĩnh vực), e.g. `Hộ tịch`.
     pub field: String,
@@ -82,6 +88,11 @@ impl ProcedureSpec {
         let code_ok = (1..=32).contains(&self.code.len())
             && self.code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
         v.check(code_ok, "code", "a procedure code has 1 to 32 letters, digits, `.` or `-`");
+        v.check(
+            self.national_code.as_deref().is_none_or(crate::domain::portal::valid_procedure_code),
+            "national_code",
+            "a national procedure code is a digit, a dot and six digits, e.g. 1.001612",
+        );
         v.text("name", &self.name, 500);
         v.text("field", &self.field, 200);
         v.check(!self.levels.is_empty(), "levels", "at least one level performs the procedure");
@@ -120,6 +131,7 @@ pub struct ProcedureRow {
     pub online_level: String,
     pub result_is_document: bool,
     pub active: bool,
+    pub national_code: Option<String>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -158,6 +170,7 @@ pub fn views(conn: &mut DbConnection, rows: Vec<ProcedureRow>) -> QueryResult<Ve
                 levels: r.levels.split(',').filter_map(|l| l.parse().ok()).collect(),
                 components: components.remove(&r.id).unwrap_or_default(),
                 code: r.code,
+                national_code: r.national_code,
                 name: r.name,
                 field: r.field,
                 processing_days: r.processing_days,
@@ -178,12 +191,31 @@ pub fn find_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<P
     Ok(views(conn, rows)?.pop())
 }
 
+/// 409 `procedure_code_taken` when another procedure than `id` has the
+/// national code of `spec`.
+pub fn check_national_code(conn: &mut DbConnection, id: &str, spec: &ProcedureSpec) -> Result<(), ApiError> {
+    let Some(code) = &spec.national_code else { return Ok(()) };
+    let other: Option<String> = procedures::table
+        .filter(procedures::national_code.eq(code).and(procedures::id.ne(id)))
+        .select(procedures::code)
+        .first(conn)
+        .optional()?;
+    match other {
+        Some(other) => Err(ApiError::conflict(
+            crate::error::ProblemCode::ProcedureCodeTaken,
+            format!("National code {code} is already procedure {other}'s."),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Writes `spec` as procedure `id` (inserting it when `insert`), replacing
 /// its components.
 pub fn save(conn: &mut DbConnection, id: &str, spec: &ProcedureSpec, active: bool, insert: bool) -> QueryResult<()> {
     let at: NaiveDateTime = crate::time::now();
     let values = (
         procedures::code.eq(&spec.code),
+        procedures::national_code.eq(&spec.national_code),
         procedures::name.eq(&spec.name),
         procedures::field.eq(&spec.field),
         procedures::levels.eq(encode_levels(&spec.levels)),

@@ -122,7 +122,9 @@ pub async fn create(
                     format!("Procedure code {} is already used.", spec.code),
                 ));
             }
-            super::save(conn, &uuid::Uuid::now_v7().to_string(), &spec, true, true)?;
+            let id = uuid::Uuid::now_v7().to_string();
+            super::check_national_code(conn, &id, &spec)?;
+            super::save(conn, &id, &spec, true, true)?;
             super::find_by_code(conn, &spec.code)?.ok_or_else(ApiError::not_found)
         })
         .await?;
@@ -132,6 +134,8 @@ pub async fn create(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProcedure {
+    /// The code in the national procedure database (MaTTHC).
+    pub national_code: Option<String>,
     pub name: Option<String>,
     pub field: Option<String>,
     pub levels: Option<Vec<Level>>,
@@ -148,7 +152,8 @@ pub struct UpdateProcedure {
 /// Change a procedure; absent fields keep their value.
 #[utoipa::path(patch, path = "/api/v1/procedures/{code}", tag = "procedures", params(("code" = String, Path)),
     request_body = UpdateProcedure, security(("bearer" = [])),
-    responses((status = 200, body = ProcedureView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = ProcedureView), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn update(
     state: web::Data<AppState>,
     principal: Principal,
@@ -166,6 +171,7 @@ pub async fn update(
             let s = current.spec;
             let mut spec = ProcedureSpec {
                 code: s.code,
+                national_code: u.national_code.or(s.national_code),
                 name: u.name.unwrap_or(s.name),
                 field: u.field.unwrap_or(s.field),
                 levels: u.levels.unwrap_or(s.levels),
@@ -177,6 +183,7 @@ pub async fn update(
                 components: u.components.unwrap_or(s.components),
             };
             spec.validate()?;
+            super::check_national_code(conn, &current.id, &spec)?;
             if spec.processing_days != s.processing_days {
                 crate::processes::fit(conn, &current.id, spec.processing_days as u32, &office)?;
             }

@@ -40,6 +40,18 @@ impl NewStaff {
         Ok(Self { email: email.expect("validated").into_string(), full_name, phone, roles: roles.expect("validated") })
     }
 
+    /// The national portal's service account (docs/portal.md): role
+    /// `portal` only, its secret checked like a password and hashed at rest.
+    pub fn portal_account(email: &str, full_name: &str, secret: &str) -> Result<Self, ApiError> {
+        let mut v = Validator::default();
+        v.parsed("secret", check_password(secret, &[email, full_name]));
+        let email = v.parsed("email", Email::parse(email));
+        let full_name = full_name.trim().to_string();
+        v.name("full_name", &full_name, 200);
+        v.finish()?;
+        Ok(Self { email: email.expect("validated").into_string(), full_name, phone: None, roles: vec![Role::Portal] })
+    }
+
     /// Inserts the account in `unit`; `password_hash` is computed by the caller
     /// off the database thread.
     pub fn insert(self, conn: &mut DbConnection, unit: &UnitRow, password_hash: String) -> Result<UserRow, ApiError> {

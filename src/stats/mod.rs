@@ -111,15 +111,21 @@ pub struct Statistics {
     /// Subtotals by level of the receiving unit (province, district, commune).
     pub levels: Vec<Row>,
     pub rows: Vec<Row>,
+    /// The national portal's sync figure over the subtree (docs/portal.md);
+    /// absent when dossiers are not mirrored there.
+    pub portal: Option<crate::portal::sync::SyncFigures>,
 }
 
-/// The statistics of the subtree of `unit` (path `scope`) for local dates `[from, to)`.
+/// The statistics of the subtree of `unit` (path `scope`) for local dates
+/// `[from, to)`; with the portal's sync figure when dossiers are mirrored,
+/// a record waiting longer than `overdue_after` being overdue.
 pub fn compute(
     conn: &mut DbConnection,
     unit: &crate::units::UnitRow,
     from: NaiveDate,
     to: NaiveDate,
     group_by: GroupBy,
+    overdue_after: Option<chrono::Duration>,
 ) -> QueryResult<Statistics> {
     let units = subtree(conn, unit)?;
     let ids: Vec<&str> = units.keys().map(String::as_str).collect();
@@ -182,7 +188,12 @@ pub fn compute(
                 .collect()
         }
     };
+    let portal = match overdue_after {
+        Some(allowed) => Some(crate::portal::sync::figures(conn, &ids, from, to, crate::time::now() - allowed)?),
+        None => None,
+    };
     Ok(Statistics {
+        portal,
         unit_id: unit.id.clone(),
         unit_code: unit.code.clone(),
         from,

@@ -56,9 +56,15 @@ impl StatsQuery {
         Ok((unit, from, to))
     }
 
-    /// The statistics this request asks for (`group_by`, default by unit).
+    /// The statistics this request asks for (`group_by`, default by unit),
+    /// with the portal's sync figure when dossiers are mirrored there.
     pub async fn statistics(self, state: &AppState, principal: Principal) -> Result<Statistics, ApiError> {
-        self.computed(state, principal, super::compute).await
+        let portal = &state.settings.portal;
+        let overdue_after = portal.mirrors().then(|| chrono::Duration::minutes(portal.overdue_after_minutes));
+        self.computed(state, principal, move |conn, unit, from, to, group_by| {
+            super::compute(conn, unit, from, to, group_by, overdue_after)
+        })
+        .await
     }
 
     /// The step statistics this request asks for (`group_by`, default by unit).
@@ -71,7 +77,9 @@ impl StatsQuery {
         self,
         state: &AppState,
         principal: Principal,
-        compute: fn(&mut DbConnection, &UnitRow, NaiveDate, NaiveDate, GroupBy) -> diesel::QueryResult<T>,
+        compute: impl FnOnce(&mut DbConnection, &UnitRow, NaiveDate, NaiveDate, GroupBy) -> diesel::QueryResult<T>
+        + Send
+        + 'static,
     ) -> Result<T, ApiError> {
         state
             .db

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod flow;
+pub mod portal;
 pub mod server;
 pub mod smtp;
 
@@ -156,6 +157,11 @@ pub const TEST_ENV: &[(&str, &str)] = &[
     ("MOTCUA__SMTP__TIMEOUT_SECS", "5"),
 ];
 
+/// The bearer token the test portal expects, and the portal's service account.
+pub const PORTAL_TOKEN: &str = "portal-bearer-token-for-tests";
+pub const PORTAL_ACCOUNT: &str = "dvcqg@portal.motcua.test";
+pub const PORTAL_SECRET: &str = "Cong-DVCQG-2025!secret";
+
 /// Settings for a test: local profile and [`TEST_ENV`].
 pub fn test_settings() -> Settings {
     let env: Vec<(String, String)> = TEST_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -220,6 +226,49 @@ impl TestApp {
         let address = format!("http://127.0.0.1:{}", app.port());
         actix_web::rt::spawn(app.run_until_stopped());
         Api::new(address)
+    }
+
+    /// Spawns with dossiers mirrored to a fresh portal sink (delivered when
+    /// a test says so, `sync`), and settings adjusted by `tweak`.
+    pub async fn with_portal(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> (Self, portal::PortalSink) {
+        let sink = portal::PortalSink::start();
+        let (url, origin) = (sink.url("/DongBoHoSoMC"), sink.origin());
+        let app = Self::spawn_with(backend, |s| {
+            s.portal.sync_url = Some(url);
+            s.portal.document_origin = Some(origin);
+            s.portal.bearer_token = Some(SecretString::from(PORTAL_TOKEN.to_string()));
+            s.portal.worker_enabled = false;
+            s.portal.timeout_secs = 2;
+            s.portal.backoff_base_secs = 1;
+            s.portal.backoff_max_secs = 1;
+            s.portal.max_attempts = 3;
+            tweak(s);
+        })
+        .await;
+        (app, sink)
+    }
+
+    /// Delivers every sync record due now (the portal courier's round, on demand).
+    pub async fn sync(&self) -> Delivery {
+        let courier = self.state.portal_courier.as_ref().expect("the portal is configured");
+        courier.run_pending().await.expect("delivery round")
+    }
+
+    /// Creates the portal's service account (`motcua portal account`) and
+    /// returns its access token.
+    pub async fn portal_token(&self) -> String {
+        let new = motcua::staff::NewStaff::portal_account(PORTAL_ACCOUNT, "Cổng Dịch vụ công quốc gia", PORTAL_SECRET)
+            .expect("a valid account");
+        let hash = motcua::auth::password::hash_blocking(PORTAL_SECRET).expect("hashing");
+        self.state
+            .db
+            .write(move |conn| {
+                let unit = motcua::units::find_by_code(conn, "22")?.expect("the demo province");
+                new.insert(conn, &unit, hash).map(drop)
+            })
+            .await
+            .expect("the service account is created");
+        self.login(PORTAL_ACCOUNT, PORTAL_SECRET).await["access_token"].as_str().unwrap().to_string()
     }
 
     /// Delivers every e-mail due now (the worker's round, on demand).

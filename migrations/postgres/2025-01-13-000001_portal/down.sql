@@ -1,0 +1,10 @@
+DROP TABLE portal_dossiers;
+DROP TABLE portal_sync;
+DROP INDEX outbox_order_idx;
+DROP INDEX outbox_due_idx;
+DELETE FROM outbox WHERE channel <> 'email';
+ALTER TABLE outbox DROP COLUMN seq;
+ALTER TABLE outbox DROP COLUMN channel;
+CREATE INDEX outbox_due_idx ON outbox (state, next_attempt_at);
+DROP INDEX procedures_national_code_idx;
+ALTER TABLE procedures DROP COLUMN national_code;

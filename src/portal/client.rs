@@ -1,0 +1,199 @@
+//! The national portal over HTTPS: delivers sync records (the outbox's
+//! portal channel, `src/notify/worker.rs`) and fetches the documents of
+//! dossiers filed there. Authentication is configuration (`[portal]`): a
+//! bearer token or basic credentials, with an optional client certificate
+//! and an extra authority to trust. Redirects are never followed.
+
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::PortalSettings;
+use crate::notify::outbox::{Channel, OutboxRow};
+use crate::notify::worker::{Failure, Transport};
+use crate::storage::{FileStore, Hashing};
+
+enum Auth {
+    None,
+    Bearer(SecretString),
+    Basic(String, SecretString),
+}
+
+pub struct PortalClient {
+    http: reqwest::Client,
+    sync_url: Option<String>,
+    /// `scheme://host[:port]` documents may come from.
+    document_origin: Option<reqwest::Url>,
+    auth: Auth,
+}
+
+/// Why a document could not be fetched.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("documents are fetched only from the portal's own address")]
+    ForeignOrigin,
+    #[error("the portal answered {0}")]
+    Status(u16),
+    #[error("the document is larger than {0} bytes")]
+    TooLarge(u64),
+    #[error("the portal could not be reached: {0}")]
+    Unreachable(String),
+    #[error("the document could not be stored: {0}")]
+    Storage(#[from] std::io::Error),
+}
+
+/// rustls's cryptography: the ring provider (which lettre also uses),
+/// installed once per process.
+fn crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl PortalClient {
+    pub fn new(s: &PortalSettings) -> anyhow::Result<Self> {
+        crypto();
+        let mut builder = reqwest::Client::builder()
+            .timeout(Duration::from_secs(s.timeout_secs))
+            .connect_timeout(Duration::from_secs(s.timeout_secs.min(10)))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("motcua/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &s.ca_certificate {
+            let pem = std::fs::read(path).with_context(|| format!("portal.ca_certificate {}", path.display()))?;
+            for cert in reqwest::Certificate::from_pem_bundle(&pem).context("portal.ca_certificate")? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        if let Some(path) = &s.client_certificate {
+            let pem = std::fs::read(path).with_context(|| format!("portal.client_certificate {}", path.display()))?;
+            builder = builder.identity(reqwest::Identity::from_pem(&pem).context("portal.client_certificate")?);
+        }
+        let auth = match (&s.bearer_token, &s.username, &s.password) {
+            (Some(token), _, _) => Auth::Bearer(token.clone()),
+            (None, Some(user), Some(password)) => Auth::Basic(user.clone(), password.clone()),
+            _ => Auth::None,
+        };
+        let document_origin = s
+            .document_origin
+            .as_deref()
+            .or(s.sync_url.as_deref())
+            .map(|u| reqwest::Url::parse(u).context("portal.document_origin"))
+            .transpose()?;
+        Ok(Self { http: builder.build()?, sync_url: s.sync_url.clone(), document_origin, auth })
+    }
+
+    fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &self.auth {
+            Auth::None => request,
+            Auth::Bearer(token) => request.bearer_auth(token.expose_secret()),
+            Auth::Basic(user, password) => request.basic_auth(user, Some(password.expose_secret())),
+        }
+    }
+
+    /// Whether `url` is on the portal's document origin: same scheme, host
+    /// and port, no credentials in it.
+    pub fn may_fetch(&self, url: &str) -> bool {
+        let (Some(origin), Ok(url)) = (&self.document_origin, reqwest::Url::parse(url)) else { return false };
+        url.scheme() == origin.scheme()
+            && url.host_str() == origin.host_str()
+            && url.port_or_known_default() == origin.port_or_known_default()
+            && url.username().is_empty()
+            && url.password().is_none()
+    }
+
+    /// Fetches the document at `url` (on the portal's origin) into a
+    /// temporary file of `files`, hashed as it streams, at most `max` bytes.
+    pub async fn fetch(&self, url: &str, files: &dyn FileStore, max: u64) -> Result<Hashing, FetchError> {
+        if !self.may_fetch(url) {
+            return Err(FetchError::ForeignOrigin);
+        }
+        let mut response =
+            self.authorised(self.http.get(url)).send().await.map_err(|e| FetchError::Unreachable(without_url(e)))?;
+        if response.status() != StatusCode::OK {
+            return Err(FetchError::Status(response.status().as_u16()));
+        }
+        if response.content_length().is_some_and(|n| n > max) {
+            return Err(FetchError::TooLarge(max));
+        }
+        let mut sink = Hashing::new(Some(files.incoming()?));
+        let mut gathered: Vec<u8> = Vec::new();
+        loop {
+            let chunk = response.chunk().await.map_err(|e| FetchError::Unreachable(without_url(e)))?;
+            let done = chunk.is_none();
+            if let Some(bytes) = chunk {
+                if sink.size() + (gathered.len() + bytes.len()) as u64 > max {
+                    return Err(FetchError::TooLarge(max));
+                }
+                gathered.extend_from_slice(&bytes);
+            }
+            // Written out off the async workers, 64 KiB at a time (as uploads are, src/upload.rs).
+            if gathered.len() >= 64 * 1024 || (done && !gathered.is_empty()) {
+                let chunk = std::mem::take(&mut gathered);
+                sink = tokio::task::spawn_blocking(move || sink.write_all(&chunk).map(|_| sink))
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))??;
+            }
+            if done {
+                return Ok(sink);
+            }
+        }
+    }
+}
+
+/// reqwest's error, without the URL it names (a document URL may carry a
+/// token), fit to store: bounded length.
+fn without_url(e: reqwest::Error) -> String {
+    let timeout = e.is_timeout();
+    let message = e.without_url().to_string();
+    let message = if timeout { format!("timed out: {message}") } else { message };
+    message.chars().take(300).collect()
+}
+
+impl Transport for PortalClient {
+    const CHANNEL: Channel = Channel::Portal;
+
+    /// Posts the record with its id as `Idempotency-Key`. A 2xx whose body
+    /// says `error_code` other than `0` (how the portal's services answer a
+    /// refusal) or any 4xx but 408 and 429 is a permanent refusal; 5xx, 408
+    /// and 429 are retried; no answer at all is an outage.
+    async fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
+        let url = self.sync_url.as_deref().ok_or_else(|| Failure {
+            permanent: false,
+            outage: true,
+            message: "portal.sync_url is not configured".into(),
+        })?;
+        let request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header("Idempotency-Key", &row.id)
+            .body(row.text_body.clone());
+        let response = self.authorised(request).send().await.map_err(|e| Failure {
+            permanent: false,
+            outage: true,
+            message: without_url(e),
+        })?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        let said: String = body.chars().take(300).collect();
+        if status.is_success() {
+            let refused = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("error_code").map(|c| c.to_string().trim_matches('"').to_string()))
+                .filter(|code| code != "0");
+            return match refused {
+                None => Ok(()),
+                Some(code) => Err(Failure {
+                    permanent: true,
+                    outage: false,
+                    message: format!("the portal refused the record (error_code {code}): {said}"),
+                }),
+            };
+        }
+        let retry = status.is_server_error()
+            || status == StatusCode::REQUEST_TIMEOUT
+            || status == StatusCode::TOO_MANY_REQUESTS;
+        Err(Failure { permanent: !retry, outage: false, message: format!("the portal answered {status}: {said}") })
+    }
+}
