@@ -386,43 +386,41 @@ async fn main() -> anyhow::Result<()> {
             println!("{queued} dossiers queued for the portal");
         }
         Command::Portal { command: PortalCommand::Account { email, unit, name, secret_stdin: _ } } => {
-            let mut secret = String::new();
-            std::io::stdin().read_to_string(&mut secret).context("reading the secret from standard input")?;
-            let secret = secret.trim_end_matches(['\r', '\n']).to_string();
+            let secret = read_secret("secret")?;
             let new = NewStaff::portal_account(&email, &name, &secret).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let hash = password::hash_blocking(&secret)?;
-            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
-            let id = db
-                .write(move |conn| {
-                    let unit = motcua::units::find_by_code(conn, &unit)?
-                        .ok_or_else(|| ApiError::invalid_field("unit", "no unit with this code"))?;
-                    Ok(new.insert(conn, &unit, hash)?.id)
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = create_account(settings, new, &secret, unit).await?;
             println!("created the portal's service account {email} ({id})");
         }
         Command::Openapi => unreachable!("handled before loading the settings"),
         Command::User { command: UserCommand::Create { email, role, unit, name, password_stdin: _ } } => {
-            let mut pw = String::new();
-            std::io::stdin().read_to_string(&mut pw).context("reading the password from standard input")?;
-            let pw = pw.trim_end_matches(['\r', '\n']).to_string();
+            let pw = read_secret("password")?;
             let new = NewStaff::parse(&email, &name, &pw, &role, None).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let hash = password::hash_blocking(&pw)?;
             let email = new.email.clone();
-            let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
-            let id = db
-                .write(move |conn| {
-                    let unit = motcua::units::find_by_code(conn, &unit)?
-                        .ok_or_else(|| ApiError::invalid_field("unit", "no unit with this code"))?;
-                    Ok(new.insert(conn, &unit, hash)?.id)
-                })
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let id = create_account(settings, new, &pw, unit).await?;
             println!("created {email} ({id})");
         }
     }
     Ok(())
+}
+
+/// A password or secret from standard input (never the command line).
+fn read_secret(what: &str) -> anyhow::Result<String> {
+    let mut secret = String::new();
+    std::io::stdin().read_to_string(&mut secret).with_context(|| format!("reading the {what} from standard input"))?;
+    Ok(secret.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Creates the account `new`, with `secret` hashed, in the unit with code `unit`; its id.
+async fn create_account(settings: Settings, new: NewStaff, secret: &str, unit: String) -> anyhow::Result<String> {
+    let hash = password::hash_blocking(secret)?;
+    let db = tokio::task::spawn_blocking(move || Db::connect(&settings.database)).await??;
+    db.write(move |conn| {
+        let unit = motcua::units::find_by_code(conn, &unit)?
+            .ok_or_else(|| ApiError::invalid_field("unit", "no unit with this code"))?;
+        Ok(new.insert(conn, &unit, hash)?.id)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Ctrl-C, or SIGTERM (a container stopping).

@@ -10,7 +10,11 @@ use common::{Backend, TestApp};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_backends!(user_create_makes_an_account_that_logs_in, worker_command_delivers_the_outbox);
+on_both_backends!(
+    user_create_makes_an_account_that_logs_in,
+    worker_command_delivers_the_outbox,
+    portal_commands_make_the_service_account_and_queue_a_period,
+);
 
 /// Runs the binary with `stdin` as its input; returns what it printed.
 fn motcua(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
@@ -80,6 +84,48 @@ async fn worker_command_delivers_the_outbox(b: Backend) {
     worker.wait().unwrap();
     let mails = sink.mails_to("citizen@motcua.local");
     assert_eq!(mails.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>(), ["Đặt lại mật khẩu"]);
+}
+
+async fn portal_commands_make_the_service_account_and_queue_a_period(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (citizen, clerk) = (app.token("citizen").await, app.token("clerk").await);
+    let d = common::flow::file(&app, &citizen, common::flow::BIRTH, "06691").await;
+    common::flow::act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    let env = [("DATABASE_URL", app.database_url.as_str())];
+
+    let account = ["portal", "account", "--email", "dvcqg@portal.motcua.test", "--unit", "22", "--secret-stdin"];
+    let out = motcua(&account, &env, Some("Cong-DVCQG-2025!secret\n"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let tokens = app.login("dvcqg@portal.motcua.test", "Cong-DVCQG-2025!secret").await;
+    assert_eq!(tokens["user"]["roles"], json!(["portal"]));
+    let out = motcua(&account, &env, Some("short\n"));
+    assert!(!out.status.success() && text(&out.stderr).contains("secret"), "{}", text(&out.stderr));
+
+    let today = motcua::domain::calendar::to_local(chrono::Utc::now()).date();
+    let (from, to) = (today.to_string(), today.succ_opt().unwrap().to_string());
+    let resync = ["portal", "resync", "--from", from.as_str(), "--to", to.as_str()];
+    let out = motcua(&resync, &env, None);
+    assert!(!out.status.success() && text(&out.stderr).contains("portal.sync_url"), "{}", text(&out.stderr));
+    let sink = common::portal::PortalSink::start();
+    let url = sink.url("/DongBoHoSoMC");
+    let env = [
+        ("DATABASE_URL", app.database_url.as_str()),
+        ("MOTCUA__PORTAL__SYNC_URL", url.as_str()),
+        ("MOTCUA__PORTAL__POLL_INTERVAL_MS", "50"),
+    ];
+    let out = motcua(&resync, &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "1 dossiers queued for the portal");
+
+    // `motcua worker` delivers the portal's records too.
+    let mut worker =
+        common::server::command(&["worker"], &env).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let records = sink.wait_for(1, std::time::Duration::from_secs(30)).await;
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["data"][0]["MaHoSo"], d["code"]);
+    assert_eq!(records[0]["data"][0]["TrangThaiHoSo"], 2);
 }
 
 #[test]

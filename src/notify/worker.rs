@@ -66,6 +66,15 @@ impl Transport for Mailer {
     }
 }
 
+/// A transport shared with others (the portal's client also fetches documents).
+impl<T: Transport> Transport for Arc<T> {
+    const CHANNEL: Channel = T::CHANNEL;
+
+    fn send(&self, row: &OutboxRow) -> impl Future<Output = Result<(), Failure>> + Send {
+        T::send(self, row)
+    }
+}
+
 /// When failed deliveries are retried, and when they give up.
 #[derive(Debug, Clone, Copy)]
 pub struct Retry {

@@ -46,14 +46,16 @@ pub enum FetchError {
 }
 
 /// rustls's cryptography: the ring provider (which lettre also uses),
-/// installed once per process.
-fn crypto() {
+/// installed once per process. reqwest (built without a provider of its
+/// own) needs it before any client is built: [`PortalClient::new`] calls
+/// it, and so must a process that builds other clients first.
+pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 impl PortalClient {
     pub fn new(s: &PortalSettings) -> anyhow::Result<Self> {
-        crypto();
+        install_crypto();
         let mut builder = reqwest::Client::builder()
             .timeout(Duration::from_secs(s.timeout_secs))
             .connect_timeout(Duration::from_secs(s.timeout_secs.min(10)))

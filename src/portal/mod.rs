@@ -28,19 +28,8 @@ use diesel::prelude::*;
 use crate::db::Db;
 use crate::db::schema::dossiers;
 use crate::error::ApiError;
-use crate::notify::worker::{Courier, Retry, Transport};
+use crate::notify::worker::{Courier, Retry};
 use client::PortalClient;
-
-impl<T: Transport> Transport for Arc<T> {
-    const CHANNEL: crate::notify::outbox::Channel = T::CHANNEL;
-
-    fn send(
-        &self,
-        row: &crate::notify::outbox::OutboxRow,
-    ) -> impl std::future::Future<Output = Result<(), crate::notify::worker::Failure>> + Send {
-        T::send(self, row)
-    }
-}
 
 /// The courier of the outbox's portal channel.
 pub type PortalCourier = Courier<Arc<PortalClient>>;

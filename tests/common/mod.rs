@@ -301,6 +301,7 @@ impl TestApp {
 
 impl Api {
     pub fn new(address: String) -> Self {
+        motcua::portal::client::install_crypto();
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         Self { address, client }
     }

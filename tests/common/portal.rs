@@ -114,6 +114,18 @@ impl PortalSink {
         self.requests().into_iter().filter(|r| r.accepted).map(|r| r.json()).collect()
     }
 
+    /// The accepted records once there are `n`, waiting at most `within`.
+    pub async fn wait_for(&self, n: usize, within: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + within;
+        loop {
+            let accepted = self.accepted();
+            if accepted.len() >= n || Instant::now() > deadline {
+                return accepted;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Stops listening: the port refuses connections until `restart`.
     pub fn stop(&mut self) {
         self.running.store(false, Ordering::SeqCst);
