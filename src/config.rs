@@ -429,8 +429,11 @@ impl Settings {
         if p.backoff_max_secs < p.backoff_base_secs || p.overdue_after_minutes < 1 {
             bail!("portal: backoff_max_secs ≥ backoff_base_secs and overdue_after_minutes ≥ 1");
         }
-        if self.profile == Profile::Production && p.sync_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
-            bail!("the production profile talks to the portal over TLS only: portal.sync_url is https");
+        let clear = |u: &Option<String>| u.as_deref().is_some_and(|u| u.starts_with("http://"));
+        if self.profile == Profile::Production && (clear(&p.sync_url) || clear(&p.document_origin)) {
+            bail!(
+                "the production profile talks to the portal over TLS only: portal.sync_url and document_origin are https"
+            );
         }
         Ok(())
     }

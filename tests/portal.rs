@@ -13,7 +13,7 @@ use common::flow::*;
 use common::portal::{Mode, PortalSink};
 use common::{Backend, PORTAL_TOKEN, TestApp, assert_problem};
 use diesel::prelude::*;
-use motcua::db::schema::{audit_log, audit_pending, dossiers, portal_sync};
+use motcua::db::schema::{audit_log, audit_pending, dossiers, outbox, portal_sync};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -21,10 +21,13 @@ on_both_backends!(
     every_change_arrives_once_in_order_with_the_documented_fields,
     an_outage_delays_but_loses_nothing,
     a_dead_letter_is_retried_by_an_administrator,
+    a_resync_supersedes_a_dead_letter,
     two_instances_deliver_each_record_once,
     portal_filings_are_checked_filed_once_and_processed,
     a_period_is_queued_again_on_demand,
     the_catalogue_keeps_national_codes,
+    basic_credentials_reach_the_portal,
+    the_portal_is_reached_over_mutual_tls,
 );
 
 /// The records the portal accepted for the dossier with `code`.
@@ -124,12 +127,15 @@ async fn an_outage_delays_but_loses_nothing(b: Backend) {
     let Cast { citizen, clerk, .. } = cast(&app).await;
     let d = file(&app, &citizen, BIRTH, "06691").await;
     act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    // Filed, not yet received: lagging, but not counted in the figure.
+    let d2 = file(&app, &citizen, BIRTH, "06691").await;
     let admin = app.token("admin").await;
 
-    // 500: the record waits for its retry, and the one after it waits for it.
+    // 500: the records wait for their retry, and the one after the first
+    // of d waits for it.
     sink.set_mode(Mode::Fail);
     let round = app.sync().await;
-    assert_eq!((round.sent, round.retrying, round.outage), (0, 1, false));
+    assert_eq!((round.sent, round.retrying, round.outage), (0, 2, false));
     let figure = sync_figure(&app).await;
     assert_eq!(
         (figure["dossiers"].as_i64(), figure["synced"].as_i64(), figure["failed"].as_i64()),
@@ -143,9 +149,17 @@ async fn an_outage_delays_but_loses_nothing(b: Backend) {
         (Some(2), Some(0))
     );
     assert!(failing["items"][0]["last_error"].as_str().unwrap().contains("500"), "{failing}");
+    assert_eq!(failing["items"][1]["code"], d2["code"]);
+    let first = json_ok(app.get("/api/v1/portal/sync?limit=1", Some(&admin)).await, StatusCode::OK).await;
+    assert_eq!(first["items"][0]["code"], d["code"]);
+    let path = format!("/api/v1/portal/sync?limit=1&cursor={}", first["next_cursor"].as_str().unwrap());
+    let second = json_ok(app.get(&path, Some(&admin)).await, StatusCode::OK).await;
+    assert_eq!(second["items"][0]["code"], d2["code"]);
+    assert!(second["next_cursor"].is_null());
 
-    // No answer, a hang past the timeout, a closed port: outages.
-    for mode in [Mode::Drop, Mode::Hang] {
+    // Credentials refused, no answer, a hang past the timeout, a closed
+    // port: outages, which pause the channel without giving up on a record.
+    for mode in [Mode::Unauthorized, Mode::Drop, Mode::Hang] {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         sink.set_mode(mode);
         assert!(app.sync().await.outage, "{mode:?}");
@@ -154,12 +168,14 @@ async fn an_outage_delays_but_loses_nothing(b: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     assert!(app.sync().await.outage);
     assert!(sink.accepted().is_empty());
+    let dead: i64 = app.db(|c| outbox::table.filter(outbox::state.eq("dead")).count().get_result(c)).await;
+    assert_eq!(dead, 0);
 
     // Back: everything arrives, in order.
     sink.restart();
     sink.set_mode(Mode::Accept);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(app.sync().await.sent, 2);
+    assert_eq!(app.sync().await.sent, 3);
     let records = records_of(&sink, d["code"].as_str().unwrap());
     assert_eq!((seqs(&records), statuses(&records)), (vec![1, 2], vec![1, 2]));
     assert_eq!(sync_figure(&app).await["synced"], 1);
@@ -196,6 +212,37 @@ async fn a_dead_letter_is_retried_by_an_administrator(b: Backend) {
     assert_eq!(app.sync().await.sent, 2);
     let records = records_of(&sink, d["code"].as_str().unwrap());
     assert_eq!(seqs(&records), [1, 2]);
+    let figure = sync_figure(&app).await;
+    assert_eq!((figure["synced"].as_i64(), figure["failed"].as_i64()), (Some(1), Some(0)));
+}
+
+async fn a_resync_supersedes_a_dead_letter(b: Backend) {
+    let (app, sink) = TestApp::with_portal(b, |_| {}).await;
+    let Cast { citizen, clerk, .. } = cast(&app).await;
+    let d = file(&app, &citizen, BIRTH, "06691").await;
+    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    sink.set_mode(Mode::Refuse);
+    assert_eq!(app.sync().await.dead, 1);
+
+    // The cause fixed, the period is queued again: one record with the
+    // whole state replaces the dead letter and the record behind it.
+    sink.set_mode(Mode::Accept);
+    let today = motcua::domain::calendar::to_local(chrono::Utc::now()).date();
+    assert_eq!(motcua::portal::resync(&app.state.db, today, today.succ_opt().unwrap()).await.unwrap(), 1);
+    assert_eq!(app.sync().await.sent, 1);
+    let records = records_of(&sink, d["code"].as_str().unwrap());
+    assert_eq!((seqs(&records), statuses(&records)), (vec![3], vec![2]));
+    assert_eq!(records[0]["data"][0]["QuaTrinhXuLy"].as_array().unwrap().len(), 2, "the whole history");
+    let states: Vec<(i32, String)> = app
+        .db(|c| {
+            outbox::table
+                .filter(outbox::channel.eq("portal"))
+                .order(outbox::seq.asc())
+                .select((outbox::seq.assume_not_null(), outbox::state))
+                .load(c)
+        })
+        .await;
+    assert_eq!(states, [(1, "superseded".into()), (2, "superseded".into()), (3, "sent".into())]);
     let figure = sync_figure(&app).await;
     assert_eq!((figure["synced"].as_i64(), figure["failed"].as_i64()), (Some(1), Some(0)));
 }
@@ -454,4 +501,82 @@ async fn the_catalogue_keeps_national_codes(b: Backend) {
     let changed =
         json_ok(app.patch(&path, Some(&admin), json!({"national_code": "2.002130"})).await, StatusCode::OK).await;
     assert_eq!(changed["national_code"], "2.002130");
+}
+
+async fn basic_credentials_reach_the_portal(b: Backend) {
+    let (app, sink) = TestApp::with_portal(b, |s| {
+        s.portal.bearer_token = None;
+        s.portal.username = Some("quangninh".into());
+        s.portal.password = Some(secrecy::SecretString::from("mat-khau-cong".to_string()));
+    })
+    .await;
+    let citizen = app.token("citizen").await;
+    file(&app, &citizen, BIRTH, "06691").await;
+    assert_eq!(app.sync().await.sent, 1);
+    use base64::Engine;
+    let expected = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("quangninh:mat-khau-cong"));
+    assert_eq!(sink.requests()[0].headers["authorization"], expected);
+}
+
+/// A certificate authority of the test, the portal's server configuration
+/// (a certificate for `localhost` signed by it, client certificates of the
+/// authority required), and the PEM files the province configures: the
+/// authority, and its client certificate with its key.
+fn mutual_tls(dir: &std::path::Path) -> (rustls::ServerConfig, std::path::PathBuf, std::path::PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    motcua::portal::client::install_crypto();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "Cổng DVCQG thử nghiệm");
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let server_key = KeyPair::generate().unwrap();
+    let server =
+        CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&server_key, &issuer).unwrap();
+    let client_key = KeyPair::generate().unwrap();
+    let mut client = CertificateParams::new(Vec::<String>::new()).unwrap();
+    client.distinguished_name.push(DnType::CommonName, "motcua Quảng Ninh");
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client = client.signed_by(&client_key, &issuer).unwrap();
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca_cert.der().clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder(std::sync::Arc::new(roots)).build().unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(server_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![server.der().clone()], key)
+        .unwrap();
+    let (ca_file, client_file) = (dir.join("portal-ca.pem"), dir.join("portal-client.pem"));
+    std::fs::write(&ca_file, ca_cert.pem()).unwrap();
+    std::fs::write(&client_file, format!("{}{}", client.pem(), client_key.serialize_pem())).unwrap();
+    (config, ca_file, client_file)
+}
+
+async fn the_portal_is_reached_over_mutual_tls(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let (config, ca, client) = mutual_tls(dir.path());
+    let sink = PortalSink::start_tls(config);
+    let url = sink.url("/DongBoHoSoMC");
+    let app = TestApp::spawn_with(b, |s| {
+        s.portal.sync_url = Some(url);
+        s.portal.ca_certificate = Some(ca);
+        s.portal.client_certificate = Some(client);
+        s.portal.worker_enabled = false;
+        s.portal.timeout_secs = 2;
+    })
+    .await;
+    let citizen = app.token("citizen").await;
+    let d = file(&app, &citizen, BIRTH, "06691").await;
+    assert_eq!(app.sync().await.sent, 1);
+    let requests = sink.requests();
+    assert!(requests[0].certified, "the province presented its certificate");
+    assert_eq!(requests[0].json()["data"][0]["MaHoSo"], d["code"]);
+
+    // Without its certificate the province is not let in: nothing arrives.
+    let app = app.restart(|s| s.portal.client_certificate = None).await;
+    file(&app, &citizen, BIRTH, "06691").await;
+    assert!(app.sync().await.outage);
+    assert_eq!(sink.requests().len(), 1);
 }

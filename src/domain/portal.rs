@@ -270,6 +270,33 @@ mod tests {
         assert!(mirrored(EventAction::Workflow(Action::Apologize), Some(InProgress), InProgress));
     }
 
+    proptest::proptest! {
+        /// Any time reads back, in local time, from the portal's format.
+        #[test]
+        fn portal_times_read_back_in_local_time(secs in 0i64..4_102_444_800) {
+            let at = DateTime::from_timestamp(secs, 0).unwrap().naive_utc();
+            let written = time(at);
+            proptest::prop_assert_eq!(written.len(), 14);
+            let read = NaiveDateTime::parse_from_str(&written, TIME_FORMAT).unwrap();
+            proptest::prop_assert_eq!(read, to_local(DateTime::<Utc>::from_naive_utc_and_offset(at, Utc)));
+        }
+
+        /// Synced exactly when every record is acknowledged; a failure shows
+        /// whatever the wait.
+        #[test]
+        fn sync_states_follow_the_counts(latest in 1i32..50, acked in 0i32..50, failing: bool, waited in 0i64..500) {
+            let now = at(10, 0);
+            let state = sync_state(latest, acked, failing, Some(now - chrono::Duration::minutes(waited)), now, chrono::Duration::minutes(60));
+            proptest::prop_assert_eq!(state == SyncState::Synced, acked >= latest);
+            if acked < latest && failing {
+                proptest::prop_assert_eq!(state, SyncState::Failed);
+            }
+            if acked < latest && !failing {
+                proptest::prop_assert_eq!(state == SyncState::Overdue, waited > 60);
+            }
+        }
+    }
+
     #[test]
     fn sync_states() {
         let allowed = chrono::Duration::minutes(30);

@@ -27,6 +27,9 @@ pub enum State {
     Sent,
     /// Gave up: `max_attempts` failures, or a permanent refusal. Admins retry it.
     Dead,
+    /// A portal record never delivered, replaced by a later record with its
+    /// dossier's whole state (`motcua portal resync`, docs/portal.md).
+    Superseded,
 }
 
 impl State {
@@ -36,11 +39,14 @@ impl State {
             State::Sending => "sending",
             State::Sent => "sent",
             State::Dead => "dead",
+            State::Superseded => "superseded",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [State::Pending, State::Sending, State::Sent, State::Dead].into_iter().find(|st| st.as_str() == s)
+        [State::Pending, State::Sending, State::Sent, State::Dead, State::Superseded]
+            .into_iter()
+            .find(|st| st.as_str() == s)
     }
 }
 
@@ -196,7 +202,11 @@ pub fn claim_next(
                                 .eq(Channel::Portal.as_str())
                                 .and(earlier.field(outbox::dossier_id).eq(outbox::dossier_id))
                                 .and(earlier.field(outbox::seq).lt(outbox::seq))
-                                .and(earlier.field(outbox::state).ne(State::Sent.as_str())),
+                                .and(
+                                    earlier
+                                        .field(outbox::state)
+                                        .ne_all([State::Sent.as_str(), State::Superseded.as_str()]),
+                                ),
                         ),
                     ))),
             )
@@ -288,7 +298,7 @@ pub fn mark_failed(
         ))
         .execute(conn)?;
     if updated == 1 && row.channel() == Channel::Portal {
-        crate::portal::sync::failed(conn, row, error)?;
+        crate::portal::sync::failed(conn, row, error, retry_at)?;
     }
     Ok(updated == 1)
 }

@@ -28,6 +28,9 @@ pub struct PortalClient {
     /// `scheme://host[:port]` documents may come from.
     document_origin: Option<reqwest::Url>,
     auth: Auth,
+    /// The credentials go with document requests too: the documents come
+    /// from the origin of `sync_url`.
+    auth_documents: bool,
 }
 
 /// Why a document could not be fetched.
@@ -76,13 +79,11 @@ impl PortalClient {
             (None, Some(user), Some(password)) => Auth::Basic(user.clone(), password.clone()),
             _ => Auth::None,
         };
-        let document_origin = s
-            .document_origin
-            .as_deref()
-            .or(s.sync_url.as_deref())
-            .map(|u| reqwest::Url::parse(u).context("portal.document_origin"))
-            .transpose()?;
-        Ok(Self { http: builder.build()?, sync_url: s.sync_url.clone(), document_origin, auth })
+        let parse = |u: &str| reqwest::Url::parse(u).context("portal.sync_url, portal.document_origin");
+        let sync_origin = s.sync_url.as_deref().map(parse).transpose()?.map(|u| u.origin());
+        let document_origin = s.document_origin.as_deref().or(s.sync_url.as_deref()).map(parse).transpose()?;
+        let auth_documents = sync_origin.is_some() && document_origin.as_ref().map(|u| u.origin()) == sync_origin;
+        Ok(Self { http: builder.build()?, sync_url: s.sync_url.clone(), document_origin, auth, auth_documents })
     }
 
     fn authorised(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
@@ -110,8 +111,9 @@ impl PortalClient {
         if !self.may_fetch(url) {
             return Err(FetchError::ForeignOrigin);
         }
-        let mut response =
-            self.authorised(self.http.get(url)).send().await.map_err(|e| FetchError::Unreachable(without_url(e)))?;
+        let request = self.http.get(url);
+        let request = if self.auth_documents { self.authorised(request) } else { request };
+        let mut response = request.send().await.map_err(|e| FetchError::Unreachable(without_url(e)))?;
         if response.status() != StatusCode::OK {
             return Err(FetchError::Status(response.status().as_u16()));
         }
@@ -156,9 +158,12 @@ impl Transport for PortalClient {
     const CHANNEL: Channel = Channel::Portal;
 
     /// Posts the record with its id as `Idempotency-Key`. A 2xx whose body
-    /// says `error_code` other than `0` (how the portal's services answer a
-    /// refusal) or any 4xx but 408 and 429 is a permanent refusal; 5xx, 408
-    /// and 429 are retried; no answer at all is an outage.
+    /// says an `error_code` other than `0` (how the portal's services answer
+    /// a refusal), or a 400, 409, 410, 413, 415 or 422, refuses this record
+    /// for good; 5xx, 408 and 429 are retried; 401, 403, 404 and 405 — the
+    /// credentials or the address are wrong, not the record — and no answer
+    /// at all are an outage: the channel pauses instead of giving up on
+    /// record after record.
     async fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
         let url = self.sync_url.as_deref().ok_or_else(|| Failure {
             permanent: false,
@@ -177,12 +182,16 @@ impl Transport for PortalClient {
             message: without_url(e),
         })?;
         let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let body = answer(response).await;
         let said: String = body.chars().take(300).collect();
         if status.is_success() {
             let refused = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
-                .and_then(|v| v.get("error_code").map(|c| c.to_string().trim_matches('"').to_string()))
+                .and_then(|v| match v.get("error_code") {
+                    Some(serde_json::Value::String(code)) => Some(code.clone()),
+                    Some(serde_json::Value::Number(code)) => Some(code.to_string()),
+                    _ => None,
+                })
                 .filter(|code| code != "0");
             return match refused {
                 None => Ok(()),
@@ -193,9 +202,22 @@ impl Transport for PortalClient {
                 }),
             };
         }
-        let retry = status.is_server_error()
-            || status == StatusCode::REQUEST_TIMEOUT
-            || status == StatusCode::TOO_MANY_REQUESTS;
-        Err(Failure { permanent: !retry, outage: false, message: format!("the portal answered {status}: {said}") })
+        let message = format!("the portal answered {status}: {said}");
+        let outage = matches!(status.as_u16(), 401 | 403 | 404 | 405);
+        let permanent = matches!(status.as_u16(), 400 | 409 | 410 | 413 | 415 | 422);
+        Err(Failure { permanent, outage, message })
     }
+}
+
+/// The first 4 KiB of an answer's body, as text: enough to say why, and
+/// never more whatever the portal sends.
+async fn answer(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        body.extend_from_slice(&chunk[..chunk.len().min(4096 - body.len())]);
+        if body.len() >= 4096 {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }

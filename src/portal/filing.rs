@@ -67,9 +67,13 @@ pub struct PortalReceipt {
 }
 
 impl PortalFiling {
-    /// What makes two filings with one portal code the same.
+    /// What makes two filings with one portal code the same: everything but
+    /// where the documents come from (a retry may carry freshly signed
+    /// document URLs, or the content instead of a URL).
     pub fn fingerprint(&self) -> String {
-        hex::encode(Sha256::digest(serde_json::to_vec(self).expect("serialisable")))
+        let documents: Vec<(i32, &str)> = self.documents.iter().map(|d| (d.component, d.file_name.as_str())).collect();
+        let same = (&self.portal_code, &self.procedure_code, &self.unit_code, &self.applicant, &self.form, documents);
+        hex::encode(Sha256::digest(serde_json::to_vec(&same).expect("serialisable")))
     }
 
     /// Checks what needs no database: codes, counts, one source per

@@ -58,7 +58,7 @@ pub fn courier(
 }
 
 /// Queues a record with the whole state of every dossier filed or changed
-/// on the local dates `[from, to)`, each under its lock, a hundred per
+/// on the local dates `[from, to)`, each under its lock, 25 per
 /// transaction: after an outage of the portal, or when an existing
 /// database is first connected. Returns how many were queued.
 pub async fn resync(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize, ApiError> {
@@ -81,7 +81,7 @@ pub async fn resync(db: &Db, from: NaiveDate, to: NaiveDate) -> Result<usize, Ap
                     )
                     .order(dossiers::id.asc())
                     .select(dossiers::id)
-                    .limit(100)
+                    .limit(25)
                     .load(conn)?)
             })
             .await?;

@@ -79,9 +79,11 @@ pub fn mirror(conn: &mut DbConnection, dossier_id: &str, audit_id: &str) -> Quer
 }
 
 /// Queues a record of dossier `dossier_id` with its whole history: the
-/// state the portal should hold now (`motcua portal resync`). Call it under
-/// the dossier's lock.
+/// state the portal should hold now (`motcua portal resync`). It supersedes
+/// the dossier's records not yet delivered (dead letters included), which
+/// it contains. Call it under the dossier's lock.
 pub fn resync(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<()> {
+    super::sync::supersede(conn, dossier_id, crate::time::now())?;
     let events: Vec<Event> = dossier_events::table
         .filter(dossier_events::dossier_id.eq(dossier_id))
         .order(dossier_events::id.asc())
@@ -263,14 +265,17 @@ fn components(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<Vec<Comp
             dossier_components::digitization,
         ))
         .load(conn)?;
-    let files: Vec<String> = dossier_files::table
+    let files: std::collections::HashMap<String, i64> = dossier_files::table
         .filter(dossier_files::dossier_id.eq(dossier_id))
-        .select(dossier_files::component_id)
-        .load(conn)?;
+        .group_by(dossier_files::component_id)
+        .select((dossier_files::component_id, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
     Ok(rows
         .into_iter()
         .map(|(id, position, name, mandatory, digitization)| {
-            let n = files.iter().filter(|f| **f == id).count() as i64;
+            let n = files.get(&id).copied().unwrap_or(0);
             Component::new(position, name, mandatory, Digitization::parse(&digitization), n)
         })
         .collect())

@@ -188,12 +188,16 @@ pub async fn sync(
         })
         .await?;
     Ok(HttpResponse::Ok().json(keyset.page(rows, |l: &Lagging| {
-        format!("{}|{}", l.waiting_since.map(|t| t.naive_utc().to_string()).unwrap_or_default(), l.dossier_id)
+        let since = l.waiting_since.map(|t| t.naive_utc().format(CURSOR_TIME).to_string()).unwrap_or_default();
+        format!("{since}|{}", l.dossier_id)
     })))
 }
+
+/// How a cursor of `GET /portal/sync` writes the waiting time of its last line.
+const CURSOR_TIME: &str = "%Y-%m-%dT%H:%M:%S%.f";
 
 /// A cursor of `GET /portal/sync`: the waiting time and id of the last line.
 fn parse_cursor(cursor: &str) -> Option<(chrono::NaiveDateTime, String)> {
     let (since, id) = cursor.split_once('|')?;
-    Some((since.parse().ok()?, id.to_string()))
+    Some((chrono::NaiveDateTime::parse_from_str(since, CURSOR_TIME).ok()?, id.to_string()))
 }

@@ -13,7 +13,19 @@ use utoipa::ToSchema;
 
 use crate::db::DbConnection;
 use crate::db::schema::{dossiers, outbox, portal_sync, units};
-use crate::notify::outbox::{Channel, OutboxRow};
+use crate::notify::outbox::{Channel, OutboxRow, State};
+
+/// The pending records of a dossier.
+macro_rules! pending_of {
+    ($dossier_id:expr) => {
+        outbox::table.filter(
+            outbox::channel
+                .eq(Channel::Portal.as_str())
+                .and(outbox::dossier_id.eq($dossier_id))
+                .and(outbox::state.eq(State::Pending.as_str())),
+        )
+    };
+}
 
 /// The number of the next record of `dossier_id`: 1, 2, 3 … Call it under
 /// the dossier's lock (`src/dossiers/write.rs`), in the transaction that
@@ -58,8 +70,10 @@ pub fn acknowledged(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime
             outbox::channel
                 .eq(Channel::Portal.as_str())
                 .and(outbox::dossier_id.eq(dossier_id))
-                .and(outbox::seq.eq(seq + 1)),
+                .and(outbox::seq.gt(seq))
+                .and(outbox::state.ne(State::Superseded.as_str())),
         )
+        .order(outbox::seq.asc())
         .select(outbox::created_at)
         .first(conn)
         .optional()?;
@@ -74,15 +88,64 @@ pub fn acknowledged(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime
                     .otherwise(None::<NaiveDateTime>)),
         ))
         .execute(conn)?;
+    // The dossier's next record, held while this one waited, is due now.
+    let next: Option<String> =
+        pending_of!(dossier_id).order(outbox::seq.asc()).select(outbox::id).first(conn).optional()?;
+    if let Some(id) = next {
+        diesel::update(outbox::table.find(id).filter(outbox::next_attempt_at.gt(now)))
+            .set(outbox::next_attempt_at.eq(now))
+            .execute(conn)?;
+    }
     Ok(())
 }
 
-/// Delivering record `row` failed with `error`.
-pub fn failed(conn: &mut DbConnection, row: &OutboxRow, error: &str) -> QueryResult<()> {
+/// Delivering record `row` failed with `error`; it is retried at
+/// `retry_at`, or never (a dead letter). The dossier's later records wait
+/// for it (`notify::outbox::claim_next`): they are not due before it, so
+/// that claims do not walk past them while it waits (`acknowledged`
+/// makes the next one due again).
+pub fn failed(
+    conn: &mut DbConnection,
+    row: &OutboxRow,
+    error: &str,
+    retry_at: Option<NaiveDateTime>,
+) -> QueryResult<()> {
     let (Some(dossier_id), Some(seq)) = (&row.dossier_id, row.seq) else { return Ok(()) };
     diesel::update(portal_sync::table.find(dossier_id).filter(portal_sync::acked_seq.lt(seq)))
         .set((portal_sync::failing.eq(true), portal_sync::last_error.eq(error)))
         .execute(conn)?;
+    let not_before = retry_at.unwrap_or_else(held);
+    diesel::update(pending_of!(dossier_id).filter(outbox::seq.gt(seq)).filter(outbox::next_attempt_at.lt(not_before)))
+        .set(outbox::next_attempt_at.eq(not_before))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// When a record held behind a dead letter would be due: never, until the
+/// dead letter is delivered.
+fn held() -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(9999, 1, 1).expect("a date").and_time(chrono::NaiveTime::MIN)
+}
+
+/// Supersedes the undelivered records of dossier `dossier_id` — pending,
+/// held or dead, not one being delivered — by the record with its whole
+/// state that the caller queues next (`record::resync`), under its lock.
+pub fn supersede(conn: &mut DbConnection, dossier_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let superseded = diesel::update(
+        outbox::table.filter(
+            outbox::channel
+                .eq(Channel::Portal.as_str())
+                .and(outbox::dossier_id.eq(dossier_id))
+                .and(outbox::state.eq_any([State::Pending.as_str(), State::Dead.as_str()])),
+        ),
+    )
+    .set((outbox::state.eq(State::Superseded.as_str()), outbox::lease_until.eq(None::<NaiveDateTime>)))
+    .execute(conn)?;
+    if superseded > 0 {
+        diesel::update(portal_sync::table.find(dossier_id))
+            .set((portal_sync::failing.eq(false), portal_sync::waiting_since.eq(Some(now))))
+            .execute(conn)?;
+    }
     Ok(())
 }
 
@@ -195,6 +258,7 @@ pub fn lagging(
     let mut q = portal_sync::table
         .inner_join(dossiers::table.inner_join(units::table.on(units::id.eq(dossiers::unit_id))))
         .filter(portal_sync::acked_seq.lt(portal_sync::latest_seq))
+        .filter(portal_sync::waiting_since.is_not_null())
         .filter(units::path.like(format!("{scope}%")))
         .select((
             portal_sync::dossier_id,

@@ -4,11 +4,12 @@
 //! (`error_code` 1), hang past the client's timeout, or close the
 //! connection without a word — and serves documents at paths the test
 //! names. It can be stopped (the port then refuses connections) and
-//! started again on the same port.
+//! started again on the same port, and it can speak TLS, asking for a
+//! client certificate (`start_tls`).
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,6 +24,8 @@ pub enum Mode {
     Fail,
     /// 200 with `{"error_code": "1"}`: a refusal for good.
     Refuse,
+    /// 401: the credentials are refused.
+    Unauthorized,
     /// Reads the request and never answers.
     Hang,
     /// Closes the connection without answering.
@@ -41,6 +44,8 @@ pub struct Request {
     pub answered: u16,
     /// A sync record it accepted.
     pub accepted: bool,
+    /// It came over TLS with a client certificate.
+    pub certified: bool,
 }
 
 impl Request {
@@ -60,26 +65,54 @@ pub struct PortalSink {
     port: u16,
     inner: Arc<Mutex<Inner>>,
     running: Arc<AtomicBool>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl PortalSink {
     pub fn start() -> Self {
+        Self::listen(None)
+    }
+
+    /// A sink speaking TLS with `config` (which may require a client certificate).
+    pub fn start_tls(config: rustls::ServerConfig) -> Self {
+        Self::listen(Some(Arc::new(config)))
+    }
+
+    fn listen(tls: Option<Arc<rustls::ServerConfig>>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().unwrap().port();
-        let sink = Self { port, inner: Arc::default(), running: Arc::new(AtomicBool::new(true)) };
+        let sink = Self { port, inner: Arc::default(), running: Arc::new(AtomicBool::new(true)), tls };
         sink.serve(listener);
         sink
     }
 
     fn serve(&self, listener: TcpListener) {
-        let (inner, running) = (self.inner.clone(), self.running.clone());
+        let (inner, running, tls) = (self.inner.clone(), self.running.clone(), self.tls.clone());
         listener.set_nonblocking(true).unwrap();
         std::thread::spawn(move || {
             while running.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let inner = inner.clone();
-                        std::thread::spawn(move || handle(stream, &inner));
+                        let (inner, tls) = (inner.clone(), tls.clone());
+                        stream.set_nonblocking(false).unwrap();
+                        stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                        std::thread::spawn(move || match tls {
+                            None => handle(stream, &inner, false),
+                            Some(config) => {
+                                let connection = rustls::ServerConnection::new(config).unwrap();
+                                let mut tls = rustls::StreamOwned::new(connection, stream);
+                                // The handshake, before anything is read: a
+                                // client without an acceptable certificate
+                                // is refused here and recorded nowhere.
+                                while tls.conn.is_handshaking() {
+                                    if tls.conn.complete_io(&mut tls.sock).is_err() {
+                                        return;
+                                    }
+                                }
+                                let certified = tls.conn.peer_certificates().is_some_and(|c| !c.is_empty());
+                                handle(tls, &inner, certified)
+                            }
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -87,9 +120,12 @@ impl PortalSink {
         });
     }
 
-    /// `http://127.0.0.1:port`.
+    /// `http://127.0.0.1:port`, or `https://localhost:port` with TLS.
     pub fn origin(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        match self.tls {
+            None => format!("http://127.0.0.1:{}", self.port),
+            Some(_) => format!("https://localhost:{}", self.port),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -146,9 +182,8 @@ impl PortalSink {
     }
 }
 
-fn handle(stream: TcpStream, inner: &Mutex<Inner>) {
-    stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+fn handle(mut stream: impl Read + Write, inner: &Mutex<Inner>, certified: bool) {
+    let mut reader = BufReader::new(&mut stream);
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
         return;
@@ -168,6 +203,7 @@ fn handle(stream: TcpStream, inner: &Mutex<Inner>) {
     let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok();
+    drop(reader);
     let (mode, document) = {
         let inner = inner.lock().unwrap();
         (inner.mode.unwrap_or(Mode::Accept), inner.documents.get(&path).cloned())
@@ -182,12 +218,12 @@ fn handle(stream: TcpStream, inner: &Mutex<Inner>) {
             Mode::Accept => (200, br#"{"error_code":"0","message":"OK"}"#.to_vec()),
             Mode::Refuse => (200, br#"{"error_code":"1","message":"MaTTHC khong ton tai"}"#.to_vec()),
             Mode::Fail => (500, b"internal error".to_vec()),
+            Mode::Unauthorized => (401, b"token expired".to_vec()),
             Mode::Hang | Mode::Drop => (0, Vec::new()),
         }
     };
     let accepted = mode == Mode::Accept && method == "POST";
-    inner.lock().unwrap().requests.push(Request { method, path, headers, body, answered: status, accepted });
-    let mut stream = stream;
+    inner.lock().unwrap().requests.push(Request { method, path, headers, body, answered: status, accepted, certified });
     match (status, mode) {
         (0, Mode::Hang) => std::thread::sleep(Duration::from_secs(30)),
         (0, _) => {}
@@ -198,6 +234,7 @@ fn handle(stream: TcpStream, inner: &Mutex<Inner>) {
             );
             let _ = stream.write_all(head.as_bytes());
             let _ = stream.write_all(&reply);
+            let _ = stream.flush();
         }
     }
 }

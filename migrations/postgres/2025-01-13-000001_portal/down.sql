@@ -3,6 +3,8 @@ DROP TABLE portal_sync;
 DROP INDEX outbox_order_idx;
 DROP INDEX outbox_due_idx;
 DELETE FROM outbox WHERE channel <> 'email';
+ALTER TABLE outbox DROP CONSTRAINT outbox_state_check;
+ALTER TABLE outbox ADD CONSTRAINT outbox_state_check CHECK (state IN ('pending', 'sending', 'sent', 'dead'));
 ALTER TABLE outbox DROP COLUMN seq;
 ALTER TABLE outbox DROP COLUMN channel;
 CREATE INDEX outbox_due_idx ON outbox (state, next_attempt_at);

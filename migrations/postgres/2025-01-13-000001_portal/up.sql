@@ -9,8 +9,13 @@ CREATE UNIQUE INDEX procedures_national_code_idx ON procedures (national_code);
 -- records of dossiers (src/portal/). A portal record has its place in its
 -- dossier's order (`seq`, 1, 2, 3 …): it is delivered only once every
 -- earlier record of the dossier was.
-ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
+-- A record never delivered and replaced by a later one with its dossier's
+-- whole state (`motcua portal resync`) is `superseded`.
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'portal'));
 ALTER TABLE outbox ADD COLUMN seq INTEGER;
+ALTER TABLE outbox DROP CONSTRAINT outbox_state_check;
+ALTER TABLE outbox ADD CONSTRAINT outbox_state_check
+    CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'superseded'));
 DROP INDEX outbox_due_idx;
 CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at);
 CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq) WHERE channel = 'portal';

@@ -9,10 +9,35 @@ CREATE UNIQUE INDEX procedures_national_code_idx ON procedures (national_code);
 -- records of dossiers (src/portal/). A portal record has its place in its
 -- dossier's order (`seq`, 1, 2, 3 …): it is delivered only once every
 -- earlier record of the dossier was.
-ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT 'email';
-ALTER TABLE outbox ADD COLUMN seq INTEGER;
-DROP INDEX outbox_due_idx;
+-- A record never delivered and replaced by a later one with its dossier's
+-- whole state (`motcua portal resync`) is `superseded`. SQLite changes a
+-- CHECK only by rebuilding the table.
+CREATE TABLE outbox_new (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    text_body TEXT NOT NULL,
+    html_body TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'superseded')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NOT NULL,
+    lease_until TIMESTAMP,
+    last_error TEXT,
+    dossier_id TEXT REFERENCES dossiers (id),
+    created_at TIMESTAMP NOT NULL,
+    sent_at TIMESTAMP,
+    channel TEXT NOT NULL DEFAULT 'email' CHECK (channel IN ('email', 'portal')),
+    seq INTEGER
+);
+INSERT INTO outbox_new (id, kind, recipient, subject, text_body, html_body, state, attempts, next_attempt_at,
+                        lease_until, last_error, dossier_id, created_at, sent_at)
+    SELECT id, kind, recipient, subject, text_body, html_body, state, attempts, next_attempt_at,
+           lease_until, last_error, dossier_id, created_at, sent_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at);
+CREATE INDEX outbox_dossier_idx ON outbox (dossier_id);
 CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq) WHERE channel = 'portal';
 
 -- Where each dossier's mirror on the portal stands: the last record queued
