@@ -164,6 +164,18 @@ macro_rules! first_unlocked {
     };
 }
 
+/// Like [`first_unlocked!`], every row `$query` selects (it has its own
+/// `LIMIT`) that no other transaction holds, locked.
+#[macro_export]
+macro_rules! all_unlocked {
+    ($conn:expr, $query:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Pg(pg) => $query.for_update().skip_locked().load(pg),
+            $crate::db::DbConnection::Sqlite(sqlite) => $query.load(sqlite),
+        }
+    };
+}
+
 /// Inserts `$rows` (a slice of `Insertable` rows) into `$table` in one
 /// statement; diesel's multi-row insert needs the concrete backend.
 #[macro_export]

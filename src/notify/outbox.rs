@@ -169,70 +169,105 @@ pub fn enqueue(
     )
 }
 
-/// Claims the next message of `channel` due at `now` (pending and due, or
-/// claimed by a worker whose lease has run out) until `lease_until`,
-/// counting the attempt. A portal record waits while an earlier record of
-/// its dossier is undelivered (pending, being sent or dead): records reach
-/// the portal in their dossier's order. Run in a write transaction:
+/// Claims up to `limit` messages of `channel` due at `now` — pending and
+/// due, then claimed by a worker whose lease has run out — until
+/// `lease_until`, counting the attempt. A portal record waits while an
+/// earlier record of its dossier is undelivered (pending, being sent or
+/// dead): records reach the portal in their dossier's order, and one claim
+/// never holds two records of a dossier. Run in a write transaction:
 /// PostgreSQL skips the rows other workers are claiming (`FOR UPDATE SKIP
 /// LOCKED`), SQLite's single writer serialises claims; either way each
 /// message has one holder at a time.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    channel: Channel,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let earlier = diesel::alias!(outbox as earlier);
+    // No earlier record of the dossier undelivered (e-mails have no `seq`).
+    macro_rules! in_order {
+        () => {
+            diesel::dsl::not(diesel::dsl::exists(
+                earlier.filter(
+                    earlier
+                        .field(outbox::dossier_id)
+                        .eq(outbox::dossier_id)
+                        .and(earlier.field(outbox::seq).lt(outbox::seq))
+                        .and(earlier.field(outbox::state).ne_all([State::Sent.as_str(), State::Superseded.as_str()])),
+                ),
+            ))
+        };
+    }
+    // Two scans, each along `outbox_due_idx`, rather than one with an OR.
+    macro_rules! pending {
+        () => {
+            outbox::table.filter(
+                outbox::channel
+                    .eq(channel.as_str())
+                    .and(outbox::state.eq(State::Pending.as_str()))
+                    .and(outbox::next_attempt_at.le(now))
+                    .and(in_order!()),
+            )
+        };
+    }
+    macro_rules! expired {
+        () => {
+            outbox::table.filter(
+                outbox::channel
+                    .eq(channel.as_str())
+                    .and(outbox::state.eq(State::Sending.as_str()))
+                    .and(outbox::lease_until.lt(now))
+                    .and(in_order!()),
+            )
+        };
+    }
+    let mut ids: Vec<String> = crate::all_unlocked!(
+        conn,
+        pending!().order((outbox::next_attempt_at.asc(), outbox::id.asc())).select(outbox::id).limit(limit)
+    )?;
+    let room = limit - ids.len() as i64;
+    if room > 0 {
+        ids.extend(crate::all_unlocked!(
+            conn,
+            expired!().order((outbox::lease_until.asc(), outbox::id.asc())).select(outbox::id).limit(room)
+        )?);
+    }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The update re-checks that each message is still claimable, so that
+    // correctness does not rest on the locking alone.
+    let claim = (
+        outbox::state.eq(State::Sending.as_str()),
+        outbox::lease_until.eq(lease_until),
+        outbox::attempts.eq(outbox::attempts + 1),
+    );
+    diesel::update(pending!().filter(outbox::id.eq_any(&ids))).set(claim).execute(conn)?;
+    diesel::update(expired!().filter(outbox::id.eq_any(&ids))).set(claim).execute(conn)?;
+    // Ours: the rows are locked (or the writer is) until the commit.
+    let claimed = outbox::table
+        .filter(
+            outbox::id
+                .eq_any(&ids)
+                .and(outbox::state.eq(State::Sending.as_str()))
+                .and(outbox::lease_until.eq(lease_until)),
+        )
+        .order((outbox::next_attempt_at.asc(), outbox::id.asc()))
+        .select(OutboxRow::as_select())
+        .load(conn)?;
+    Ok(claimed)
+}
+
+/// The next message of `channel` due at `now`, claimed (`claim_due`).
 pub fn claim_next(
     conn: &mut DbConnection,
     channel: Channel,
     now: NaiveDateTime,
     lease_until: NaiveDateTime,
 ) -> QueryResult<Option<OutboxRow>> {
-    let earlier = diesel::alias!(outbox as earlier);
-    macro_rules! claimable {
-        () => {
-            outbox::table.filter(
-                outbox::channel
-                    .eq(channel.as_str())
-                    .and(
-                        outbox::state
-                            .eq(State::Pending.as_str())
-                            .and(outbox::next_attempt_at.le(now))
-                            .or(outbox::state.eq(State::Sending.as_str()).and(outbox::lease_until.lt(now))),
-                    )
-                    .and(diesel::dsl::not(diesel::dsl::exists(
-                        earlier.filter(
-                            earlier
-                                .field(outbox::channel)
-                                .eq(Channel::Portal.as_str())
-                                .and(earlier.field(outbox::dossier_id).eq(outbox::dossier_id))
-                                .and(earlier.field(outbox::seq).lt(outbox::seq))
-                                .and(
-                                    earlier
-                                        .field(outbox::state)
-                                        .ne_all([State::Sent.as_str(), State::Superseded.as_str()]),
-                                ),
-                        ),
-                    ))),
-            )
-        };
-    }
-    macro_rules! due {
-        () => {
-            claimable!().order((outbox::next_attempt_at.asc(), outbox::id.asc())).select(outbox::id).limit(1)
-        };
-    }
-    loop {
-        let id: Option<String> = crate::first_unlocked!(conn, due!())?;
-        let Some(id) = id else { return Ok(None) };
-        // The update re-checks that the message is still claimable, so that
-        // correctness does not rest on the locking alone.
-        let claimed = diesel::update(claimable!().filter(outbox::id.eq(&id)))
-            .set((
-                outbox::state.eq(State::Sending.as_str()),
-                outbox::lease_until.eq(lease_until),
-                outbox::attempts.eq(outbox::attempts + 1),
-            ))
-            .execute(conn)?;
-        if claimed == 1 {
-            return outbox::table.find(&id).select(OutboxRow::as_select()).first(conn).map(Some);
-        }
-    }
+    Ok(claim_due(conn, channel, now, lease_until, 1)?.pop())
 }
 
 /// The claimed message, if the claim still holds (it may have expired and
@@ -301,6 +336,19 @@ pub fn mark_failed(
         crate::portal::sync::failed(conn, row, error, retry_at)?;
     }
     Ok(updated == 1)
+}
+
+/// Gives back a claimed message that was not tried (the round stopped
+/// before it): pending again, its attempt uncounted.
+pub fn release(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
+    diesel::update(still_claimed!(row))
+        .set((
+            outbox::state.eq(State::Pending.as_str()),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+            outbox::attempts.eq(outbox::attempts - 1),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Puts a dead letter back in the queue with a fresh set of attempts.

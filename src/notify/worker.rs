@@ -106,6 +106,9 @@ pub struct Courier<T> {
     lease: Duration,
 }
 
+/// The most messages a courier claims at once.
+const BATCH: i64 = 32;
+
 /// The wait before retry `attempts` + 1: `base × 2^(attempts - 1)`, at most
 /// `max`, half of it random ("equal jitter") so that retries spread out.
 pub fn backoff(attempts: i32, base_secs: u64, max_secs: u64) -> chrono::Duration {
@@ -122,60 +125,97 @@ impl<T: Transport> Courier<T> {
         Self { db, transport, retry, lease: (delivery_timeout * 6).max(Duration::from_secs(60)) }
     }
 
-    /// Delivers every message due now, one claim at a time, until none is
-    /// left — or until the recipient cannot be reached: then the round
-    /// stops at that message (claiming and failing the rest would be two
-    /// writes each for nothing).
+    /// Delivers every message due now, a batch of claims at a time (two
+    /// commits per batch, not per message), until none is left — or until
+    /// the recipient cannot be reached: then the round stops at that
+    /// message and gives the rest of the batch back untried (claiming and
+    /// failing them would be two writes each for nothing).
     pub async fn run_pending(&self) -> Result<Delivery, ApiError> {
         let mut report = Delivery::default();
         let lease = chrono::Duration::from_std(self.lease).expect("a lease of minutes");
         loop {
             let now = crate::time::now();
-            let Some(row) =
-                self.db.write(move |conn| Ok(outbox::claim_next(conn, T::CHANNEL, now, now + lease)?)).await?
-            else {
+            let rows =
+                self.db.write(move |conn| Ok(outbox::claim_due(conn, T::CHANNEL, now, now + lease, BATCH)?)).await?;
+            if rows.is_empty() {
                 return Ok(report);
-            };
-            let outcome = tokio::time::timeout(self.lease / 2, self.transport.send(&row)).await.unwrap_or_else(|_| {
-                Err(Failure { permanent: false, outage: true, message: "the delivery took too long".into() })
-            });
-            let outage = outcome.as_ref().is_err_and(|f| f.outage);
-            self.settle(row, outcome, &mut report).await?;
-            if outage {
-                report.outage = true;
+            }
+            // Every delivery of the batch ends within half the lease, so
+            // that no live worker outlasts its claims.
+            let (started, budget) = (std::time::Instant::now(), self.lease / 2);
+            let mut tried = Vec::with_capacity(rows.len());
+            let mut untried = Vec::new();
+            for row in rows {
+                let left = budget.saturating_sub(started.elapsed());
+                if report.outage || left.is_zero() {
+                    untried.push(row);
+                    continue;
+                }
+                let outcome = tokio::time::timeout(left, self.transport.send(&row)).await.unwrap_or_else(|_| {
+                    Err(Failure { permanent: false, outage: true, message: "the delivery took too long".into() })
+                });
+                report.outage = outcome.as_ref().is_err_and(|f| f.outage);
+                tried.push((row, outcome));
+            }
+            self.settle(tried, untried, &mut report).await?;
+            if report.outage {
                 return Ok(report);
             }
         }
     }
 
+    /// Records the batch's outcomes, and gives back what was not tried, in
+    /// one transaction.
     async fn settle(
         &self,
-        row: OutboxRow,
-        outcome: Result<(), Failure>,
+        tried: Vec<(OutboxRow, Result<(), Failure>)>,
+        untried: Vec<OutboxRow>,
         report: &mut Delivery,
     ) -> Result<(), ApiError> {
         let now = crate::time::now();
-        let (id, channel) = (row.id.clone(), T::CHANNEL.as_str());
-        let kept = match outcome {
-            Ok(()) => {
-                report.sent += 1;
-                self.db.write(move |conn| Ok(outbox::mark_sent(conn, &row, now)?)).await?
-            }
-            Err(failure) => {
-                let give_up = failure.permanent || row.attempts >= self.retry.max_attempts;
-                let retry_at = (!give_up)
-                    .then(|| now + backoff(row.attempts, self.retry.backoff_base_secs, self.retry.backoff_max_secs));
-                if give_up {
-                    report.dead += 1;
-                    tracing::warn!(%id, channel, attempts = row.attempts, error = %failure.message, "dead letter");
-                } else {
-                    report.retrying += 1;
-                    tracing::info!(%id, channel, attempts = row.attempts, error = %failure.message, "delivery failed; will retry");
+        let channel = T::CHANNEL.as_str();
+        let mut settled = Vec::with_capacity(tried.len());
+        for (row, outcome) in tried {
+            let retry_at = match &outcome {
+                Ok(()) => {
+                    report.sent += 1;
+                    None
                 }
-                self.db.write(move |conn| Ok(outbox::mark_failed(conn, &row, &failure.message, retry_at)?)).await?
-            }
-        };
-        if !kept {
+                Err(failure) => {
+                    let (id, attempts, error) = (&row.id, row.attempts, &failure.message);
+                    if failure.permanent || row.attempts >= self.retry.max_attempts {
+                        report.dead += 1;
+                        tracing::warn!(%id, channel, attempts, %error, "dead letter");
+                        None
+                    } else {
+                        report.retrying += 1;
+                        tracing::info!(%id, channel, attempts, %error, "delivery failed; will retry");
+                        Some(now + backoff(row.attempts, self.retry.backoff_base_secs, self.retry.backoff_max_secs))
+                    }
+                }
+            };
+            settled.push((row, outcome.err().map(|f| f.message), retry_at));
+        }
+        let lost = self
+            .db
+            .write(move |conn| {
+                let mut lost = Vec::new();
+                for (row, error, retry_at) in &settled {
+                    let kept = match error {
+                        None => outbox::mark_sent(conn, row, now)?,
+                        Some(error) => outbox::mark_failed(conn, row, error, *retry_at)?,
+                    };
+                    if !kept {
+                        lost.push(row.id.clone());
+                    }
+                }
+                for row in &untried {
+                    outbox::release(conn, row)?;
+                }
+                Ok(lost)
+            })
+            .await?;
+        for id in lost {
             tracing::warn!(%id, channel, "the claim on this message expired during delivery; another worker holds it");
         }
         Ok(())

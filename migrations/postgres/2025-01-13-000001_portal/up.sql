@@ -18,7 +18,7 @@ ALTER TABLE outbox ADD CONSTRAINT outbox_state_check
     CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'superseded'));
 DROP INDEX outbox_due_idx;
 CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at);
-CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq) WHERE channel = 'portal';
+CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq);
 
 -- Where each dossier's mirror on the portal stands: the last record queued
 -- and the last the portal acknowledged; synced when they are equal.

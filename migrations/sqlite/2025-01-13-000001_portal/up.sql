@@ -38,7 +38,7 @@ DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at);
 CREATE INDEX outbox_dossier_idx ON outbox (dossier_id);
-CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq) WHERE channel = 'portal';
+CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq);
 
 -- Where each dossier's mirror on the portal stands: the last record queued
 -- and the last the portal acknowledged; synced when they are equal.
