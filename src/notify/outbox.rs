@@ -1,5 +1,5 @@
 //! The `outbox` table: messages are queued in the transaction of the change
-//! that causes them, claimed one at a time with a lease, and settled as sent,
+//! that causes them, claimed a batch at a time with a lease, and settled as sent,
 //! to retry, or dead. One outbox, two channels: e-mails, and the sync
 //! records of the national portal (`src/portal/`), which also keep their
 //! dossier's order: a record is claimed only once every earlier record of

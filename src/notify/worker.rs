@@ -1,6 +1,6 @@
-//! Outbox delivery, for both channels. A courier claims one due message at
-//! a time with a lease, hands it to its transport (SMTP, or the national
-//! portal) and settles it: sent; to retry after an exponential
+//! Outbox delivery, for both channels. A courier claims due messages with a
+//! lease, a batch at a time, hands each to its transport (SMTP, or the
+//! national portal) and settles them: sent; to retry after an exponential
 //! backoff with jitter; or dead after `max_attempts` failures or a permanent
 //! refusal. It runs inside `motcua serve` (unless switched off) and as
 //! `motcua worker`; any number of workers may share a database, and a worker
@@ -95,8 +95,8 @@ impl From<&NotificationSettings> for Retry {
     }
 }
 
-/// Delivers one channel of the outbox: claims one due message at a time
-/// with a lease, hands it to the transport and settles it.
+/// Delivers one channel of the outbox: claims due messages with a lease, a
+/// batch at a time, hands each to the transport and settles them.
 pub struct Courier<T> {
     db: Db,
     transport: T,

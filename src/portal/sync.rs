@@ -63,18 +63,17 @@ pub fn next_seq(conn: &mut DbConnection, dossier_id: &str, now: NaiveDateTime) -
 /// every record before it, which was delivered first).
 pub fn acknowledged(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime) -> QueryResult<()> {
     let (Some(dossier_id), Some(seq)) = (&row.dossier_id, row.seq) else { return Ok(()) };
-    // The next record's queueing time, if it is already queued; if it is
-    // being queued as this runs, about now.
-    let next: Option<NaiveDateTime> = outbox::table
+    // The next record: its queueing time — about now if it is being queued
+    // as this runs —, and whether it was held while this one waited.
+    let next: Option<(String, NaiveDateTime, String, NaiveDateTime)> = outbox::table
         .filter(
-            outbox::channel
-                .eq(Channel::Portal.as_str())
-                .and(outbox::dossier_id.eq(dossier_id))
+            outbox::dossier_id
+                .eq(dossier_id)
                 .and(outbox::seq.gt(seq))
                 .and(outbox::state.ne(State::Superseded.as_str())),
         )
         .order(outbox::seq.asc())
-        .select(outbox::created_at)
+        .select((outbox::id, outbox::created_at, outbox::state, outbox::next_attempt_at))
         .first(conn)
         .optional()?;
     diesel::update(portal_sync::table.find(dossier_id).filter(portal_sync::acked_seq.lt(seq)))
@@ -83,16 +82,19 @@ pub fn acknowledged(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime
             portal_sync::acked_at.eq(Some(now)),
             portal_sync::failing.eq(false),
             portal_sync::last_error.eq(None::<String>),
-            portal_sync::waiting_since
-                .eq(case_when(portal_sync::latest_seq.gt(seq), Some(next.unwrap_or(now)))
-                    .otherwise(None::<NaiveDateTime>)),
+            portal_sync::waiting_since.eq(case_when(
+                portal_sync::latest_seq.gt(seq),
+                Some(next.as_ref().map_or(now, |(_, queued, _, _)| *queued)),
+            )
+            .otherwise(None::<NaiveDateTime>)),
         ))
         .execute(conn)?;
-    // The dossier's next record, held while this one waited, is due now.
-    let next: Option<String> =
-        pending_of!(dossier_id).order(outbox::seq.asc()).select(outbox::id).first(conn).optional()?;
-    if let Some(id) = next {
-        diesel::update(outbox::table.find(id).filter(outbox::next_attempt_at.gt(now)))
+    // Held while this one waited (`failed`), it is due now.
+    if let Some((id, _, state, due)) = next
+        && state == State::Pending.as_str()
+        && due > now
+    {
+        diesel::update(pending_of!(dossier_id).filter(outbox::id.eq(id)))
             .set(outbox::next_attempt_at.eq(now))
             .execute(conn)?;
     }

@@ -17,7 +17,7 @@ ALTER TABLE outbox DROP CONSTRAINT outbox_state_check;
 ALTER TABLE outbox ADD CONSTRAINT outbox_state_check
     CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'superseded'));
 DROP INDEX outbox_due_idx;
-CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at);
+CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at, id);
 CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq);
 
 -- Where each dossier's mirror on the portal stands: the last record queued

@@ -36,7 +36,7 @@ INSERT INTO outbox_new (id, kind, recipient, subject, text_body, html_body, stat
            lease_until, last_error, dossier_id, created_at, sent_at FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_new RENAME TO outbox;
-CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at);
+CREATE INDEX outbox_due_idx ON outbox (channel, state, next_attempt_at, id);
 CREATE INDEX outbox_dossier_idx ON outbox (dossier_id);
 CREATE UNIQUE INDEX outbox_order_idx ON outbox (dossier_id, seq);
 
