@@ -17,39 +17,41 @@ use crate::domain::portal::{self, Component, Dossier, Handling, Record};
 use crate::domain::workflow::{EventAction, Status};
 use crate::notify::outbox::{self, Channel as OutboxChannel, Message};
 
-/// An event of the dossier, as the history needs it.
+/// An event of the dossier, as the history needs it: with the name of who
+/// acted and of the unit where.
 #[derive(Debug, Queryable)]
 struct Event {
     at: NaiveDateTime,
-    actor_id: Option<String>,
+    actor_name: Option<String>,
     actor_role: String,
-    unit_id: Option<String>,
+    unit_name: Option<String>,
     action: String,
     from_status: Option<String>,
     to_status: String,
     summary: String,
 }
 
-type EventColumns = (
-    dossier_events::at,
-    dossier_events::actor_id,
-    dossier_events::actor_role,
-    dossier_events::unit_id,
-    dossier_events::action,
-    dossier_events::from_status,
-    dossier_events::to_status,
-    dossier_events::summary,
-);
-const EVENT: EventColumns = (
-    dossier_events::at,
-    dossier_events::actor_id,
-    dossier_events::actor_role,
-    dossier_events::unit_id,
-    dossier_events::action,
-    dossier_events::from_status,
-    dossier_events::to_status,
-    dossier_events::summary,
-);
+/// The events of dossier `$dossier_id` (filtered further by the caller),
+/// with the names of their actors and units, in order.
+macro_rules! events_of {
+    ($dossier_id:expr) => {
+        dossier_events::table
+            .left_join(users::table.on(users::id.nullable().eq(dossier_events::actor_id)))
+            .left_join(units::table.on(units::id.nullable().eq(dossier_events::unit_id)))
+            .filter(dossier_events::dossier_id.eq($dossier_id))
+            .order(dossier_events::id.asc())
+            .select((
+                dossier_events::at,
+                users::full_name.nullable(),
+                dossier_events::actor_role,
+                units::name.nullable(),
+                dossier_events::action,
+                dossier_events::from_status,
+                dossier_events::to_status,
+                dossier_events::summary,
+            ))
+    };
+}
 
 impl Event {
     fn mirrored(&self) -> bool {
@@ -67,11 +69,7 @@ impl Event {
 /// its history is that change's events. Call it in the change's transaction,
 /// under the dossier's lock.
 pub fn mirror(conn: &mut DbConnection, dossier_id: &str, audit_id: &str) -> QueryResult<()> {
-    let events: Vec<Event> = dossier_events::table
-        .filter(dossier_events::dossier_id.eq(dossier_id).and(dossier_events::audit_id.eq(audit_id)))
-        .order(dossier_events::id.asc())
-        .select(EVENT)
-        .load(conn)?;
+    let events: Vec<Event> = events_of!(dossier_id).filter(dossier_events::audit_id.eq(audit_id)).load(conn)?;
     if events.iter().any(Event::mirrored) {
         queue(conn, dossier_id, events)?;
     }
@@ -84,11 +82,7 @@ pub fn mirror(conn: &mut DbConnection, dossier_id: &str, audit_id: &str) -> Quer
 /// it contains. Call it under the dossier's lock.
 pub fn resync(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<()> {
     super::sync::supersede(conn, dossier_id, crate::time::now())?;
-    let events: Vec<Event> = dossier_events::table
-        .filter(dossier_events::dossier_id.eq(dossier_id))
-        .order(dossier_events::id.asc())
-        .select(EVENT)
-        .load(conn)?;
+    let events: Vec<Event> = events_of!(dossier_id).load(conn)?;
     queue(conn, dossier_id, events)
 }
 
@@ -114,14 +108,21 @@ struct Stored {
     procedure_name: String,
     digitized: Option<bool>,
     portal_code: Option<String>,
+    home_unit_id: Option<String>,
+    step_started_at: Option<NaiveDateTime>,
+    step_due_at: Option<NaiveDateTime>,
 }
 
 fn queue(conn: &mut DbConnection, dossier_id: &str, events: Vec<Event>) -> QueryResult<()> {
+    // With where it is in its process: the unit whose process it follows (an
+    // inter-unit step moves the dossier, not its processing unit) and the
+    // current step's dates.
     let d: Stored = dossiers::table
         .find(dossier_id)
         .inner_join(procedures::table)
         .left_join(dossier_facts::table)
         .left_join(portal_dossiers::table)
+        .left_join(dossier_processes::table)
         .select((
             dossiers::code,
             dossiers::channel,
@@ -142,37 +143,15 @@ fn queue(conn: &mut DbConnection, dossier_id: &str, events: Vec<Event>) -> Query
             procedures::name,
             dossier_facts::digitized.nullable(),
             portal_dossiers::portal_code.nullable(),
+            dossier_processes::unit_id.nullable(),
+            dossier_processes::step_started_at.nullable(),
+            dossier_processes::step_due_at.nullable(),
         ))
         .first(conn)?;
-    // The unit whose process it follows (an inter-unit step moves the
-    // dossier, not its processing unit), with the current step's dates.
-    let step: Option<(Option<String>, Option<NaiveDateTime>, Option<NaiveDateTime>)> = dossier_processes::table
-        .find(dossier_id)
-        .select((dossier_processes::unit_id, dossier_processes::step_started_at, dossier_processes::step_due_at))
-        .first(conn)
-        .optional()?;
-    let (home, step_started_at, step_due_at) = step.unwrap_or_default();
-    let home = home.unwrap_or_else(|| d.unit_id.clone());
-    let mut unit_ids: Vec<&str> = events.iter().filter_map(|e| e.unit_id.as_deref()).collect();
-    unit_ids.push(&home);
-    let unit_names: std::collections::HashMap<String, (String, String)> = units::table
-        .filter(units::id.eq_any(&unit_ids))
-        .select((units::id, units::code, units::name))
-        .load::<(String, String, String)>(conn)?
-        .into_iter()
-        .map(|(id, code, name)| (id, (code, name)))
-        .collect();
-    let actor_ids: Vec<&str> = events.iter().filter_map(|e| e.actor_id.as_deref()).collect();
-    let actors: std::collections::HashMap<String, String> = if actor_ids.is_empty() {
-        Default::default()
-    } else {
-        users::table
-            .filter(users::id.eq_any(&actor_ids))
-            .select((users::id, users::full_name))
-            .load(conn)?
-            .into_iter()
-            .collect()
-    };
+    let (step_started_at, step_due_at) = (d.step_started_at, d.step_due_at);
+    let home = d.home_unit_id.clone().unwrap_or_else(|| d.unit_id.clone());
+    let (unit_code, unit_name): (String, String) =
+        units::table.find(&home).select((units::code, units::name)).first(conn)?;
     let components = components(conn, dossier_id)?;
 
     let status = Status::parse(&d.status).expect("statuses are written by the state machine");
@@ -196,19 +175,18 @@ fn queue(conn: &mut DbConnection, dossier_id: &str, events: Vec<Event>) -> Query
         .into_iter()
         .enumerate()
         .map(|(i, e)| Handling {
-            actor: e.actor_id.as_ref().and_then(|id| actors.get(id)).cloned().unwrap_or_else(|| {
+            actor: e.actor_name.unwrap_or_else(|| {
                 if e.actor_role == "citizen" { d.applicant_name.clone() } else { e.actor_role.clone() }
             }),
             role: e.actor_role,
             at: portal::time(e.at),
-            unit: e.unit_id.as_ref().and_then(|u| unit_names.get(u)).map(|(_, n)| n.clone()).unwrap_or_default(),
+            unit: e.unit_name.unwrap_or_default(),
             summary: e.summary,
             status: if i == last { national } else { Status::parse(&e.to_status).map_or(0, Status::national_code) },
             step_started_at: if i == last { time(step_started_at) } else { String::new() },
             step_due_at: if i == last { time(step_due_at) } else { String::new() },
         })
         .collect();
-    let (unit_code, unit_name) = unit_names.get(&home).cloned().unwrap_or_default();
     let local_code = d.portal_code.as_ref().map(|_| d.code.clone());
     let record = Dossier {
         code: d.portal_code.unwrap_or(d.code),
