@@ -155,6 +155,7 @@ async fn receipt(state: &AppState, id: String, status: StatusCode) -> Result<Htt
 pub struct SyncQuery {
     /// `pending` (default): every dossier whose latest record the portal
     /// has not acknowledged; `failed`: those whose last attempt failed.
+    #[param(inline)]
     pub state: Option<Lag>,
     pub cursor: Option<String>,
     pub limit: Option<i64>,
