@@ -67,7 +67,7 @@ pub fn valid_procedure_code(code: &str) -> bool {
 }
 
 /// One dossier as the portal receives it (its `HoSo`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dossier {
     /// The dossier's code: the portal's own for a dossier filed there, else motcua's.
     #[serde(rename = "MaHoSo")]
@@ -119,7 +119,7 @@ pub struct Dossier {
 }
 
 /// A component of the dossier (`TaiLieuNop`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Component {
     /// Its position in the procedure, from 1.
     #[serde(rename = "MaThanhPhanHoSo")]
@@ -151,7 +151,7 @@ impl Component {
 }
 
 /// An entry of the processing history (`QuaTrinhXuLy`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Handling {
     /// Who acted: a person's name, or the applicant.
     #[serde(rename = "NguoiXuLy")]
@@ -177,7 +177,7 @@ pub struct Handling {
 }
 
 /// What is delivered: one record of one dossier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     /// Always `DongBoHoSoMC` (the portal's sync service).
     pub service: String,

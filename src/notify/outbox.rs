@@ -53,6 +53,7 @@ impl State {
 /// Where a message goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = OutboxChannel)]
 pub enum Channel {
     /// An e-mail, over SMTP (`src/notify/mailer.rs`).
     Email,
