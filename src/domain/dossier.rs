@@ -31,6 +31,10 @@ impl Channel {
             Self::Postal => "postal",
         }
     }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Online, Self::Counter, Self::Postal].into_iter().find(|c| c.as_str() == s)
+    }
 }
 
 /// How a fee was paid.

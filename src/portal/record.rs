@@ -162,11 +162,7 @@ fn queue(conn: &mut DbConnection, dossier_id: &str, events: Vec<Event>) -> Query
         Status::Rejected | Status::Withdrawn | Status::Stopped => d.finished_at,
         _ => None,
     };
-    let channel = match d.channel.as_str() {
-        "counter" => Channel::Counter,
-        "postal" => Channel::Postal,
-        _ => Channel::Online,
-    };
+    let channel = Channel::parse(&d.channel).expect("channels are written by the filing");
     // Each entry's national status after it, and the step the dossier was
     // then at: the fee's part (status 6) and the step are known for the
     // latest state only.
