@@ -35,7 +35,28 @@ fn records_of(sink: &PortalSink, code: &str) -> Vec<Value> {
     sink.accepted().into_iter().filter(|r| r["data"][0]["MaHoSo"] == code).collect()
 }
 
+/// The national status each record's change left the dossier in: its
+/// history's last entry. (A record says the dossier's state when it was
+/// built — the courier runs after all changes here — and its history what
+/// its change did.)
 fn statuses(records: &[Value]) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| r["data"][0]["QuaTrinhXuLy"].as_array().unwrap().last().unwrap()["TrangThai"].as_u64().unwrap())
+        .collect()
+}
+
+/// The national status after each entry of the records' histories, in order.
+fn history(records: &[Value]) -> Vec<u64> {
+    records
+        .iter()
+        .flat_map(|r| r["data"][0]["QuaTrinhXuLy"].as_array().unwrap())
+        .map(|e| e["TrangThai"].as_u64().unwrap())
+        .collect()
+}
+
+/// The national status each record says the dossier is in.
+fn states(records: &[Value]) -> Vec<u64> {
     records.iter().map(|r| r["data"][0]["TrangThaiHoSo"].as_u64().unwrap()).collect()
 }
 
@@ -58,24 +79,30 @@ async fn every_change_arrives_once_in_order_with_the_documented_fields(b: Backen
     let (app, sink) = TestApp::with_portal(b, |_| {}).await;
     let Cast { citizen, clerk, specialist, approver } = cast(&app).await;
     let d = file(&app, &citizen, BIRTH, "06691").await;
+    assert!(sink.requests().is_empty(), "nothing leaves before the courier runs");
+    assert_eq!(app.sync().await.sent, 1);
     act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    assert_eq!(app.sync().await.sent, 1);
     json_ok(app.post("/api/v1/queue/claim", Some(&specialist), json!({})).await, StatusCode::OK).await;
     act_ok(&app, &specialist, &d, json!({"action": "submit_for_approval", "note": "Hồ sơ hợp lệ"})).await;
     // The approver taking the signing step moves nothing the portal sees.
     json_ok(app.post("/api/v1/queue/claim", Some(&approver), json!({})).await, StatusCode::OK).await;
     act_ok(&app, &approver, &d, json!({"action": "approve"})).await;
     act_ok(&app, &clerk, &d, json!({"action": "return_result"})).await;
-    assert!(sink.requests().is_empty(), "nothing leaves before the courier runs");
 
+    // The four changes after the reception, queued before the courier ran,
+    // arrive as one record: the last one's place, all four in its history.
     let round = app.sync().await;
-    assert_eq!((round.sent, round.retrying, round.dead, round.outage), (6, 0, 0, false));
+    assert_eq!((round.sent, round.retrying, round.dead, round.outage), (1, 0, 0, false));
     assert_eq!(app.sync().await.sent, 0, "each record is delivered once");
     let code = d["code"].as_str().unwrap();
     let records = records_of(&sink, code);
-    assert_eq!(seqs(&records), [1, 2, 3, 4, 5, 6]);
-    assert_eq!(statuses(&records), [1, 2, 4, 4, 9, 10]);
+    assert_eq!(seqs(&records), [1, 2, 6]);
+    assert_eq!(history(&records), [1, 2, 4, 4, 9, 10]);
+    // A record says the dossier as it is when the courier builds it.
+    assert_eq!(states(&records), [1, 2, 10]);
     let ids: HashSet<&str> = records.iter().map(|r| r["MaDongBo"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 6, "one idempotency id per record");
+    assert_eq!(ids.len(), 3, "one idempotency id per record");
     for (request, record) in sink.requests().iter().zip(&records) {
         assert_eq!(request.path, "/DongBoHoSoMC");
         assert_eq!(request.headers["authorization"], format!("Bearer {PORTAL_TOKEN}"));
@@ -107,11 +134,13 @@ async fn every_change_arrives_once_in_order_with_the_documented_fields(b: Backen
     assert_eq!(handling[0]["TrangThai"], 2);
     assert!(is_portal_time(&handling[0]["ThoiDiemXuLy"]));
     assert!(is_portal_time(&handling[0]["NgayKetThucTheoQuyDinh"]), "the step's deadline: {handling:?}");
-    let approved = &records[4]["data"][0];
-    assert!(is_portal_time(&approved["NgayKetThucXuLy"]) && approved["NgayTra"] == "");
-    let returned = &records[5]["data"][0];
-    assert!(is_portal_time(&returned["NgayTra"]));
-    assert_eq!(returned["QuaTrinhXuLy"][0]["NoiDungXuLy"].as_str().map(str::is_empty), Some(false));
+    let rest = &records[2]["data"][0];
+    let handling = rest["QuaTrinhXuLy"].as_array().unwrap();
+    assert_eq!(handling.len(), 4);
+    assert_eq!(handling[0]["TrangThai"], 4, "an earlier change's entry says what that change did");
+    assert_eq!(handling[0]["NgayKetThucTheoQuyDinh"], "", "and not the step the dossier is at since");
+    assert!(is_portal_time(&rest["NgayKetThucXuLy"]) && is_portal_time(&rest["NgayTra"]));
+    assert_eq!(handling[3]["NoiDungXuLy"].as_str().map(str::is_empty), Some(false));
 
     // The portal's time format is local (UTC+7) `yyyyMMddHHmmss`.
     let received_at = ts(&get(&app, &clerk, &d).await["received_at"]);
@@ -175,9 +204,10 @@ async fn an_outage_delays_but_loses_nothing(b: Backend) {
     sink.restart();
     sink.set_mode(Mode::Accept);
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(app.sync().await.sent, 3);
+    // d's two records became one when first claimed, and d2's.
+    assert_eq!(app.sync().await.sent, 2);
     let records = records_of(&sink, d["code"].as_str().unwrap());
-    assert_eq!((seqs(&records), statuses(&records)), (vec![1, 2], vec![1, 2]));
+    assert_eq!((seqs(&records), history(&records)), (vec![2], vec![1, 2]));
     assert_eq!(sync_figure(&app).await["synced"], 1);
     let pending = json_ok(app.get("/api/v1/portal/sync", Some(&admin)).await, StatusCode::OK).await;
     assert_eq!(pending["items"], json!([]));
@@ -187,7 +217,6 @@ async fn a_dead_letter_is_retried_by_an_administrator(b: Backend) {
     let (app, sink) = TestApp::with_portal(b, |_| {}).await;
     let Cast { citizen, clerk, .. } = cast(&app).await;
     let d = file(&app, &citizen, BIRTH, "06691").await;
-    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
     let admin = app.token("admin").await;
 
     // The portal refuses the first record for good: a dead letter, and the
@@ -195,6 +224,7 @@ async fn a_dead_letter_is_retried_by_an_administrator(b: Backend) {
     sink.set_mode(Mode::Refuse);
     let round = app.sync().await;
     assert_eq!((round.sent, round.dead), (0, 1));
+    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
     assert_eq!(app.sync().await, Default::default(), "the next record waits behind the dead letter");
     let dead =
         json_ok(app.get("/api/v1/admin/outbox?channel=portal&state=dead", Some(&admin)).await, StatusCode::OK).await;
@@ -220,9 +250,9 @@ async fn a_resync_supersedes_a_dead_letter(b: Backend) {
     let (app, sink) = TestApp::with_portal(b, |_| {}).await;
     let Cast { citizen, clerk, .. } = cast(&app).await;
     let d = file(&app, &citizen, BIRTH, "06691").await;
-    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
     sink.set_mode(Mode::Refuse);
     assert_eq!(app.sync().await.dead, 1);
+    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
 
     // The cause fixed, the period is queued again: one record with the
     // whole state replaces the dead letter and the record behind it.
@@ -231,7 +261,7 @@ async fn a_resync_supersedes_a_dead_letter(b: Backend) {
     assert_eq!(motcua::portal::resync(&app.state.db, today, today.succ_opt().unwrap()).await.unwrap(), 1);
     assert_eq!(app.sync().await.sent, 1);
     let records = records_of(&sink, d["code"].as_str().unwrap());
-    assert_eq!((seqs(&records), statuses(&records)), (vec![3], vec![2]));
+    assert_eq!((seqs(&records), history(&records)), (vec![3], vec![1, 2]));
     assert_eq!(records[0]["data"][0]["QuaTrinhXuLy"].as_array().unwrap().len(), 2, "the whole history");
     let states: Vec<(i32, String)> = app
         .db(|c| {
@@ -253,11 +283,19 @@ async fn two_instances_deliver_each_record_once(b: Backend) {
     let (other_api, other_state) =
         (common::Api::new(format!("http://127.0.0.1:{}", other.port())), other.state.clone());
     actix_web::rt::spawn(other.run_until_stopped());
-    let Cast { citizen, clerk, .. } = cast(&app).await;
+    let Cast { citizen, clerk, specialist, .. } = cast(&app).await;
     let mut filed = Vec::new();
     for _ in 0..6 {
         filed.push(file(&app, &citizen, BIRTH, "06691").await);
     }
+    let other_courier = other_state.portal_courier.clone().unwrap();
+    let deliver = || {
+        futures_util::future::join_all((0..4).map(|i| {
+            let (courier, mine) = (other_courier.clone(), app.state.portal_courier.clone().unwrap());
+            async move { if i % 2 == 0 { mine.run_pending().await } else { courier.run_pending().await }.unwrap() }
+        }))
+    };
+    let filings = deliver().await;
     // Twenty receptions of one dossier at once, through both instances: one
     // reception, one record of it.
     let d = filed[0].clone();
@@ -272,20 +310,36 @@ async fn two_instances_deliver_each_record_once(b: Backend) {
         act_ok(&app, &clerk, d, json!({"action": "receive"})).await;
     }
 
-    let other_courier = other_state.portal_courier.clone().unwrap();
-    let rounds: Vec<_> = futures_util::future::join_all((0..4).map(|i| {
-        let (courier, mine) = (other_courier.clone(), app.state.portal_courier.clone().unwrap());
-        async move { if i % 2 == 0 { mine.run_pending().await } else { courier.run_pending().await }.unwrap() }
-    }))
-    .await;
+    let receptions = deliver().await;
+    let rounds: Vec<_> = filings.iter().chain(&receptions).collect();
     assert_eq!(rounds.iter().map(|r| r.sent).sum::<usize>(), 12, "{rounds:?}");
     let accepted = sink.accepted();
     let ids: HashSet<&str> = accepted.iter().map(|r| r["MaDongBo"].as_str().unwrap()).collect();
     assert_eq!((accepted.len(), ids.len()), (12, 12), "each record once");
     for d in &filed {
         let records = records_of(&sink, d["code"].as_str().unwrap());
-        assert_eq!((seqs(&records), statuses(&records)), (vec![1, 2], vec![1, 2]), "in order");
+        assert_eq!((seqs(&records), history(&records)), (vec![1, 2], vec![1, 2]), "in order");
     }
+
+    // Changes through both instances while both couriers deliver: records
+    // built as they are claimed, joined when queued behind one, and each
+    // change's history arrives once, in order.
+    let claims = (0..6).map(|i| {
+        let api = if i % 2 == 0 { app.api.clone() } else { other_api.clone() };
+        let specialist = specialist.clone();
+        async move { json_ok(api.post("/api/v1/queue/claim", Some(&specialist), json!({})).await, StatusCode::OK).await }
+    });
+    let (claimed, _) = futures_util::future::join(futures_util::future::join_all(claims), deliver()).await;
+    assert_eq!(claimed.len(), 6);
+    deliver().await;
+    for d in &filed {
+        let records = records_of(&sink, d["code"].as_str().unwrap());
+        assert_eq!(history(&records), [1, 2, 4], "each change once, in order");
+        assert!(seqs(&records).windows(2).all(|w| w[0] < w[1]), "{:?}", seqs(&records));
+    }
+    let accepted = sink.accepted();
+    let ids: HashSet<&str> = accepted.iter().map(|r| r["MaDongBo"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), accepted.len(), "each record once");
     let unsynced: i64 = app
         .db(|c| portal_sync::table.filter(portal_sync::acked_seq.ne(portal_sync::latest_seq)).count().get_result(c))
         .await;
@@ -424,6 +478,7 @@ async fn portal_filings_are_checked_filed_once_and_processed(b: Backend) {
     assert_eq!(seen["applicant"]["name"], "Trần Thị Bình");
     assert_eq!(seen["components"][0]["digitization"], "electronic_original");
     assert_eq!(seen["components"][1]["files"][0]["file_name"], "giay-chung-sinh.pdf");
+    app.sync().await;
     act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
     json_ok(app.post("/api/v1/queue/claim", Some(&specialist), json!({})).await, StatusCode::OK).await;
     act_ok(&app, &specialist, &d, json!({"action": "submit_for_approval"})).await;
@@ -431,7 +486,7 @@ async fn portal_filings_are_checked_filed_once_and_processed(b: Backend) {
     act_ok(&app, &clerk, &d, json!({"action": "return_result"})).await;
     app.sync().await;
     let records = records_of(&sink, "G22.99-251130-0001");
-    assert_eq!(statuses(&records), [1, 2, 4, 4, 9, 10]);
+    assert_eq!((seqs(&records), statuses(&records)), (vec![1, 6], vec![1, 10]));
     assert_eq!(records[0]["data"][0]["MaHoSoMotCua"], seen["code"]);
     let components = &records[0]["data"][0]["TaiLieuNop"];
     assert_eq!((components[0]["DuocSoHoa"].as_i64(), components[1]["DuocSoHoa"].as_i64()), (Some(1), Some(1)));

@@ -109,6 +109,9 @@ diesel::table! {
         channel -> Text,
         /// A portal record's place in its dossier's order.
         seq -> Nullable<Integer>,
+        /// A portal record's change: its history is the events of this
+        /// audit entry (none: the dossier's whole history).
+        audit_id -> Nullable<Text>,
     }
 }
 
@@ -284,6 +287,8 @@ diesel::table! {
         in_progress -> Integer,
         in_progress_on_time -> Integer,
         in_progress_late_apologized -> Integer,
+        finished_within -> Integer,
+        in_progress_within -> Integer,
     }
 }
 

@@ -117,6 +117,7 @@ mod tests {
             sent_at: None,
             channel: "email".into(),
             seq: None,
+            audit_id: None,
         }
     }
 

@@ -94,6 +94,8 @@ pub struct OutboxRow {
     pub channel: String,
     /// A portal record's place in its dossier's order.
     pub seq: Option<i32>,
+    /// A portal record's change (`src/portal/record.rs`).
+    pub audit_id: Option<String>,
 }
 
 impl OutboxRow {
@@ -117,6 +119,8 @@ pub struct Message<'a> {
     pub html_body: String,
     pub dossier_id: Option<&'a str>,
     pub seq: Option<i32>,
+    /// A portal record's change (`src/portal/record.rs`).
+    pub audit_id: Option<&'a str>,
     /// Its id, which the recipient sees (`Message-ID`, the portal's idempotency id).
     pub id: String,
 }
@@ -141,6 +145,7 @@ pub fn queue(conn: &mut DbConnection, message: Message) -> QueryResult<()> {
         sent_at: None,
         channel: message.channel.as_str().into(),
         seq: message.seq,
+        audit_id: message.audit_id.map(str::to_string),
     };
     diesel::insert_into(outbox::table).values(&row).execute(conn)?;
     Ok(())
@@ -165,6 +170,7 @@ pub fn enqueue(
             html_body: message.html,
             dossier_id,
             seq: None,
+            audit_id: None,
             id: uuid::Uuid::now_v7().to_string(),
         },
     )
@@ -269,6 +275,15 @@ pub fn claim_next(
     lease_until: NaiveDateTime,
 ) -> QueryResult<Option<OutboxRow>> {
     Ok(claim_due(conn, channel, now, lease_until, 1)?.pop())
+}
+
+/// Stores the subject and body of claimed message `row`, completed before
+/// its first delivery (`worker::Transport::prepare`).
+pub fn complete(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
+    diesel::update(outbox::table.find(&row.id))
+        .set((outbox::subject.eq(&row.subject), outbox::text_body.eq(&row.text_body)))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The claimed message, if the claim still holds (it may have expired and

@@ -14,13 +14,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Timelike;
+use diesel::QueryResult;
 use rand::Rng;
 
 use super::mailer::Mailer;
 use super::outbox::{self, Channel, OutboxRow};
 use super::{Notifier, digest};
 use crate::config::{DossierSettings, NotificationSettings, Settings};
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use crate::error::ApiError;
 
 /// Why a delivery failed, fit to store and show: no secrets, bounded length.
@@ -56,6 +57,14 @@ pub trait Transport: Send + Sync + 'static {
     /// Delivers one message; a failure says whether retrying may help and
     /// whether the recipient could be reached at all.
     fn send(&self, row: &OutboxRow) -> impl Future<Output = Result<(), Failure>> + Send;
+
+    /// Completes the claimed messages before delivery, in the claim's
+    /// transaction: a portal record is built when first claimed
+    /// (`src/portal/record.rs`); an e-mail is complete when queued.
+    fn prepare(conn: &mut DbConnection, rows: &mut [OutboxRow]) -> QueryResult<()> {
+        let _ = (conn, rows);
+        Ok(())
+    }
 }
 
 impl Transport for Mailer {
@@ -72,6 +81,10 @@ impl<T: Transport> Transport for Arc<T> {
 
     fn send(&self, row: &OutboxRow) -> impl Future<Output = Result<(), Failure>> + Send {
         T::send(self, row)
+    }
+
+    fn prepare(conn: &mut DbConnection, rows: &mut [OutboxRow]) -> QueryResult<()> {
+        T::prepare(conn, rows)
     }
 }
 
@@ -135,8 +148,14 @@ impl<T: Transport> Courier<T> {
         let lease = chrono::Duration::from_std(self.lease).expect("a lease of minutes");
         loop {
             let now = crate::time::now();
-            let rows =
-                self.db.write(move |conn| Ok(outbox::claim_due(conn, T::CHANNEL, now, now + lease, BATCH)?)).await?;
+            let rows = self
+                .db
+                .write(move |conn| {
+                    let mut rows = outbox::claim_due(conn, T::CHANNEL, now, now + lease, BATCH)?;
+                    T::prepare(conn, &mut rows)?;
+                    Ok(rows)
+                })
+                .await?;
             if rows.is_empty() {
                 return Ok(report);
             }

@@ -8,10 +8,12 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
+use diesel::QueryResult;
 use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::PortalSettings;
+use crate::db::DbConnection;
 use crate::notify::outbox::{Channel, OutboxRow};
 use crate::notify::worker::{Failure, Transport};
 use crate::storage::{FileStore, Hashing};
@@ -164,6 +166,11 @@ impl Transport for PortalClient {
     /// credentials or the address are wrong, not the record — and no answer
     /// at all are an outage: the channel pauses instead of giving up on
     /// record after record.
+    /// Builds the records claimed for the first time (`record::build`).
+    fn prepare(conn: &mut DbConnection, rows: &mut [OutboxRow]) -> QueryResult<()> {
+        super::record::build(conn, rows)
+    }
+
     async fn send(&self, row: &OutboxRow) -> Result<(), Failure> {
         let url = self.sync_url.as_deref().ok_or_else(|| Failure {
             permanent: false,

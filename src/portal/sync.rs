@@ -5,6 +5,8 @@
 //! delivery moves the acknowledgement (`acknowledged`, `failed`). The
 //! classification is `domain::portal::sync_state`.
 
+use std::collections::HashMap;
+
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::{case_when, count_star};
 use diesel::prelude::*;
@@ -57,6 +59,46 @@ pub fn next_seq(conn: &mut DbConnection, dossier_id: &str, now: NaiveDateTime) -
         ))
         .execute(conn)?;
     Ok(1)
+}
+
+/// A record that joined an earlier one: its place, and its change (`None`: a resync).
+pub type Joined = (i32, Option<String>);
+
+/// Takes out the records of dossiers `ids` queued and not built yet, which
+/// join the claimed record of their dossier (`record::build`): by dossier,
+/// their places in the order and their changes (`None`: a resync). One
+/// statement for a batch. They are never claimed while the claimed record
+/// before them is undelivered (`notify::outbox::claim_due`), so that no
+/// other courier holds them.
+pub fn join_later(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<String, Vec<Joined>>> {
+    let gone: Vec<(Option<String>, Option<i32>, Option<String>)> = diesel::delete(
+        outbox::table.filter(
+            outbox::channel
+                .eq(Channel::Portal.as_str())
+                .and(outbox::state.eq(State::Pending.as_str()))
+                .and(outbox::text_body.eq(""))
+                .and(outbox::dossier_id.eq_any(ids)),
+        ),
+    )
+    .returning((outbox::dossier_id, outbox::seq, outbox::audit_id))
+    .get_results(conn)?;
+    let mut out: HashMap<String, Vec<Joined>> = HashMap::new();
+    for (dossier_id, seq, audit_id) in gone {
+        if let (Some(dossier_id), Some(seq)) = (dossier_id, seq) {
+            out.entry(dossier_id).or_default().push((seq, audit_id));
+        }
+    }
+    for joined in out.values_mut() {
+        joined.sort_by_key(|(seq, _)| *seq);
+    }
+    Ok(out)
+}
+
+/// Gives claimed record `id` place `seq` in its dossier's order: that of
+/// the latest record that joined it.
+pub fn renumber(conn: &mut DbConnection, id: &str, seq: i32) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id)).set(outbox::seq.eq(seq)).execute(conn)?;
+    Ok(())
 }
 
 /// The portal acknowledged record `row`: its dossier's mirror has it (and
