@@ -451,9 +451,11 @@ pub fn timeline(
         result = s.last() + gap * 2;
     }
     let due = s.due();
-    if d.late && d.apology && result > due + Duration::hours(2) {
+    // Overdue from the morning after the appointment date (judged by date).
+    let overdue = (due.date() + Duration::days(1)).and_hms_opt(8, 0, 0).expect("time");
+    if d.late && d.apology && result > overdue + Duration::hours(1) {
         let new_due = cal.add_working_days(due.date(), d.late_days + 1).and_time(terms.dates.day_end);
-        s.act(Act::Apologize { new_due_at: stored(new_due) }, due + Duration::hours(1), Role::Specialist);
+        s.act(Act::Apologize { new_due_at: stored(new_due) }, overdue, Role::Specialist);
     }
     // Through the process's work steps: each forwarded to the next step's
     // queue and claimed there (review steps by the unit's approver), then on

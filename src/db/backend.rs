@@ -199,6 +199,18 @@ pub fn analyze(conn: &mut DbConnection, table: Option<&str>) -> QueryResult<()> 
     Ok(())
 }
 
+/// The start of the local day (`domain::calendar::local_day_start`) of the
+/// timestamp column `column`, in SQL: a fixed offset from UTC.
+pub fn local_day_start(conn: &DbConnection, column: &str) -> String {
+    let secs = crate::domain::calendar::local_offset().local_minus_utc();
+    match conn {
+        DbConnection::Pg(_) => {
+            format!("(date_trunc('day', {column} + interval '{secs} seconds') - interval '{secs} seconds')")
+        }
+        DbConnection::Sqlite(_) => format!("datetime(date({column}, '{secs:+} seconds'), '{:+} seconds')", -secs),
+    }
+}
+
 /// `dossiers.{column}` as an export's filter names it. On SQLite wrapped in
 /// COALESCE, which no index serves, so that the planner walks the primary
 /// key in export order instead of reading the whole period by unit and

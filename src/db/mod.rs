@@ -383,15 +383,17 @@ fn migrate(target: &Target) -> anyhow::Result<Vec<String>> {
         }
     })?;
     let applied: Vec<String> = applied.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))?;
-    // The daily counts start from the dossiers already there.
-    if applied.iter().any(|m| m == DAILY_COUNTS_MIGRATION) {
+    // The daily counts start from the dossiers already there, and are
+    // counted again when the rules change.
+    if applied.iter().any(|m| COUNTING_MIGRATIONS.contains(&m.as_str())) {
         crate::stats::daily::rebuild(&mut conn).context("counting the dossiers into daily_counts")?;
     }
     Ok(applied)
 }
 
-/// The migration that creates `daily_counts`.
-const DAILY_COUNTS_MIGRATION: &str = "20250107000001";
+/// The migrations after which the daily counts are recomputed: the one that
+/// creates `daily_counts`, and those that change what they count.
+const COUNTING_MIGRATIONS: [&str; 2] = ["20250107000001", "20250114000002"];
 
 #[cfg(test)]
 mod tests {

@@ -15,6 +15,7 @@ use std::ops::{AddAssign, Neg};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::QueryableByName;
 
+use super::dossier::{Timeliness, past_appointment, supplemented_twice};
 use super::stats::Counts;
 
 macro_rules! daily_columns {
@@ -63,8 +64,8 @@ macro_rules! daily_columns {
 daily_columns! {
     flows: received, received_online, received_counter, received_postal, digitized, reused, fee_bearing,
         paid_online, finished, finished_on_time, processing_days, document_results, e_results,
-        finished_late_apologized, ratings, ratings_satisfied;
-    stocks: in_progress, in_progress_on_time, in_progress_late_apologized
+        finished_late_apologized, ratings, ratings_satisfied, finished_within;
+    stocks: in_progress, in_progress_on_time, in_progress_late_apologized, in_progress_within
 }
 
 impl Day {
@@ -91,7 +92,7 @@ impl Day {
             in_progress_on_time: self.in_progress_on_time,
             document_results: self.document_results,
             e_results: self.e_results,
-            late: self.finished - self.finished_on_time + self.in_progress - self.in_progress_on_time,
+            late: self.finished - self.finished_within + self.in_progress - self.in_progress_within,
             late_apologized: self.finished_late_apologized + self.in_progress_late_apologized,
             ratings: self.ratings,
             ratings_satisfied: self.ratings_satisfied,
@@ -120,6 +121,8 @@ pub struct Facts {
     pub received_at: Option<NaiveDateTime>,
     /// The appointment date set at reception, moved by pauses (not by apologies).
     pub original_due_at: Option<NaiveDateTime>,
+    /// Since when it waits for the applicant's supplement, if it does.
+    pub paused_at: Option<NaiveDateTime>,
     pub result_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
     pub supplement_requests: i32,
@@ -142,15 +145,32 @@ fn local_day(t: NaiveDateTime) -> NaiveDate {
 }
 
 impl Facts {
-    /// No second supplement request (DESIGN.md §6: such a dossier is late).
-    fn at_most_one_supplement(&self) -> bool {
-        self.supplement_requests <= 1
+    /// How it stands against its appointment date when its result was
+    /// issued (`domain::dossier::Timeliness`).
+    fn finished(&self) -> Option<Timeliness> {
+        Some(Timeliness::finished(self.original_due_at?, self.result_at?, self.supplement_requests))
     }
 
-    /// Finished no later than the appointment date.
+    /// Finished within time, by date; on time if also not asked to
+    /// supplement twice.
     pub fn finished_on_time(&self) -> bool {
-        self.at_most_one_supplement()
-            && matches!((self.result_at, self.original_due_at), (Some(r), Some(due)) if r <= due)
+        self.finished() == Some(Timeliness::OnTime)
+    }
+
+    fn finished_within(&self) -> bool {
+        self.finished().is_some_and(|t| t != Timeliness::Late)
+    }
+
+    /// The last local day at whose start, still in progress, it is within
+    /// time: its appointment date (judged by date) — for ever (`None`) while
+    /// it waits for a supplement asked for on or before that date
+    /// (`domain::dossier::overdue`).
+    fn within_until(&self) -> Option<NaiveDate> {
+        match self.original_due_at {
+            Some(due) if self.paused_at.is_some_and(|p| !past_appointment(due, p)) => None,
+            Some(due) => Some(local_day(due)),
+            None => self.received_at.map(local_day),
+        }
     }
 
     /// Processing ended: the result was issued, or the dossier was returned,
@@ -184,30 +204,33 @@ impl Facts {
             let start = local_day(received);
             let end = self.left_at().map(local_day);
             span(&mut out, start, end, |d, n| d.in_progress = n);
-            match self.original_due_at.filter(|_| self.at_most_one_supplement()) {
-                // … and on time while the appointment date is not past: up to its day.
-                Some(due) => {
-                    let due = local_day(due);
-                    span(&mut out, start, Some(end.map_or(due, |e| e.min(due))), |d, n| d.in_progress_on_time = n);
-                    if self.apologized {
-                        span(&mut out, start.max(due), end, |d, n| d.in_progress_late_apologized = n);
-                    }
-                }
-                None if self.apologized => span(&mut out, start, end, |d, n| d.in_progress_late_apologized = n),
-                None => {}
+            // … within time until its appointment date has passed; on time
+            // if also not asked to supplement twice; late after.
+            let until = self.within_until();
+            let within = match until {
+                Some(until) => Some(end.map_or(until, |e| e.min(until))),
+                None => end,
+            };
+            span(&mut out, start, within, |d, n| d.in_progress_within = n);
+            if !supplemented_twice(self.supplement_requests) {
+                span(&mut out, start, within, |d, n| d.in_progress_on_time = n);
+            }
+            if let Some(until) = until.filter(|_| self.apologized) {
+                span(&mut out, start.max(until), end, |d, n| d.in_progress_late_apologized = n);
             }
         }
         if let Some(result) = self.result_at {
-            let on_time = self.finished_on_time();
+            let within = self.finished_within();
             out.push((
                 local_day(result),
                 Day {
                     finished: 1,
-                    finished_on_time: i64::from(on_time),
+                    finished_on_time: i64::from(self.finished_on_time()),
+                    finished_within: i64::from(within),
                     processing_days: i64::from(self.working_days_taken.unwrap_or(0)),
                     document_results: i64::from(self.document_result),
                     e_results: i64::from(self.document_result && self.e_result),
-                    finished_late_apologized: i64::from(!on_time && self.apologized),
+                    finished_late_apologized: i64::from(!within && self.apologized),
                     ..Day::default()
                 },
             ));
@@ -245,6 +268,11 @@ mod tests {
         super::super::calendar::from_local(d.and_time(NaiveTime::MIN)).naive_utc()
     }
 
+    /// The local date of a stored time.
+    fn date_of(t: NaiveDateTime) -> NaiveDate {
+        (t + chrono::Duration::hours(7)).date()
+    }
+
     /// The statistics' definitions read directly off the dossiers, as
     /// `docs/statistics.md` words them, for the local dates `[from, to)`.
     fn direct(dossiers: &[Facts], from: NaiveDate, to: NaiveDate) -> Counts {
@@ -262,25 +290,31 @@ mod tests {
                 c.fee_bearing += i64::from(f.fee_bearing);
                 c.paid_online += i64::from(f.fee_bearing && f.paid_online);
             }
+            // By date; a second supplement request is not on time, yet not late.
+            let once = f.supplement_requests <= 1;
             if within(f.result_at) {
-                let on_time = f.finished_on_time();
+                let in_time = f.original_due_at.zip(f.result_at).is_some_and(|(d, r)| date_of(r) <= date_of(d));
                 c.finished += 1;
-                c.finished_on_time += i64::from(on_time);
+                c.finished_on_time += i64::from(in_time && once);
                 c.processing_days += i64::from(f.working_days_taken.unwrap_or(0));
                 c.document_results += i64::from(f.document_result);
                 c.e_results += i64::from(f.document_result && f.e_result);
-                c.late += i64::from(!on_time);
-                c.late_apologized += i64::from(!on_time && f.apologized);
+                c.late += i64::from(!in_time);
+                c.late_apologized += i64::from(!in_time && f.apologized);
             }
             let open = f.received_at.is_some_and(|r| r < end)
                 && f.result_at.is_none_or(|r| r >= end)
                 && f.finished_at.is_none_or(|r| r >= end);
             if open {
-                let on_time = f.supplement_requests <= 1 && f.original_due_at.is_some_and(|d| d >= end);
+                // Not past its appointment date when the period ends, or
+                // paused for a supplement asked for on or before it.
+                let in_time = f
+                    .original_due_at
+                    .is_some_and(|d| date_of(d) >= to || f.paused_at.is_some_and(|p| date_of(p) <= date_of(d)));
                 c.in_progress += 1;
-                c.in_progress_on_time += i64::from(on_time);
-                c.late += i64::from(!on_time);
-                c.late_apologized += i64::from(!on_time && f.apologized);
+                c.in_progress_on_time += i64::from(in_time && once);
+                c.late += i64::from(!in_time);
+                c.late_apologized += i64::from(!in_time && f.apologized);
             }
             if let Some((_, satisfied)) = f.rating.filter(|(t, _)| within(Some(*t))) {
                 c.ratings += 1;
@@ -319,14 +353,18 @@ mod tests {
             flags in prop::array::uniform8(any::<bool>()),
             working_days in prop::option::of(0..30i32),
             rating in prop::option::of((0i64..10 * 24 * 60, any::<bool>())),
+            paused_after in prop::option::of(0i64..25 * 24 * 60),
         ) -> Facts {
             let after = |t: NaiveDateTime, m: i64| t + chrono::Duration::minutes(m);
             let result_at = received.zip(result_after).map(|(r, m)| after(r, m));
             let finished_at = received.zip(finished_after).map(|(r, m)| after(result_at.unwrap_or(r), m));
+            // Only a dossier still in processing waits for a supplement.
+            let open = result_at.is_none() && finished_at.is_none();
             Facts {
                 channel: channel.to_string(),
                 received_at: received,
                 original_due_at: received.map(|r| after(r, due_after)),
+                paused_at: received.zip(paused_after).filter(|_| open).map(|(r, m)| after(r, m)),
                 result_at,
                 finished_at,
                 supplement_requests,
@@ -372,6 +410,48 @@ mod tests {
         }
     }
 
+    /// Issue 17: paused for a supplement on its appointment day, a dossier
+    /// stays within time while it waits; asked twice, it is not on time but
+    /// not late either.
+    #[test]
+    fn pauses_and_second_supplements_are_counted_by_the_portals_rules() {
+        let t = |s: &str| s.parse::<NaiveDateTime>().unwrap();
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        // Received 2 March, due 5 March 17:00 local, paused 5 March 23:00 local.
+        let mut f = Facts {
+            channel: "online".into(),
+            received_at: Some(t("2026-03-02T03:00:00")),
+            original_due_at: Some(t("2026-03-05T10:00:00")),
+            paused_at: Some(t("2026-03-05T16:00:00")),
+            result_at: None,
+            finished_at: None,
+            supplement_requests: 1,
+            fee_bearing: false,
+            paid_online: false,
+            digitized: false,
+            reused: false,
+            document_result: true,
+            e_result: false,
+            apologized: false,
+            working_days_taken: None,
+            rating: None,
+        };
+        let at = |f: &Facts, to: &str| counted(std::slice::from_ref(f), d("2026-03-01"), d(to));
+        let c = at(&f, "2026-03-20");
+        assert_eq!((c.in_progress, c.in_progress_on_time, c.late), (1, 1, 0), "within time while paused");
+        f.paused_at = Some(t("2026-03-05T17:00:00"));
+        assert_eq!(at(&f, "2026-03-20").late, 1, "paused the day after: late");
+        f.paused_at = None;
+        f.supplement_requests = 2;
+        let c = at(&f, "2026-03-05");
+        assert_eq!((c.in_progress, c.in_progress_on_time, c.late), (1, 0, 0), "asked twice: not on time, not late");
+        f.result_at = Some(t("2026-03-05T16:59:00"));
+        let c = at(&f, "2026-03-06");
+        assert_eq!((c.finished, c.finished_on_time, c.late), (1, 0, 0));
+        f.supplement_requests = 1;
+        assert_eq!(at(&f, "2026-03-06").finished_on_time, 1, "a result on the appointment day, at 23:59, is on time");
+    }
+
     #[test]
     fn a_dossier_in_progress_is_counted_until_its_result() {
         let t = |s: &str| s.parse::<NaiveDateTime>().unwrap();
@@ -380,6 +460,7 @@ mod tests {
             channel: "counter".into(),
             received_at: Some(t("2026-03-02T03:00:00")),
             original_due_at: Some(t("2026-03-05T10:00:00")),
+            paused_at: None,
             result_at: Some(t("2026-03-09T01:00:00")),
             finished_at: None,
             supplement_requests: 0,

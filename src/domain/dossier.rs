@@ -132,9 +132,80 @@ pub struct Dossier {
     pub position: Option<Position>,
 }
 
-/// Past its appointment date while the clock runs (`Status::clock_runs`).
-pub fn overdue(status: Status, due_at: Option<NaiveDateTime>, now: NaiveDateTime) -> bool {
-    status.clock_runs() && due_at.is_some_and(|due| now > due)
+/// Past appointment date `due` at `at`, judged **by date**, as the national
+/// portal counts (issue 17, `docs/statistics.md`): on the appointment day
+/// itself a dossier is within time whatever the hour; from the next local
+/// day it is late.
+pub fn past_appointment(due: NaiveDateTime, at: NaiveDateTime) -> bool {
+    due < super::calendar::local_day_start(at)
+}
+
+/// Late at `now` (the one rule the dossiers' flag, the overdue lists, the
+/// apology and the statistics apply): past its appointment date
+/// (`past_appointment`) while the clock runs, or paused for the applicant
+/// only once already past it. A dossier paused on or before its
+/// appointment date is within time while paused. A second supplement
+/// request never makes a dossier late (`supplemented_twice`).
+pub fn overdue(
+    status: Status,
+    due_at: Option<NaiveDateTime>,
+    paused_at: Option<NaiveDateTime>,
+    now: NaiveDateTime,
+) -> bool {
+    let Some(due) = due_at else { return false };
+    if status.clock_runs() {
+        past_appointment(due, now)
+    } else {
+        status == Status::AwaitingApplicant && paused_at.is_some_and(|paused| past_appointment(due, paused))
+    }
+}
+
+/// Asked to supplement more than once: allowed but flagged (DESIGN.md §5).
+/// It counts against on-time processing — such a dossier is never *on
+/// time* — but it does not make a dossier late or overdue: only the
+/// appointment date does (`overdue`).
+pub fn supplemented_twice(supplement_requests: i32) -> bool {
+    supplement_requests > 1
+}
+
+/// How a dossier stands against its appointment date: the statistics
+/// (`domain::daily`), the dossier export and the dossier's flags all read it
+/// from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Timeliness {
+    OnTime,
+    /// Within time, but asked to supplement twice (`supplemented_twice`):
+    /// neither on time nor late.
+    SupplementedTwice,
+    Late,
+}
+
+impl Timeliness {
+    fn of(late: bool, supplement_requests: i32) -> Self {
+        match (late, supplemented_twice(supplement_requests)) {
+            (true, _) => Self::Late,
+            (false, true) => Self::SupplementedTwice,
+            (false, false) => Self::OnTime,
+        }
+    }
+
+    /// A dossier whose result was issued at `result`, against appointment
+    /// date `due` (the one set at reception and moved by pauses, not by an
+    /// apology).
+    pub fn finished(due: NaiveDateTime, result: NaiveDateTime, supplement_requests: i32) -> Self {
+        Self::of(past_appointment(due, result), supplement_requests)
+    }
+
+    /// A dossier still in processing at `at` (`overdue`).
+    pub fn open(
+        status: Status,
+        due: NaiveDateTime,
+        paused_at: Option<NaiveDateTime>,
+        supplement_requests: i32,
+        at: NaiveDateTime,
+    ) -> Self {
+        Self::of(overdue(status, Some(due), paused_at, at), supplement_requests)
+    }
 }
 
 /// A fee is to be paid and has not been.
@@ -150,7 +221,7 @@ pub fn national_status(status: Status, fee_due: bool) -> u8 {
 
 impl Dossier {
     pub fn overdue(&self, now: NaiveDateTime) -> bool {
-        overdue(self.status, self.due_at, now)
+        overdue(self.status, self.due_at, self.paused_at, now)
     }
 
     pub fn fee_due(&self) -> bool {
@@ -1028,6 +1099,58 @@ mod tests {
             (Some(dt("2026-03-12 10:00")), d.original_due_at, true)
         );
         assert!(!after.overdue(late.at));
+    }
+
+    /// By date (UTC times; local is UTC+7): due 5 March 17:00 local.
+    #[test]
+    fn lateness_is_judged_by_date_at_the_days_edges() {
+        let due = dt("2026-03-05 10:00");
+        // The appointment day, to its last minute: within time.
+        assert!(!past_appointment(due, dt("2026-03-05 16:59")), "23:59 local on the day");
+        assert!(!past_appointment(due, dt("2026-03-04 17:00")), "00:00 local on the day");
+        // From the next local midnight: late.
+        assert!(past_appointment(due, dt("2026-03-05 17:00")));
+        assert_eq!(Timeliness::finished(due, dt("2026-03-05 16:59"), 0), Timeliness::OnTime);
+        assert_eq!(Timeliness::finished(due, dt("2026-03-05 17:00"), 0), Timeliness::Late);
+        let next_day = dt("2026-03-05 17:00");
+        assert!(overdue(Status::InProgress, Some(due), None, next_day));
+        assert!(!overdue(Status::InProgress, Some(due), None, dt("2026-03-05 16:59")));
+        assert!(!overdue(Status::Returned, Some(due), None, next_day), "finished: no longer overdue");
+    }
+
+    #[test]
+    fn a_pause_on_or_before_the_appointment_date_is_within_time() {
+        let due = dt("2026-03-05 10:00");
+        let later = dt("2026-03-20 03:00");
+        let paused_on_the_day = Some(dt("2026-03-05 16:59"));
+        assert!(!overdue(Status::AwaitingApplicant, Some(due), paused_on_the_day, later));
+        assert_eq!(Timeliness::open(Status::AwaitingApplicant, due, paused_on_the_day, 1, later), Timeliness::OnTime);
+        let paused_the_day_after = Some(dt("2026-03-05 17:00"));
+        assert!(overdue(Status::AwaitingApplicant, Some(due), paused_the_day_after, later));
+        assert_eq!(Timeliness::open(Status::AwaitingApplicant, due, paused_the_day_after, 1, later), Timeliness::Late);
+    }
+
+    /// The contradiction issue 17 names: a second supplement request days
+    /// before the appointment date made a dossier count as late though the
+    /// apology was refused as not overdue. It is now neither on time nor
+    /// late, and the apology's refusal agrees.
+    #[test]
+    fn a_second_supplement_request_is_not_on_time_but_never_late() {
+        let cal = Calendar::default();
+        let mut d = file(Channel::Counter, "u1", 0, &terms(5), Some(route()), at("2026-03-02 01:00", &cal));
+        d.status = Status::InProgress;
+        (d.received_at, d.due_at, d.original_due_at) =
+            (Some(dt("2026-03-02 01:00")), Some(dt("2026-03-09 10:00")), Some(dt("2026-03-09 10:00")));
+        d.supplement_requests = 2;
+        let now = at("2026-03-04 03:00", &cal);
+        assert!(!d.overdue(now.at));
+        let due = d.original_due_at.unwrap();
+        assert_eq!(Timeliness::open(d.status, due, None, 2, now.at), Timeliness::SupplementedTwice);
+        assert_eq!(Timeliness::finished(due, now.at, 2), Timeliness::SupplementedTwice);
+        let apology = Act::Apologize { new_due_at: dt("2026-03-12 10:00") };
+        assert!(apply(&d, &apology, CLERK, &terms(5), now).is_err(), "not overdue: no apology");
+        // Late, it is late whatever the supplements.
+        assert_eq!(Timeliness::finished(due, dt("2026-03-10 03:00"), 2), Timeliness::Late);
     }
 
     #[test]

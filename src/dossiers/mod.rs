@@ -72,9 +72,9 @@ impl DossierRow {
         Status::parse(&self.status).expect("statuses are written by the state machine")
     }
 
-    /// Past its appointment date while the clock runs (`domain::dossier::overdue`).
+    /// Late (`domain::dossier::overdue`).
     pub fn overdue(&self, now: NaiveDateTime) -> bool {
-        domain::overdue(self.status(), self.due_at, now)
+        domain::overdue(self.status(), self.due_at, self.paused_at, now)
     }
 
     /// As the state machine sees it, at `step` of its process.
@@ -525,7 +525,7 @@ pub fn view(conn: &mut DbConnection, row: DossierRow, actor: Actor<'_>) -> Resul
         result_at: row.result_at.map(utc),
         finished_at: row.finished_at.map(utc),
         supplement_requests: row.supplement_requests,
-        repeated_supplement_request: row.supplement_requests > 1,
+        repeated_supplement_request: domain::supplemented_twice(row.supplement_requests),
         fee_vnd: row.fee_vnd,
         paid_at: row.paid_at.map(utc),
         payment_channel: row.payment_channel.clone(),

@@ -152,17 +152,30 @@ pub struct ListQuery {
 }
 
 /// Narrows a boxed dossier query to overdue (`Some(true)`) or not overdue
-/// (`Some(false)`) dossiers at `now`; shared by `/dossiers` and `/queue`.
+/// (`Some(false)`) dossiers at `now`, by `domain::dossier::overdue` in SQL:
+/// past the appointment date (by date) while the clock runs, or paused for
+/// the applicant only once past it. Shared by `/dossiers` and `/queue`.
 #[macro_export]
 macro_rules! filter_overdue {
-    ($sql:expr, $overdue:expr, $now:expr) => {{
-        use $crate::db::schema::dossiers;
-        let clock_running = $crate::domain::workflow::Status::CLOCK_RUNNING.map(|s| s.as_str());
+    ($sql:expr, $overdue:expr, $now:expr, $conn:expr) => {{
+        use $crate::domain::workflow::Status;
+        let running: Vec<String> = Status::CLOCK_RUNNING.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        let paused = $crate::db::backend::local_day_start(&*$conn, "dossiers.paused_at");
+        let today = $crate::domain::calendar::local_day_start($now);
+        let late = || {
+            diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+                "COALESCE((dossiers.status IN ({}) AND dossiers.due_at < ",
+                running.join(", ")
+            ))
+            .bind::<diesel::sql_types::Timestamp, _>(today)
+            .sql(&format!(
+                ") OR (dossiers.status = '{}' AND dossiers.due_at < {paused}), FALSE)",
+                Status::AwaitingApplicant.as_str()
+            ))
+        };
         match $overdue {
-            Some(true) => $sql.filter(dossiers::status.eq_any(clock_running).and(dossiers::due_at.lt($now))),
-            Some(false) => $sql.filter(
-                dossiers::status.ne_all(clock_running).or(dossiers::due_at.ge($now)).or(dossiers::due_at.is_null()),
-            ),
+            Some(true) => $sql.filter(late()),
+            Some(false) => $sql.filter(diesel::dsl::not(late())),
             None => $sql,
         }
     }};
@@ -216,7 +229,7 @@ pub async fn list(
             if let Some(to) = q.to {
                 sql = sql.filter(dossiers::submitted_at.lt(local_midnight(to)));
             }
-            sql = crate::filter_overdue!(sql, q.overdue, now);
+            sql = crate::filter_overdue!(sql, q.overdue, now, conn);
             if let Some(text) = q.q {
                 sql = sql.filter(dossiers::search_text.like(contains_pattern(&text)).escape('\\'));
             }

@@ -118,7 +118,7 @@ pub async fn queue(
             if let Some(code) = q.procedure {
                 sql = sql.filter(procedures::code.eq(code));
             }
-            sql = crate::filter_overdue!(sql, q.overdue, now);
+            sql = crate::filter_overdue!(sql, q.overdue, now, conn);
             if let Some(soon) = q.due_soon {
                 let local_now = crate::dossiers::local(now);
                 let until =

@@ -18,6 +18,7 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::db::schema::{dossier_facts, dossiers, procedures, ratings, scope_units, units};
 use crate::db::{DbConnection, text_literal};
+use crate::domain::dossier::Timeliness;
 use crate::domain::text::spreadsheet_safe;
 use crate::domain::workflow::Status;
 use crate::dossiers::routes::local_midnight;
@@ -430,11 +431,14 @@ fn dossier_cells(r: &ExportRow, now: NaiveDateTime) -> Vec<Cell> {
     let (d, procedure_code, procedure_name, receiving, unit, digitized, reused, e_result, satisfied) = r;
     let local = |t: Option<NaiveDateTime>| Cell::Time(t.map(crate::dossiers::local));
     let status = d.status();
-    let on_time = match (d.result_at, d.original_due_at) {
-        (Some(result), Some(due)) => Some(result <= due && d.supplement_requests <= 1),
-        (None, Some(due)) if status.is_in_processing() => Some(now <= due && d.supplement_requests <= 1),
+    let timeliness = match (d.result_at, d.original_due_at) {
+        (Some(result), Some(due)) => Some(Timeliness::finished(due, result, d.supplement_requests)),
+        (None, Some(due)) if status.is_in_processing() => {
+            Some(Timeliness::open(status, due, d.paused_at, d.supplement_requests, now))
+        }
         _ => None,
     };
+    let on_time = timeliness.map(|t| t == Timeliness::OnTime);
     vec![
         Cell::Text(d.code.clone()),
         Cell::Text(procedure_code.clone()),
