@@ -294,6 +294,10 @@ pub struct PortalSettings {
     /// Deliver from `motcua serve` (else from `motcua worker`).
     pub worker_enabled: bool,
     pub poll_interval_ms: u64,
+    /// How long a record waits before its first delivery, so that a burst of
+    /// changes to one dossier reaches the portal as one record
+    /// (`portal::record::build`).
+    pub settle_ms: u64,
     pub max_attempts: i32,
     pub backoff_base_secs: u64,
     pub backoff_max_secs: u64,
@@ -309,9 +313,10 @@ pub struct PortalSettings {
 }
 
 impl PortalSettings {
-    /// Whether dossiers are mirrored to the portal.
-    pub fn mirrors(&self) -> bool {
-        self.sync_url.is_some()
+    /// Whether dossiers are mirrored to the portal: then, how long their
+    /// records wait before delivery.
+    pub fn mirrors(&self) -> Option<chrono::Duration> {
+        self.sync_url.as_ref().map(|_| chrono::Duration::milliseconds(self.settle_ms as i64))
     }
 }
 
@@ -428,6 +433,9 @@ impl Settings {
         }
         if p.backoff_max_secs < p.backoff_base_secs || p.overdue_after_minutes < 1 {
             bail!("portal: backoff_max_secs ≥ backoff_base_secs and overdue_after_minutes ≥ 1");
+        }
+        if p.settle_ms > 600_000 {
+            bail!("portal.settle_ms is at most 600000 (ten minutes)");
         }
         let clear = |u: &Option<String>| u.as_deref().is_some_and(|u| u.starts_with("http://"));
         if self.profile == Profile::Production && (clear(&p.sync_url) || clear(&p.document_origin)) {

@@ -375,7 +375,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Portal { command: PortalCommand::Resync { from, to } } => {
-            if !settings.portal.mirrors() {
+            if settings.portal.mirrors().is_none() {
                 bail!("portal.sync_url is not set: nothing would deliver the records");
             }
             if to <= from {

@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_both_backends!(
+    a_burst_of_changes_settles_into_one_record,
     every_change_arrives_once_in_order_with_the_documented_fields,
     an_outage_delays_but_loses_nothing,
     a_dead_letter_is_retried_by_an_administrator,
@@ -149,6 +150,21 @@ async fn every_change_arrives_once_in_order_with_the_documented_fields(b: Backen
 
     let figure = sync_figure(&app).await;
     assert_eq!(figure, json!({"dossiers": 1, "synced": 1, "synced_rate": 100.0, "failed": 0, "overdue": 0}));
+}
+
+/// Records wait `portal.settle_ms` before delivery: a burst of changes to
+/// one dossier reaches the portal as one record.
+async fn a_burst_of_changes_settles_into_one_record(b: Backend) {
+    let (app, sink) = TestApp::with_portal(b, |s| s.portal.settle_ms = 1500).await;
+    let Cast { citizen, clerk, .. } = cast(&app).await;
+    let d = file(&app, &citizen, BIRTH, "06691").await;
+    act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+    assert_eq!(app.sync().await.sent, 0, "the records settle first");
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    assert_eq!(app.sync().await.sent, 1);
+    let records = records_of(&sink, d["code"].as_str().unwrap());
+    assert_eq!((seqs(&records), history(&records), states(&records)), (vec![2], vec![1, 2], vec![2]));
+    assert_eq!(sync_figure(&app).await["synced"], 1);
 }
 
 async fn an_outage_delays_but_loses_nothing(b: Backend) {
@@ -619,6 +635,7 @@ async fn the_portal_is_reached_over_mutual_tls(b: Backend) {
         s.portal.ca_certificate = Some(ca);
         s.portal.client_certificate = Some(client);
         s.portal.worker_enabled = false;
+        s.portal.settle_ms = 0;
         s.portal.timeout_secs = 2;
     })
     .await;

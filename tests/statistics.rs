@@ -14,6 +14,7 @@ on_both_backends!(
     statistics_match_hand_computed_figures,
     statistics_are_scoped_and_validated,
     exports_open_in_spreadsheets,
+    the_portals_counting_rules_agree_everywhere,
 );
 
 fn rating(satisfied: bool) -> Value {
@@ -35,13 +36,17 @@ async fn finish(app: &TestApp, d: &Value) -> Value {
 }
 
 async fn db_set_due_in_past(app: &TestApp, d: &Value) {
+    db_set_due(app, d, motcua::time::now() - chrono::Duration::days(3)).await;
+}
+
+/// Moves `d`'s appointment date to `due`, as the service edits dossiers:
+/// with their daily counts.
+async fn db_set_due(app: &TestApp, d: &Value, due: chrono::NaiveDateTime) {
     let id = d["id"].as_str().unwrap().to_string();
-    let past = motcua::time::now() - chrono::Duration::days(3);
-    // Edited as the service edits dossiers: with their daily counts.
     app.db(move |c| {
         let before = motcua::stats::daily::facts(c, &id)?;
         diesel::update(dossiers::table.find(&id))
-            .set((dossiers::due_at.eq(past), dossiers::original_due_at.eq(past), dossiers::queue_at.eq(past)))
+            .set((dossiers::due_at.eq(due), dossiers::original_due_at.eq(due), dossiers::queue_at.eq(due)))
             .execute(c)?;
         let after = motcua::stats::daily::facts(c, &id)?;
         motcua::stats::daily::moved(c, before.as_ref(), after.as_ref())
@@ -403,4 +408,67 @@ fn read_xlsx(bytes: Vec<u8>) -> Vec<Vec<calamine::Data>> {
     let name = book.sheet_names()[0].clone();
     let range = book.worksheet_range(&name).unwrap();
     range.rows().map(|r| r.to_vec()).collect()
+}
+
+/// Issue 17's counting rules, through HTTP: judged by date, a pause on the
+/// appointment day within time, a second supplement request not on time but
+/// never late — the same for the dossier's flag, the overdue list, the
+/// apology and the statistics.
+async fn the_portals_counting_rules_agree_everywhere(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (citizen, clerk, specialist) =
+        (app.token("citizen").await, app.token("clerk").await, app.token("specialist").await);
+    let today = motcua::domain::calendar::local_day_start(motcua::time::now());
+    let ask = json!({"action": "request_supplement", "reason": "Thiếu bản sao", "items": ["Bản sao CCCD"]});
+    let answer = json!({"action": "supplement", "note": "Đã bổ sung"});
+    let new_date = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
+    let apology = json!({"action": "apologize", "reason": "Chờ xác minh", "new_due_at": new_date});
+    let mut dossiers = Vec::new();
+    for _ in 0..4 {
+        let d = file(&app, &citizen, BIRTH, "06691").await;
+        act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
+        act_ok(&app, &specialist, &d, json!({"action": "claim"})).await;
+        dossiers.push(d);
+    }
+    let [due_today, due_before, paused_today, asked_twice] = &dossiers[..] else { unreachable!() };
+    // Due at the first minute of today: past by the hour, not by the date.
+    db_set_due(&app, due_today, today).await;
+    db_set_due(&app, due_before, today - chrono::Duration::minutes(1)).await;
+    // Paused today, on its appointment day.
+    act_ok(&app, &specialist, paused_today, ask.clone()).await;
+    db_set_due(&app, paused_today, today).await;
+    for _ in 0..2 {
+        act_ok(&app, &specialist, asked_twice, ask.clone()).await;
+        act_ok(&app, &citizen, asked_twice, answer.clone()).await;
+    }
+
+    let overdue = |d: &Value| {
+        let (app, clerk, d) = (&app, clerk.clone(), d.clone());
+        async move { get(app, &clerk, &d).await["overdue"].as_bool().unwrap() }
+    };
+    assert_eq!(
+        [overdue(due_today).await, overdue(due_before).await, overdue(paused_today).await, overdue(asked_twice).await],
+        [false, true, false, false]
+    );
+    let listed = json_ok(app.get("/api/v1/dossiers?overdue=true", Some(&clerk)).await, StatusCode::OK).await;
+    let ids: Vec<&Value> = listed["items"].as_array().unwrap().iter().map(|i| &i["id"]).collect();
+    assert_eq!(ids, [&due_before["id"]]);
+    let on_time = json_ok(app.get("/api/v1/dossiers?overdue=false", Some(&clerk)).await, StatusCode::OK).await;
+    assert_eq!(on_time["items"].as_array().unwrap().len(), 3);
+    assert_eq!(get(&app, &clerk, asked_twice).await["repeated_supplement_request"], true);
+    for d in [due_today, asked_twice] {
+        assert_problem(act(&app, &clerk, d, apology.clone()).await, StatusCode::CONFLICT, "illegal_action").await;
+    }
+    act_ok(&app, &clerk, due_before, apology.clone()).await;
+
+    // At the period's end — the start of tomorrow — the one due today is
+    // past its date too; the one paused on its date is within time; the one
+    // asked twice is not on time, yet not late.
+    let auditor = app.token("auditor").await;
+    let unit = app.unit_id("06691").await;
+    let stats = json_ok(app.get(&format!("/api/v1/stats?unit={unit}"), Some(&auditor)).await, StatusCode::OK).await;
+    let t = &stats["total"];
+    assert_eq!(nd(t, "on_time_rate"), (1, 4));
+    assert_eq!(nd(t, "apology_rate"), (1, 2), "late: due today and due before; apologized: due before");
+    app.assert_counts_kept().await;
 }

@@ -172,8 +172,8 @@ pub struct Audit {
     target_from_handler: bool,
     /// The dossiers the request changes are mirrored to the national
     /// portal (`portal.sync_url` is set): the write path queues their sync
-    /// records (`src/portal/record.rs`).
-    mirror: bool,
+    /// records (`src/portal/record.rs`), to be delivered after this delay.
+    mirror: Option<chrono::Duration>,
 }
 
 /// What the middleware leaves for the extractor.
@@ -196,8 +196,9 @@ impl Audit {
         }
     }
 
-    /// Whether the dossiers this request changes are mirrored to the portal.
-    pub fn mirrors_portal(&self) -> bool {
+    /// Whether the dossiers this request changes are mirrored to the
+    /// portal: then, how long their records wait before delivery.
+    pub fn mirrors_portal(&self) -> Option<chrono::Duration> {
         self.mirror
     }
 
@@ -294,7 +295,7 @@ impl FromRequest for Audit {
                 entry,
                 done: draft.done,
                 unchanged: false,
-                mirror: false,
+                mirror: None,
             })
         })
     }

@@ -81,20 +81,25 @@ pub async fn upload(
         let usage = upload_usage(conn, &row.id, &p.user_id, who)?;
         domain::admit_upload(quota, usage, upload.file.size, who)?;
         let (sha256, size_bytes) = upload.file.store(files.as_ref())?;
-        let now = crate::time::now();
-        diesel::insert_into(dossier_files::table)
-            .values((
-                dossier_files::id.eq(uuid::Uuid::now_v7().to_string()),
-                dossier_files::dossier_id.eq(&row.id),
-                dossier_files::component_id.eq(&component),
-                dossier_files::sha256.eq(&sha256),
-                dossier_files::size_bytes.eq(size_bytes),
-                dossier_files::content_type.eq(kind.content_type()),
-                dossier_files::file_name.eq(&upload.file_name),
-                dossier_files::uploaded_by.eq(&p.user_id),
-                dossier_files::created_at.eq(now),
-            ))
-            .execute(conn)?;
+        let role = if who == Uploader::Applicant { Role::Citizen } else { Role::Clerk };
+        attach(
+            conn,
+            Attached {
+                audit_id: audit.id(),
+                dossier_id: &row.id,
+                component_id: &component,
+                component_name: &name,
+                sha256: &sha256,
+                size_bytes,
+                content_type: kind.content_type(),
+                file_name: &upload.file_name,
+                digitization,
+                by: &p,
+                role,
+                unit_id: Some(&row.unit_id),
+                status: dossier.status,
+            },
+        )?;
         crate::repository::add_component(
             conn,
             &row,
@@ -107,30 +112,70 @@ pub async fn upload(
                 file_name: &upload.file_name,
             },
         )?;
-        diesel::update(dossier_components::table.find(&component))
-            .set(dossier_components::digitization.eq(digitization.as_str()))
-            .execute(conn)?;
         super::refresh_digitized(conn, &row.id)?;
         write::store(conn, &row, &dossier, &dossier)?;
-        NewEvent {
-            audit_id: audit.id(),
-            dossier_id: &row.id,
-            actor: Some(&p),
-            role: if who == Uploader::Applicant { Role::Citizen.as_str() } else { Role::Clerk.as_str() },
-            unit_id: Some(&row.unit_id),
-            action: crate::domain::workflow::Recorded::Upload.into(),
-            from: Some(dossier.status),
-            to: dossier.status,
-            summary: format!("{name}: {} ({})", upload.file_name, digitization.as_str()),
-            payload: serde_json::json!({
-                "component_id": component, "sha256": sha256, "digitization": digitization.as_str()
-            }),
-        }
-        .insert(conn)?;
         Ok(())
     })
     .await?;
     super::routes::respond(&state, principal, id, StatusCode::CREATED).await
+}
+
+/// A document kept for a component of a dossier locked by the caller.
+pub struct Attached<'a> {
+    pub audit_id: &'a str,
+    pub dossier_id: &'a str,
+    pub component_id: &'a str,
+    pub component_name: &'a str,
+    pub sha256: &'a str,
+    pub size_bytes: i64,
+    pub content_type: &'a str,
+    pub file_name: &'a str,
+    pub digitization: Digitization,
+    pub by: &'a Principal,
+    /// The role the document was added in.
+    pub role: Role,
+    pub unit_id: Option<&'a str>,
+    /// The dossier's status, which adding a document does not change.
+    pub status: crate::domain::workflow::Status,
+}
+
+/// Records document `a` of a component — its file row, the component's
+/// digitization status and the dossier's event — for an upload, or a
+/// dossier filed on the national portal (`src/portal/filing.rs`). The
+/// caller refreshes the dossier's digitized flag (`refresh_digitized`) once
+/// its documents are in.
+pub fn attach(conn: &mut DbConnection, a: Attached) -> QueryResult<()> {
+    diesel::insert_into(dossier_files::table)
+        .values((
+            dossier_files::id.eq(uuid::Uuid::now_v7().to_string()),
+            dossier_files::dossier_id.eq(a.dossier_id),
+            dossier_files::component_id.eq(a.component_id),
+            dossier_files::sha256.eq(a.sha256),
+            dossier_files::size_bytes.eq(a.size_bytes),
+            dossier_files::content_type.eq(a.content_type),
+            dossier_files::file_name.eq(a.file_name),
+            dossier_files::uploaded_by.eq(&a.by.user_id),
+            dossier_files::created_at.eq(crate::time::now()),
+        ))
+        .execute(conn)?;
+    diesel::update(dossier_components::table.find(a.component_id))
+        .set(dossier_components::digitization.eq(a.digitization.as_str()))
+        .execute(conn)?;
+    NewEvent {
+        audit_id: a.audit_id,
+        dossier_id: a.dossier_id,
+        actor: Some(a.by),
+        role: a.role.as_str(),
+        unit_id: a.unit_id,
+        action: crate::domain::workflow::Recorded::Upload.into(),
+        from: Some(a.status),
+        to: a.status,
+        summary: format!("{}: {} ({})", a.component_name, a.file_name, a.digitization.as_str()),
+        payload: serde_json::json!({
+            "component_id": a.component_id, "sha256": a.sha256, "digitization": a.digitization.as_str()
+        }),
+    }
+    .insert(conn)
 }
 
 /// What the dossier (locked by the caller) holds, and what an applicant

@@ -114,7 +114,10 @@ pub fn change_in<T>(
 /// Queues the sync record of the change `audit` made to dossier `id`, when
 /// the dossiers are mirrored to the national portal.
 fn mirror(conn: &mut DbConnection, audit: &Audit, id: &str) -> QueryResult<()> {
-    if audit.mirrors_portal() { crate::portal::record::mirror(conn, id, audit.id()) } else { Ok(()) }
+    match audit.mirrors_portal() {
+        Some(settle) => crate::portal::record::mirror(conn, id, audit.id(), settle),
+        None => Ok(()),
+    }
 }
 
 /// A dossier made by [`create`]'s caller.

@@ -121,6 +121,8 @@ pub struct Message<'a> {
     pub seq: Option<i32>,
     /// A portal record's change (`src/portal/record.rs`).
     pub audit_id: Option<&'a str>,
+    /// When it is first due.
+    pub due_at: NaiveDateTime,
     /// Its id, which the recipient sees (`Message-ID`, the portal's idempotency id).
     pub id: String,
 }
@@ -137,7 +139,7 @@ pub fn queue(conn: &mut DbConnection, message: Message) -> QueryResult<()> {
         html_body: message.html_body,
         state: State::Pending.as_str().into(),
         attempts: 0,
-        next_attempt_at: now,
+        next_attempt_at: message.due_at,
         lease_until: None,
         last_error: None,
         dossier_id: message.dossier_id.map(str::to_string),
@@ -171,6 +173,7 @@ pub fn enqueue(
             dossier_id,
             seq: None,
             audit_id: None,
+            due_at: crate::time::now(),
             id: uuid::Uuid::now_v7().to_string(),
         },
     )

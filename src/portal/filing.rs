@@ -16,10 +16,10 @@ use utoipa::ToSchema;
 use crate::audit::Audit;
 use crate::auth::Principal;
 use crate::db::DbConnection;
-use crate::db::schema::{dossier_components, dossier_files, portal_dossiers, procedure_components, procedures, units};
+use crate::db::schema::{dossier_components, portal_dossiers, procedure_components, procedures, units};
 use crate::dossiers::filing::{ApplicantInput, Channel, FileDossier, Filing};
 use crate::dossiers::write::Created;
-use crate::dossiers::{Digitization, NewEvent};
+use crate::dossiers::Digitization;
 use crate::error::{ApiError, ProblemCode, Validator};
 use crate::notify::Notifier;
 use crate::storage::{DocumentKind, FileStore, Hashing};
@@ -273,8 +273,6 @@ fn attach(
     documents: Vec<Intake>,
     files: &dyn FileStore,
 ) -> Result<(), ApiError> {
-    let now = crate::time::now();
-    let original = Digitization::ElectronicOriginal.as_str();
     for (i, doc) in documents.into_iter().enumerate() {
         let kind = doc.kind(i)?;
         let component: Option<(String, String)> = dossier_components::table
@@ -288,35 +286,24 @@ fn attach(
         let (file, sha256, _) = doc.sink.finish();
         let file = file.ok_or_else(|| ApiError::internal("a document read without keeping it"))?;
         files.keep(file, &sha256).map_err(ApiError::storage)?;
-        diesel::insert_into(dossier_files::table)
-            .values((
-                dossier_files::id.eq(uuid::Uuid::now_v7().to_string()),
-                dossier_files::dossier_id.eq(dossier_id),
-                dossier_files::component_id.eq(&component),
-                dossier_files::sha256.eq(&sha256),
-                dossier_files::size_bytes.eq(size as i64),
-                dossier_files::content_type.eq(kind.content_type()),
-                dossier_files::file_name.eq(&doc.file_name),
-                dossier_files::uploaded_by.eq(&principal.user_id),
-                dossier_files::created_at.eq(now),
-            ))
-            .execute(conn)?;
-        diesel::update(dossier_components::table.find(&component))
-            .set(dossier_components::digitization.eq(original))
-            .execute(conn)?;
-        NewEvent {
-            audit_id: audit.id(),
-            dossier_id,
-            actor: Some(principal),
-            role: crate::domain::roles::Role::Portal.as_str(),
-            unit_id: None,
-            action: crate::domain::workflow::Recorded::Upload.into(),
-            from: Some(crate::domain::workflow::Status::Submitted),
-            to: crate::domain::workflow::Status::Submitted,
-            summary: format!("{name}: {} ({original})", doc.file_name),
-            payload: serde_json::json!({"component_id": component, "sha256": sha256, "digitization": original}),
-        }
-        .insert(conn)?;
+        crate::dossiers::files::attach(
+            conn,
+            crate::dossiers::files::Attached {
+                audit_id: audit.id(),
+                dossier_id,
+                component_id: &component,
+                component_name: &name,
+                sha256: &sha256,
+                size_bytes: size as i64,
+                content_type: kind.content_type(),
+                file_name: &doc.file_name,
+                digitization: Digitization::ElectronicOriginal,
+                by: principal,
+                role: crate::domain::roles::Role::Portal,
+                unit_id: None,
+                status: crate::domain::workflow::Status::Submitted,
+            },
+        )?;
     }
     crate::dossiers::refresh_digitized(conn, dossier_id)?;
     Ok(())

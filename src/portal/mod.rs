@@ -51,7 +51,7 @@ pub fn courier(
     client: &Arc<PortalClient>,
     db: &Db,
 ) -> Option<Arc<PortalCourier>> {
-    settings.mirrors().then(|| {
+    settings.mirrors().map(|_| {
         let timeout = std::time::Duration::from_secs(settings.timeout_secs);
         Arc::new(Courier::new(db.clone(), client.clone(), Retry::from(settings), timeout))
     })

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use chrono::NaiveDateTime;
+use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
@@ -70,14 +70,15 @@ fn mirrored(action: &str, from: Option<&str>, to: &str) -> bool {
 /// Queues the record of dossier `dossier_id` if the change recorded under
 /// `audit_id` is one the portal is told about: its place in the dossier's
 /// order, to be built when delivered (`build`), with that change's events as
-/// its history. Call it in the change's transaction, under the dossier's lock.
-pub fn mirror(conn: &mut DbConnection, dossier_id: &str, audit_id: &str) -> QueryResult<()> {
+/// its history, due after `settle` (`portal.settle_ms`). Call it in the
+/// change's transaction, under the dossier's lock.
+pub fn mirror(conn: &mut DbConnection, dossier_id: &str, audit_id: &str, settle: Duration) -> QueryResult<()> {
     let changes: Vec<(String, Option<String>, String)> = dossier_events::table
         .filter(dossier_events::dossier_id.eq(dossier_id).and(dossier_events::audit_id.eq(audit_id)))
         .select((dossier_events::action, dossier_events::from_status, dossier_events::to_status))
         .load(conn)?;
     if changes.iter().any(|(action, from, to)| mirrored(action, from.as_deref(), to)) {
-        queue(conn, dossier_id, Some(audit_id))?;
+        queue(conn, dossier_id, Some(audit_id), settle)?;
     }
     Ok(())
 }
@@ -88,13 +89,14 @@ pub fn mirror(conn: &mut DbConnection, dossier_id: &str, audit_id: &str) -> Quer
 /// it contains. Call it under the dossier's lock.
 pub fn resync(conn: &mut DbConnection, dossier_id: &str) -> QueryResult<()> {
     super::sync::supersede(conn, dossier_id, crate::time::now())?;
-    queue(conn, dossier_id, None)
+    queue(conn, dossier_id, None, Duration::zero())
 }
 
 /// Queues the next record of `dossier_id`, not yet built: its history is the
 /// events of `audit_id`, or with none the dossier's whole history.
-fn queue(conn: &mut DbConnection, dossier_id: &str, audit_id: Option<&str>) -> QueryResult<()> {
-    let seq = super::sync::next_seq(conn, dossier_id, crate::time::now())?;
+fn queue(conn: &mut DbConnection, dossier_id: &str, audit_id: Option<&str>, settle: Duration) -> QueryResult<()> {
+    let now = crate::time::now();
+    let seq = super::sync::next_seq(conn, dossier_id, now)?;
     outbox::queue(
         conn,
         Message {
@@ -107,6 +109,7 @@ fn queue(conn: &mut DbConnection, dossier_id: &str, audit_id: Option<&str>) -> Q
             dossier_id: Some(dossier_id),
             seq: Some(seq),
             audit_id,
+            due_at: now + settle,
             id: uuid::Uuid::now_v7().to_string(),
         },
     )

@@ -60,7 +60,7 @@ impl StatsQuery {
     /// with the portal's sync figure when dossiers are mirrored there.
     pub async fn statistics(self, state: &AppState, principal: Principal) -> Result<Statistics, ApiError> {
         let portal = &state.settings.portal;
-        let overdue_after = portal.mirrors().then(|| chrono::Duration::minutes(portal.overdue_after_minutes));
+        let overdue_after = portal.mirrors().map(|_| chrono::Duration::minutes(portal.overdue_after_minutes));
         self.computed(state, principal, move |conn, unit, from, to, group_by| {
             super::compute(conn, unit, from, to, group_by, overdue_after)
         })

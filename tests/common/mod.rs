@@ -238,6 +238,8 @@ impl TestApp {
             s.portal.document_origin = Some(origin);
             s.portal.bearer_token = Some(SecretString::from(PORTAL_TOKEN.to_string()));
             s.portal.worker_enabled = false;
+            // Due at once: a test's `sync()` delivers what it changed.
+            s.portal.settle_ms = 0;
             s.portal.timeout_secs = 2;
             s.portal.backoff_base_secs = 1;
             s.portal.backoff_max_secs = 1;
