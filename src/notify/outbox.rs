@@ -280,11 +280,11 @@ pub fn claim_next(
     Ok(claim_due(conn, channel, now, lease_until, 1)?.pop())
 }
 
-/// Stores the subject and body of claimed message `row`, completed before
-/// its first delivery (`worker::Transport::prepare`).
+/// Stores the subject, body and place of claimed message `row`, completed
+/// before its first delivery (`worker::Transport::prepare`).
 pub fn complete(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
     diesel::update(outbox::table.find(&row.id))
-        .set((outbox::subject.eq(&row.subject), outbox::text_body.eq(&row.text_body)))
+        .set((outbox::subject.eq(&row.subject), outbox::text_body.eq(&row.text_body), outbox::seq.eq(row.seq)))
         .execute(conn)?;
     Ok(())
 }
@@ -302,37 +302,44 @@ macro_rules! still_claimed {
     };
 }
 
-/// Records the delivery of a claimed message (and, for a portal record,
-/// that its dossier's mirror has it); false if the claim was lost.
-pub fn mark_sent(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime) -> QueryResult<bool> {
-    let kept = mark_sent_row(conn, row, now)?;
-    if kept && row.channel() == Channel::Portal {
+/// Records the delivery of claimed messages `rows` (and, for a portal
+/// record, that its dossier's mirror has it), one statement for those of a
+/// claim; returns the ids whose claim was lost.
+pub fn mark_sent(conn: &mut DbConnection, rows: &[&OutboxRow], now: NaiveDateTime) -> QueryResult<Vec<String>> {
+    let mut kept: Vec<String> = Vec::with_capacity(rows.len());
+    // Those carrying a single-use link keep no body; a claim's messages
+    // share its lease.
+    let mut groups: Vec<(bool, Option<NaiveDateTime>, Vec<&str>)> = Vec::new();
+    for row in rows {
+        let secret = Kind::parse(&row.kind).is_some_and(Kind::carries_secret);
+        match groups.iter_mut().find(|(s, lease, _)| *s == secret && *lease == row.lease_until) {
+            Some((_, _, ids)) => ids.push(&row.id),
+            None => groups.push((secret, row.lease_until, vec![&row.id])),
+        }
+    }
+    for (secret, lease, ids) in groups {
+        let claimed = outbox::table.filter(
+            outbox::id.eq_any(ids).and(outbox::state.eq(State::Sending.as_str())).and(outbox::lease_until.eq(lease)),
+        );
+        let sent = (
+            outbox::state.eq(State::Sent.as_str()),
+            outbox::sent_at.eq(now),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+        );
+        let ids: Vec<String> = if secret {
+            diesel::update(claimed)
+                .set((sent, outbox::text_body.eq(REDACTED), outbox::html_body.eq(REDACTED)))
+                .returning(outbox::id)
+                .get_results(conn)?
+        } else {
+            diesel::update(claimed).set(sent).returning(outbox::id).get_results(conn)?
+        };
+        kept.extend(ids);
+    }
+    for row in rows.iter().filter(|r| r.channel() == Channel::Portal && kept.contains(&r.id)) {
         crate::portal::sync::acknowledged(conn, row, now)?;
     }
-    Ok(kept)
-}
-
-fn mark_sent_row(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime) -> QueryResult<bool> {
-    let updated = if Kind::parse(&row.kind).is_some_and(Kind::carries_secret) {
-        diesel::update(still_claimed!(row))
-            .set((
-                outbox::state.eq(State::Sent.as_str()),
-                outbox::sent_at.eq(now),
-                outbox::lease_until.eq(None::<NaiveDateTime>),
-                outbox::text_body.eq(REDACTED),
-                outbox::html_body.eq(REDACTED),
-            ))
-            .execute(conn)?
-    } else {
-        diesel::update(still_claimed!(row))
-            .set((
-                outbox::state.eq(State::Sent.as_str()),
-                outbox::sent_at.eq(now),
-                outbox::lease_until.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?
-    };
-    Ok(updated == 1)
+    Ok(rows.iter().filter(|r| !kept.contains(&r.id)).map(|r| r.id.clone()).collect())
 }
 
 /// Records a failed delivery: to retry at `retry_at`, or dead when `None`.

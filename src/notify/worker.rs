@@ -218,13 +218,13 @@ impl<T: Transport> Courier<T> {
         let lost = self
             .db
             .write(move |conn| {
-                let mut lost = Vec::new();
+                let sent: Vec<&OutboxRow> =
+                    settled.iter().filter(|(_, error, _)| error.is_none()).map(|(row, _, _)| row).collect();
+                let mut lost = outbox::mark_sent(conn, &sent, now)?;
                 for (row, error, retry_at) in &settled {
-                    let kept = match error {
-                        None => outbox::mark_sent(conn, row, now)?,
-                        Some(error) => outbox::mark_failed(conn, row, error, *retry_at)?,
-                    };
-                    if !kept {
+                    if let Some(error) = error
+                        && !outbox::mark_failed(conn, row, error, *retry_at)?
+                    {
                         lost.push(row.id.clone());
                     }
                 }

@@ -179,8 +179,8 @@ pub fn build(conn: &mut DbConnection, rows: &mut [OutboxRow]) -> QueryResult<()>
         // history (a resync is among them).
         let mut audits = row.audit_id.clone().map(|a| vec![a]);
         let joined = later.remove(&dossier_id).unwrap_or_default();
+        // Stored with its body (`outbox::complete`).
         if let Some(&(last, _)) = joined.last() {
-            super::sync::renumber(conn, &row.id, last)?;
             row.seq = Some(last);
         }
         for (_, audit) in joined {

@@ -94,13 +94,6 @@ pub fn join_later(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMa
     Ok(out)
 }
 
-/// Gives claimed record `id` place `seq` in its dossier's order: that of
-/// the latest record that joined it.
-pub fn renumber(conn: &mut DbConnection, id: &str, seq: i32) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id)).set(outbox::seq.eq(seq)).execute(conn)?;
-    Ok(())
-}
-
 /// The portal acknowledged record `row`: its dossier's mirror has it (and
 /// every record before it, which was delivered first).
 pub fn acknowledged(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime) -> QueryResult<()> {
