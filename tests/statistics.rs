@@ -424,19 +424,22 @@ async fn the_portals_counting_rules_agree_everywhere(b: Backend) {
     let new_date = (chrono::Utc::now() + chrono::Duration::days(10)).to_rfc3339();
     let apology = json!({"action": "apologize", "reason": "Chờ xác minh", "new_due_at": new_date});
     let mut dossiers = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..5 {
         let d = file(&app, &citizen, BIRTH, "06691").await;
         act_ok(&app, &clerk, &d, json!({"action": "receive"})).await;
         act_ok(&app, &specialist, &d, json!({"action": "claim"})).await;
         dossiers.push(d);
     }
-    let [due_today, due_before, paused_today, asked_twice] = &dossiers[..] else { unreachable!() };
+    let [due_today, due_before, paused_today, asked_twice, paused_late] = &dossiers[..] else { unreachable!() };
     // Due at the first minute of today: past by the hour, not by the date.
     db_set_due(&app, due_today, today).await;
     db_set_due(&app, due_before, today - chrono::Duration::minutes(1)).await;
     // Paused today, on its appointment day.
     act_ok(&app, &specialist, paused_today, ask.clone()).await;
     db_set_due(&app, paused_today, today).await;
+    // Paused today, the day after its appointment date: late while it waits.
+    act_ok(&app, &specialist, paused_late, ask.clone()).await;
+    db_set_due(&app, paused_late, today - chrono::Duration::minutes(1)).await;
     for _ in 0..2 {
         act_ok(&app, &specialist, asked_twice, ask.clone()).await;
         act_ok(&app, &citizen, asked_twice, answer.clone()).await;
@@ -446,13 +449,20 @@ async fn the_portals_counting_rules_agree_everywhere(b: Backend) {
         let (app, clerk, d) = (&app, clerk.clone(), d.clone());
         async move { get(app, &clerk, &d).await["overdue"].as_bool().unwrap() }
     };
-    assert_eq!(
-        [overdue(due_today).await, overdue(due_before).await, overdue(paused_today).await, overdue(asked_twice).await],
-        [false, true, false, false]
-    );
+    let flags = [
+        overdue(due_today).await,
+        overdue(due_before).await,
+        overdue(paused_today).await,
+        overdue(asked_twice).await,
+        overdue(paused_late).await,
+    ];
+    assert_eq!(flags, [false, true, false, false, true]);
     let listed = json_ok(app.get("/api/v1/dossiers?overdue=true", Some(&clerk)).await, StatusCode::OK).await;
-    let ids: Vec<&Value> = listed["items"].as_array().unwrap().iter().map(|i| &i["id"]).collect();
-    assert_eq!(ids, [&due_before["id"]]);
+    let mut ids: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    let mut late = [due_before["id"].as_str().unwrap(), paused_late["id"].as_str().unwrap()];
+    late.sort_unstable();
+    assert_eq!(ids, late);
     let on_time = json_ok(app.get("/api/v1/dossiers?overdue=false", Some(&clerk)).await, StatusCode::OK).await;
     assert_eq!(on_time["items"].as_array().unwrap().len(), 3);
     assert_eq!(get(&app, &clerk, asked_twice).await["repeated_supplement_request"], true);
@@ -468,7 +478,7 @@ async fn the_portals_counting_rules_agree_everywhere(b: Backend) {
     let unit = app.unit_id("06691").await;
     let stats = json_ok(app.get(&format!("/api/v1/stats?unit={unit}"), Some(&auditor)).await, StatusCode::OK).await;
     let t = &stats["total"];
-    assert_eq!(nd(t, "on_time_rate"), (1, 4));
-    assert_eq!(nd(t, "apology_rate"), (1, 2), "late: due today and due before; apologized: due before");
+    assert_eq!(nd(t, "on_time_rate"), (1, 5));
+    assert_eq!(nd(t, "apology_rate"), (1, 3), "late: due today, due before, paused late; apologized: due before");
     app.assert_counts_kept().await;
 }
