@@ -336,9 +336,9 @@ pub fn mark_sent(conn: &mut DbConnection, rows: &[&OutboxRow], now: NaiveDateTim
         };
         kept.extend(ids);
     }
-    for row in rows.iter().filter(|r| r.channel() == Channel::Portal && kept.contains(&r.id)) {
-        crate::portal::sync::acknowledged(conn, row, now)?;
-    }
+    let delivered: Vec<&OutboxRow> =
+        rows.iter().copied().filter(|r| r.channel() == Channel::Portal && kept.contains(&r.id)).collect();
+    crate::portal::sync::acknowledged(conn, &delivered, now)?;
     Ok(rows.iter().filter(|r| !kept.contains(&r.id)).map(|r| r.id.clone()).collect())
 }
 

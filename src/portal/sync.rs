@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::dsl::{case_when, count_star};
+use diesel::dsl::count_star;
 use diesel::prelude::*;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -94,45 +94,56 @@ pub fn join_later(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMa
     Ok(out)
 }
 
-/// The portal acknowledged record `row`: its dossier's mirror has it (and
-/// every record before it, which was delivered first).
-pub fn acknowledged(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime) -> QueryResult<()> {
-    let (Some(dossier_id), Some(seq)) = (&row.dossier_id, row.seq) else { return Ok(()) };
-    // The next record: its queueing time — about now if it is being queued
-    // as this runs —, and whether it was held while this one waited.
-    let next: Option<(String, NaiveDateTime, String, NaiveDateTime)> = outbox::table
-        .filter(
-            outbox::dossier_id
-                .eq(dossier_id)
-                .and(outbox::seq.gt(seq))
-                .and(outbox::state.ne(State::Superseded.as_str())),
-        )
-        .order(outbox::seq.asc())
-        .select((outbox::id, outbox::created_at, outbox::state, outbox::next_attempt_at))
-        .first(conn)
-        .optional()?;
-    diesel::update(portal_sync::table.find(dossier_id).filter(portal_sync::acked_seq.lt(seq)))
+/// The portal acknowledged records `rows`, just marked sent: each dossier's
+/// mirror has its record (and every record before it, delivered first).
+/// Two statements for the batch, whatever its size: records a failure held
+/// back (`failed`) are due again, then each dossier's acknowledgement moves
+/// to its highest delivered record — records are delivered in their
+/// dossier's order, and a claim holds one record of a dossier — and it
+/// waits since its oldest undelivered record was queued, if any.
+pub fn acknowledged(conn: &mut DbConnection, rows: &[&OutboxRow], now: NaiveDateTime) -> QueryResult<()> {
+    let ids: Vec<&str> = rows.iter().filter(|r| r.seq.is_some()).filter_map(|r| r.dossier_id.as_deref()).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    // Only after a failure are a dossier's later records held; a record
+    // still settling (`portal.settle_ms`) keeps its time.
+    diesel::update(
+        outbox::table.filter(
+            outbox::channel
+                .eq(Channel::Portal.as_str())
+                .and(outbox::state.eq(State::Pending.as_str()))
+                .and(outbox::dossier_id.eq_any(&ids))
+                .and(outbox::next_attempt_at.gt(now))
+                .and(diesel::dsl::exists(
+                    portal_sync::table
+                        .filter(portal_sync::dossier_id.nullable().eq(outbox::dossier_id).and(portal_sync::failing)),
+                )),
+        ),
+    )
+    .set(outbox::next_attempt_at.eq(now))
+    .execute(conn)?;
+    const DELIVERED: &str = "(SELECT MAX(o.seq) FROM outbox o WHERE o.dossier_id = portal_sync.dossier_id \
+                             AND o.channel = 'portal' AND o.state = 'sent')";
+    const OLDEST_WAITING: &str = "(SELECT MIN(o.created_at) FROM outbox o WHERE o.dossier_id = portal_sync.dossier_id \
+                                  AND o.channel = 'portal' AND o.state IN ('pending', 'sending', 'dead'))";
+    diesel::update(portal_sync::table.filter(portal_sync::dossier_id.eq_any(&ids)))
         .set((
-            portal_sync::acked_seq.eq(seq),
+            portal_sync::acked_seq.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(DELIVERED)),
             portal_sync::acked_at.eq(Some(now)),
             portal_sync::failing.eq(false),
             portal_sync::last_error.eq(None::<String>),
-            portal_sync::waiting_since.eq(case_when(
-                portal_sync::latest_seq.gt(seq),
-                Some(next.as_ref().map_or(now, |(_, queued, _, _)| *queued)),
-            )
-            .otherwise(None::<NaiveDateTime>)),
+            // A record queued as this runs may not be visible yet: then it
+            // waits since about now.
+            portal_sync::waiting_since.eq(
+                diesel::dsl::sql::<diesel::sql_types::Nullable<diesel::sql_types::Timestamp>>(&format!(
+                    "CASE WHEN latest_seq > {DELIVERED} THEN COALESCE({OLDEST_WAITING}, "
+                ))
+                .bind::<diesel::sql_types::Timestamp, _>(now)
+                .sql(") END"),
+            ),
         ))
         .execute(conn)?;
-    // Held while this one waited (`failed`), it is due now.
-    if let Some((id, _, state, due)) = next
-        && state == State::Pending.as_str()
-        && due > now
-    {
-        diesel::update(pending_of!(dossier_id).filter(outbox::id.eq(id)))
-            .set(outbox::next_attempt_at.eq(now))
-            .execute(conn)?;
-    }
     Ok(())
 }
 
@@ -140,7 +151,7 @@ pub fn acknowledged(conn: &mut DbConnection, row: &OutboxRow, now: NaiveDateTime
 /// `retry_at`, or never (a dead letter). The dossier's later records wait
 /// for it (`notify::outbox::claim_next`): they are not due before it, so
 /// that claims do not walk past them while it waits (`acknowledged`
-/// makes the next one due again).
+/// makes them due again).
 pub fn failed(
     conn: &mut DbConnection,
     row: &OutboxRow,
