@@ -201,6 +201,7 @@ fn routes(cfg: &mut web::ServiceConfig, max_filing_bytes: usize) {
             .configure(crate::repository::routes::configure)
             .configure(crate::payments::routes::configure)
             .configure(crate::ratings::routes::configure)
+            .configure(crate::complaints::configure)
             .configure(crate::stats::routes::configure)
             .configure(crate::stats::exports::configure)
             .configure(crate::audit::routes::configure)

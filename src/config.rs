@@ -55,6 +55,17 @@ pub struct Settings {
     pub notifications: NotificationSettings,
     /// The national public service portal (docs/portal.md).
     pub portal: PortalSettings,
+    /// Complaints and petitions (docs/complaints.md).
+    pub complaints: ComplaintSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComplaintSettings {
+    /// Working days a unit has to answer a complaint.
+    pub answer_working_days: u32,
+    /// Complaints one account may have waiting for an answer at once.
+    pub max_open_per_applicant: u32,
 }
 
 fn default_profile() -> Profile {
@@ -398,6 +409,12 @@ impl Settings {
             if self.smtp.username.is_some() && self.smtp.security == SmtpSecurity::None {
                 bail!("smtp.security = \"none\" would send the SMTP password in clear: use starttls or tls");
             }
+        }
+        if !(1..=60).contains(&self.complaints.answer_working_days) {
+            bail!("complaints.answer_working_days is between 1 and 60");
+        }
+        if !(1..=100).contains(&self.complaints.max_open_per_applicant) {
+            bail!("complaints.max_open_per_applicant is between 1 and 100");
         }
         if !(1..=23).contains(&self.dossiers.day_end_hour) {
             bail!("dossiers.day_end_hour is an hour between 1 and 23");

@@ -49,6 +49,7 @@ problem_codes! {
     AmountMismatch = "amount_mismatch",
     BadRequest = "bad_request",
     BodyTimeout = "body_timeout",
+    ComplaintAnswered = "complaint_answered",
     Conflict = "conflict",
     DailyUploadQuotaExceeded = "daily_upload_quota_exceeded",
     DossierLocked = "dossier_locked",
@@ -92,6 +93,7 @@ problem_codes! {
     ServiceUnavailable = "service_unavailable",
     StorageFull = "storage_full",
     StorageLow = "storage_low",
+    TooManyOpenComplaints = "too_many_open_complaints",
     TooManyUploads = "too_many_uploads",
     Unauthenticated = "unauthenticated",
     UnitCodeTaken = "unit_code_taken",
@@ -457,6 +459,18 @@ impl Validator {
             self.push(field, format!("between 1 and {max} characters"));
         } else if value.chars().any(char::is_control) {
             self.push(field, "control characters are not allowed");
+        }
+        self
+    }
+
+    /// Paragraphs of text: like [`Validator::text`], with line breaks
+    /// (`\n`) and tabs allowed.
+    pub fn paragraphs(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
+        let n = value.chars().count();
+        if !(1..=max).contains(&n) {
+            self.push(field, format!("between 1 and {max} characters"));
+        } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+            self.push(field, "control characters other than line breaks and tabs are not allowed");
         }
         self
     }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod backup;
+pub mod complaints;
 pub mod config;
 pub mod db;
 pub mod delegations;

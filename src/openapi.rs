@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
 use crate::{
-    audit, auth, delegations, dossiers, holidays, notify, ops, payments, portal, procedures, processes, queue, ratings,
-    repository, results, staff, stats, units,
+    audit, auth, complaints, delegations, dossiers, holidays, notify, ops, payments, portal, procedures, processes,
+    queue, ratings, repository, results, staff, stats, units,
 };
 
 #[derive(OpenApi)]
@@ -34,7 +34,8 @@ use crate::{
         results::routes::draft, results::routes::download, results::routes::collect, results::routes::revoke,
         results::routes::replace,
         repository::routes::list, payments::routes::create, payments::routes::callback,
-        ratings::routes::rate, ratings::routes::list, stats::routes::stats, stats::routes::scorecard,
+        ratings::routes::rate, ratings::routes::list,
+        complaints::lodge, complaints::list, complaints::show, complaints::answer, stats::routes::stats, stats::routes::scorecard,
         stats::routes::steps, stats::exports::steps_csv, stats::exports::steps_xlsx,
         stats::exports::stats_csv, stats::exports::stats_xlsx, stats::exports::stats_json,
         stats::exports::dossiers_csv, stats::exports::dossiers_xlsx,
@@ -58,6 +59,7 @@ use crate::{
         (name = "repository", description = "The applicant's document repository"),
         (name = "payments", description = "Fees and payments"),
         (name = "ratings", description = "Satisfaction ratings"),
+        (name = "complaints", description = "Complaints and petitions about a dossier or a unit, and their answers"),
         (name = "statistics", description = "Statistics, the service-quality scorecard and exports"),
         (name = "portal", description = "The national public service portal: dossiers filed there, sync status"),
         (name = "audit", description = "The hash-chained audit log and its verification"),

@@ -106,6 +106,9 @@ async fn prepare(app: &TestApp, tokens: &[Option<String>]) -> Fixture {
     act_ok(app, &approver, &d3, json!({"action": "approve"})).await;
     act_ok(app, &clerk, &d3, json!({"action": "return_result"})).await;
 
+    let complaint = json!({"dossier_id": id(&d1), "subject": "Chậm hẹn", "content": "Hồ sơ chưa được xử lý."});
+    let k1 = json_ok(app.post("/api/v1/complaints", Some(&owner), complaint).await, StatusCode::CREATED).await;
+
     let me_clerk: Value = app.get("/api/v1/me", Some(&clerk)).await.json().await.unwrap();
     let commune: Value =
         app.get(&format!("/api/v1/units/{}", app.unit_id("06691").await), None).await.json().await.unwrap();
@@ -115,6 +118,7 @@ async fn prepare(app: &TestApp, tokens: &[Option<String>]) -> Fixture {
         ("f1", id(uploaded["components"][0]["files"].as_array().unwrap().last().unwrap())),
         ("code1", d1["code"].as_str().unwrap().to_string()),
         ("d2", id(&d2)),
+        ("k1", id(&k1)),
         ("number2", number),
         ("d3", id(&d3)),
         ("u193", app.unit_id("193").await),
@@ -310,6 +314,22 @@ fn rows() -> Vec<Row> {
             "403 403 403 403 403 403 403 403 403 403 403 401",
         ),
         row(get.clone(), "/api/v1/portal/sync", none(), admin_only_200),
+        // Complaints: citizens lodge about their own dossiers; staff whose
+        // subtree answers them see and answer them, once.
+        row(get.clone(), "/api/v1/complaints", none(), signed_in),
+        row(get.clone(), "/api/v1/complaints/{k1}", none(), sees_d1),
+        row(
+            post.clone(),
+            "/api/v1/complaints",
+            Json(json!({"dossier_id": "{d1}", "subject": "Thái độ", "content": "Cán bộ hướng dẫn chưa rõ."})),
+            "201 404 403 403 403 403 403 403 403 403 403 401",
+        ),
+        row(
+            post.clone(),
+            "/api/v1/complaints/{k1}/answer",
+            Json(json!({"answer": "Đơn vị đã chấn chỉnh.", "substantiated": true})),
+            "403 403 200 409 409 403 404 404 404 403 409 401",
+        ),
         // Last: it takes whatever is waiting in the queue.
         row(post, "/api/v1/queue/claim", none(), "403 403 204 200 204 403 204 204 204 403 403 401"),
     ]

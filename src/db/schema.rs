@@ -537,10 +537,32 @@ diesel::joinable!(result_drafts -> dossiers (dossier_id));
 diesel::joinable!(portal_sync -> dossiers (dossier_id));
 diesel::joinable!(portal_dossiers -> dossiers (dossier_id));
 
+diesel::table! {
+    complaints (id) {
+        id -> Text,
+        applicant_id -> Text,
+        dossier_id -> Nullable<Text>,
+        unit_id -> Text,
+        subject -> Text,
+        content -> Text,
+        state -> Text,
+        lodged_at -> Timestamp,
+        due_at -> Timestamp,
+        answered_at -> Nullable<Timestamp>,
+        answered_by -> Nullable<Text>,
+        answer -> Nullable<Text>,
+        substantiated -> Nullable<Bool>,
+        answered_on_time -> Nullable<Bool>,
+    }
+}
+
+diesel::joinable!(complaints -> units (unit_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     audit_log,
     audit_pending,
+    complaints,
     daily_counts,
     delegations,
     dossier_components,

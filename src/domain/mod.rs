@@ -2,6 +2,7 @@
 
 pub mod audit_chain;
 pub mod calendar;
+pub mod complaint;
 pub mod daily;
 pub mod delegation;
 pub mod dossier;

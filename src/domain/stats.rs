@@ -82,7 +82,7 @@ pub struct Figure {
 }
 
 impl Figure {
-    fn ratio(numerator: i64, denominator: i64) -> Self {
+    pub fn ratio(numerator: i64, denominator: i64) -> Self {
         Self { numerator, denominator, value: (denominator > 0).then(|| numerator as f64 / denominator as f64) }
     }
 }

@@ -268,4 +268,32 @@ impl Notifier {
         let locale = Locale::from_account(Some(&approver.locale));
         self.queue(conn, Kind::StepLate, locale, &approver.email, Some(dossier_id), ctx)
     }
+
+    /// The unit's answer to a complaint, to the citizen who lodged it.
+    pub fn complaint_answered(
+        &self,
+        conn: &mut DbConnection,
+        applicant_id: &str,
+        complaint: &crate::complaints::ComplaintView,
+    ) -> Result<(), ApiError> {
+        use crate::db::schema::{dossiers, units, users};
+        let (email, name, locale): (String, String, String) =
+            users::table.find(applicant_id).select((users::email, users::full_name, users::locale)).first(conn)?;
+        let unit: String = units::table.find(&complaint.unit_id).select(units::name).first(conn)?;
+        let code: Option<String> = match &complaint.dossier_id {
+            Some(id) => Some(dossiers::table.find(id).select(dossiers::code).first(conn)?),
+            None => None,
+        };
+        let ctx = context! {
+            name => name,
+            unit => unit,
+            code => code,
+            subject => &complaint.subject,
+            lodged_at => local_time(complaint.lodged_at.naive_utc()),
+            answer => complaint.answer.as_deref().unwrap_or_default(),
+            substantiated => complaint.substantiated.unwrap_or(false),
+        };
+        let locale = Locale::from_account(Some(&locale));
+        self.queue(conn, Kind::ComplaintAnswered, locale, &email, complaint.dossier_id.as_deref(), ctx)
+    }
 }

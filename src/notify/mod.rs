@@ -42,10 +42,12 @@ pub enum Kind {
     StaffDigest,
     /// To the approvers of a unit: a step of a dossier there is late.
     StepLate,
+    /// To a citizen: the unit's answer to their complaint.
+    ComplaintAnswered,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::VerifyEmail,
         Kind::AccountExists,
         Kind::PasswordReset,
@@ -57,6 +59,7 @@ impl Kind {
         Kind::RatingInvitation,
         Kind::StaffDigest,
         Kind::StepLate,
+        Kind::ComplaintAnswered,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -72,6 +75,7 @@ impl Kind {
             Kind::RatingInvitation => "rating_invitation",
             Kind::StaffDigest => "staff_digest",
             Kind::StepLate => "step_late",
+            Kind::ComplaintAnswered => "complaint_answered",
         }
     }
 

@@ -43,6 +43,8 @@ const FILES: &[(&str, &str)] = embed!(
     "vi/staff_digest.html",
     "vi/step_late.txt",
     "vi/step_late.html",
+    "vi/complaint_answered.txt",
+    "vi/complaint_answered.html",
     "en/verify_email.txt",
     "en/verify_email.html",
     "en/account_exists.txt",
@@ -65,6 +67,8 @@ const FILES: &[(&str, &str)] = embed!(
     "en/staff_digest.html",
     "en/step_late.txt",
     "en/step_late.html",
+    "en/complaint_answered.txt",
+    "en/complaint_answered.html",
 );
 
 fn environment() -> &'static Environment<'static> {
@@ -155,6 +159,8 @@ mod tests {
             "verification_link": null, "rating_link": "https://dvc.example.vn/api/v1/dossiers/1/rating",
             "day": "03/03/2025", "overdue": [line], "overdue_total": 1, "soon": [line, line], "soon_total": 3,
             "step": "Thẩm định <hồ sơ>", "late_hours": 5, "holder": "Trần Thị <i>B</i>",
+            "subject": "Chậm trả <kết quả>", "lodged_at": "03/03/2025 09:15",
+            "answer": "Đã xử lý <script>x</script>\nDòng hai", "substantiated": true,
         })))
     }
 

@@ -114,6 +114,9 @@ pub struct Statistics {
     /// The national portal's sync figure over the subtree (docs/portal.md);
     /// absent when dossiers are not mirrored there.
     pub portal: Option<crate::portal::sync::SyncFigures>,
+    /// Complaints and petitions answered by the units of the subtree
+    /// (docs/complaints.md).
+    pub complaints: crate::complaints::ComplaintFigures,
 }
 
 /// The statistics of the subtree of `unit` (path `scope`) for local dates
@@ -192,8 +195,10 @@ pub fn compute(
         Some(allowed) => Some(crate::portal::sync::figures(conn, &ids, from, to, crate::time::now() - allowed)?),
         None => None,
     };
+    let complaints = crate::complaints::figures(conn, &ids, from, to)?;
     Ok(Statistics {
         portal,
+        complaints,
         unit_id: unit.id.clone(),
         unit_code: unit.code.clone(),
         from,
