@@ -196,6 +196,7 @@ fn routes(cfg: &mut web::ServiceConfig, max_filing_bytes: usize) {
             .configure(crate::staff::routes::configure)
             .configure(crate::dossiers::routes::configure)
             .configure(crate::dossiers::files::configure)
+            .configure(crate::assessment::configure)
             .configure(crate::queue::routes::configure)
             .configure(crate::results::routes::configure)
             .configure(crate::repository::routes::configure)

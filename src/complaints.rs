@@ -22,6 +22,7 @@ use crate::domain::complaint::{self as rules, Refusal, State};
 use crate::domain::roles::Role;
 use crate::domain::stats::Figure;
 use crate::dossiers::routes::local_midnight;
+use crate::dossiers::write::{self, Counting};
 use crate::dossiers::{Access, DossierRow, local, stored};
 use crate::error::{ApiError, Problem, ProblemCode, Validator};
 use crate::pagination::{Keyset, Page};
@@ -166,13 +167,6 @@ enum About {
     Unit(String),
 }
 
-/// What lodging needs of the settings besides `complaints`.
-struct Lodging {
-    /// Like filing, lodging waits for a verified e-mail address
-    /// (`notifications.require_verified_email_to_file`).
-    require_verified_email: bool,
-}
-
 /// Text a citizen or a clerk writes: trimmed, line breaks as `\n`.
 fn paragraphs(s: &str) -> String {
     s.replace("\r\n", "\n").trim().to_string()
@@ -204,12 +198,12 @@ pub async fn lodge(
     v.finish()?;
     let about = about?;
     let (limit, day_end) = (state.settings.complaints.clone(), state.settings.dossiers.day_end_hour);
-    let state_settings =
-        Lodging { require_verified_email: state.settings.notifications.require_verified_email_to_file };
+    // Like filing, lodging waits for a verified e-mail address.
+    let require_verified_email = state.settings.notifications.require_verified_email_to_file;
     let view = audit
         .write(&state, move |conn, audit| {
             audit.status(StatusCode::CREATED);
-            if state_settings.require_verified_email {
+            if require_verified_email {
                 crate::auth::users::require_verified_email(conn, &principal.user_id)?;
             }
             let (dossier_id, unit_id) = match about {
@@ -375,39 +369,70 @@ pub async fn answer(
     let mut v = Validator::default();
     v.paragraphs("answer", &text, MAX_TEXT);
     v.finish()?;
+    let about: Option<Option<String>> = {
+        let id = id.clone();
+        state
+            .db
+            .run(move |conn| Ok(complaints::table.find(&id).select(complaints::dossier_id).first(conn).optional()?))
+            .await?
+    };
     let st = state.clone();
-    let view = audit
-        .write(&state, move |conn, audit| {
-            audit.target(&id);
-            // Answers of one complaint one at a time: the first is final.
-            let row = crate::first_locked!(&mut *conn, complaints::table.find(&id).select(ComplaintRow::as_select()))?
-                .ok_or_else(ApiError::not_found)?;
-            if !visible(conn, &principal, &row)? {
-                return Err(ApiError::not_found());
-            }
-            if row.applicant_id == principal.user_id {
-                return Err(ApiError::forbidden("You do not answer your own complaint."));
-            }
-            rules::may_answer(State::parse(&row.state).unwrap_or(State::Answered))?;
-            let now = crate::time::now();
-            diesel::update(complaints::table.find(&id).filter(complaints::state.eq(State::Open.as_str())))
-                .set((
-                    complaints::state.eq(State::Answered.as_str()),
-                    complaints::answered_at.eq(now),
-                    complaints::answered_by.eq(&principal.user_id),
-                    complaints::answer.eq(&text),
-                    complaints::substantiated.eq(request.substantiated),
-                    complaints::answered_on_time.eq(rules::answered_on_time(row.due_at, now)),
-                ))
-                .execute(conn)?;
-            let answered = load(conn, &id)?.ok_or_else(ApiError::not_found)?;
-            let applicant = answered.applicant_id.clone();
-            let view = ComplaintView::from(answered);
-            st.notifier.complaint_answered(conn, &applicant, &view)?;
-            Ok(view)
-        })
-        .await?;
+    let answer = move |conn: &mut DbConnection, audit: &mut Audit| {
+        audit.target(&id);
+        answer_in(conn, &st, &principal, &id, &text, request.substantiated)
+    };
+    let view = match about {
+        None => return Err(ApiError::not_found()),
+        // A complaint about a dossier may lower its assessment: answered
+        // under the dossier's lock, its counts moved (`src/dossiers/write.rs`).
+        Some(Some(dossier_id)) => {
+            write::change(&state, audit, None, dossier_id, Counting::Counted, move |conn, audit, _| answer(conn, audit))
+                .await?
+        }
+        Some(None) => audit.write(&state, answer).await?,
+    };
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// Answers complaint `id` for `principal`, once, in the caller's
+/// transaction; e-mails the answer.
+fn answer_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+    text: &str,
+    substantiated: bool,
+) -> Result<ComplaintView, ApiError> {
+    // Answers of one complaint one at a time: the first is final.
+    let row = crate::first_locked!(&mut *conn, complaints::table.find(id).select(ComplaintRow::as_select()))?
+        .ok_or_else(ApiError::not_found)?;
+    if !visible(conn, principal, &row)? {
+        return Err(ApiError::not_found());
+    }
+    if row.applicant_id == principal.user_id {
+        return Err(ApiError::forbidden("You do not answer your own complaint."));
+    }
+    rules::may_answer(State::parse(&row.state).unwrap_or(State::Answered))?;
+    let now = crate::time::now();
+    diesel::update(complaints::table.find(id).filter(complaints::state.eq(State::Open.as_str())))
+        .set((
+            complaints::state.eq(State::Answered.as_str()),
+            complaints::answered_at.eq(now),
+            complaints::answered_by.eq(&principal.user_id),
+            complaints::answer.eq(text),
+            complaints::substantiated.eq(substantiated),
+            complaints::answered_on_time.eq(rules::answered_on_time(row.due_at, now)),
+        ))
+        .execute(conn)?;
+    if let Some(dossier_id) = row.dossier_id.as_deref().filter(|_| substantiated) {
+        crate::assessment::substantiated_complaint(conn, dossier_id)?;
+    }
+    let answered = load(conn, id)?.ok_or_else(ApiError::not_found)?;
+    let applicant = answered.applicant_id.clone();
+    let view = ComplaintView::from(answered);
+    state.notifier.complaint_answered(conn, &applicant, &view)?;
+    Ok(view)
 }
 
 /// What the statistics say of complaints over units `unit_ids` for local

@@ -57,6 +57,16 @@ pub struct Settings {
     pub portal: PortalSettings,
     /// Complaints and petitions (docs/complaints.md).
     pub complaints: ComplaintSettings,
+    /// The 18-point assessment of dossiers (docs/assessment.md).
+    pub assessment: AssessmentSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssessmentSettings {
+    /// Codes of the units whose one-stop unit decides, not only receives
+    /// and returns, at least their level's share of procedures (index 5).
+    pub units_deciding_at_desk: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -75,6 +75,7 @@ problem_codes! {
     MalformedMultipart = "malformed_multipart",
     MethodNotAllowed = "method_not_allowed",
     NationalIdTaken = "national_id_taken",
+    NotAssessed = "not_assessed",
     NotDeadLetter = "not_dead_letter",
     NotFound = "not_found",
     NotRateable = "not_rateable",

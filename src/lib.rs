@@ -2,6 +2,7 @@
 //! administration. See README.md for the map of the code.
 
 pub mod app;
+pub mod assessment;
 pub mod audit;
 pub mod auth;
 pub mod backup;

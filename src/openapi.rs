@@ -9,8 +9,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::error::PROBLEM_JSON;
 use crate::{
-    audit, auth, complaints, delegations, dossiers, holidays, notify, ops, payments, portal, procedures, processes,
-    queue, ratings, repository, results, staff, stats, units,
+    assessment, audit, auth, complaints, delegations, dossiers, holidays, notify, ops, payments, portal, procedures,
+    processes, queue, ratings, repository, results, staff, stats, units,
 };
 
 #[derive(OpenApi)]
@@ -28,7 +28,7 @@ use crate::{
         staff::routes::create, staff::routes::list, staff::routes::get, staff::routes::update,
         delegations::create, delegations::list, delegations::revoke,
         dossiers::routes::create, dossiers::routes::list, dossiers::routes::get, dossiers::routes::events,
-        dossiers::routes::act, dossiers::slip::control_slip, dossiers::routes::lookup, dossiers::files::upload, dossiers::files::download,
+        dossiers::routes::act, dossiers::slip::control_slip, assessment::show, dossiers::routes::lookup, dossiers::files::upload, dossiers::files::download,
         queue::routes::queue, queue::routes::claim,
         results::routes::keys, results::routes::verify_number, results::routes::verify_file,
         results::routes::draft, results::routes::download, results::routes::collect, results::routes::revoke,

@@ -314,6 +314,8 @@ fn rows() -> Vec<Row> {
             "403 403 403 403 403 403 403 403 403 403 403 401",
         ),
         row(get.clone(), "/api/v1/portal/sync", none(), admin_only_200),
+        // The assessment of a dossier whose result was issued: who sees the dossier.
+        row(get.clone(), "/api/v1/dossiers/{d3}/assessment", none(), "200 404 200 200 200 200 404 404 404 404 200 401"),
         // Complaints: citizens lodge about their own dossiers; staff whose
         // subtree answers them see and answer them, once.
         row(get.clone(), "/api/v1/complaints", none(), signed_in),

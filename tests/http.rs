@@ -186,6 +186,7 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/payments/callback/{provider}"),
     ("post", "/api/v1/dossiers/{id}/rating"),
     ("get", "/api/v1/ratings"),
+    ("get", "/api/v1/dossiers/{id}/assessment"),
     ("get", "/api/v1/complaints"),
     ("post", "/api/v1/complaints"),
     ("get", "/api/v1/complaints/{id}"),

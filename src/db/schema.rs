@@ -236,6 +236,9 @@ diesel::table! {
         e_result -> Bool,
         apologized -> Bool,
         working_days_taken -> Nullable<Integer>,
+        steps_early -> Integer,
+        steps_on_the_day -> Integer,
+        steps_late -> Integer,
     }
 }
 
@@ -289,6 +292,18 @@ diesel::table! {
         in_progress_late_apologized -> Integer,
         finished_within -> Integer,
         in_progress_within -> Integer,
+        assessed -> Integer,
+        assessment_points -> Integer,
+    }
+}
+
+diesel::table! {
+    /// The 18-point assessment of a dossier (`domain::assessment`).
+    dossier_assessments (dossier_id) {
+        dossier_id -> Text,
+        assessed_at -> Timestamp,
+        total -> Integer,
+        indices -> Text,
     }
 }
 
@@ -516,6 +531,7 @@ diesel::table! {
 }
 
 diesel::joinable!(dossiers -> procedures (procedure_id));
+diesel::joinable!(dossier_assessments -> dossiers (dossier_id));
 diesel::joinable!(processes -> procedures (procedure_id));
 diesel::joinable!(dossier_processes -> processes (process_id));
 diesel::joinable!(dossier_processes -> dossiers (dossier_id));
@@ -565,6 +581,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     complaints,
     daily_counts,
     delegations,
+    dossier_assessments,
     dossier_components,
     dossier_desks,
     dossier_events,

@@ -64,7 +64,7 @@ macro_rules! daily_columns {
 daily_columns! {
     flows: received, received_online, received_counter, received_postal, digitized, reused, fee_bearing,
         paid_online, finished, finished_on_time, processing_days, document_results, e_results,
-        finished_late_apologized, ratings, ratings_satisfied, finished_within;
+        finished_late_apologized, ratings, ratings_satisfied, finished_within, assessed, assessment_points;
     stocks: in_progress, in_progress_on_time, in_progress_late_apologized, in_progress_within
 }
 
@@ -96,6 +96,8 @@ impl Day {
             late_apologized: self.finished_late_apologized + self.in_progress_late_apologized,
             ratings: self.ratings,
             ratings_satisfied: self.ratings_satisfied,
+            assessed: self.assessed,
+            assessment_points: self.assessment_points,
         }
     }
 }
@@ -137,6 +139,9 @@ pub struct Facts {
     pub working_days_taken: Option<i32>,
     /// When the applicant rated the dossier, and whether satisfied.
     pub rating: Option<(NaiveDateTime, bool)>,
+    /// The points of its assessment out of 18 (`domain::assessment`),
+    /// assessed when its result was issued.
+    pub assessment: Option<i32>,
 }
 
 /// The local date of a stored (UTC) time.
@@ -231,6 +236,8 @@ impl Facts {
                     document_results: i64::from(self.document_result),
                     e_results: i64::from(self.document_result && self.e_result),
                     finished_late_apologized: i64::from(!within && self.apologized),
+                    assessed: i64::from(self.assessment.is_some()),
+                    assessment_points: i64::from(self.assessment.unwrap_or(0)),
                     ..Day::default()
                 },
             ));
@@ -301,6 +308,10 @@ mod tests {
                 c.e_results += i64::from(f.document_result && f.e_result);
                 c.late += i64::from(!in_time);
                 c.late_apologized += i64::from(!in_time && f.apologized);
+                if let Some(points) = f.assessment {
+                    c.assessed += 1;
+                    c.assessment_points += i64::from(points);
+                }
             }
             let open = f.received_at.is_some_and(|r| r < end)
                 && f.result_at.is_none_or(|r| r >= end)
@@ -354,6 +365,7 @@ mod tests {
             working_days in prop::option::of(0..30i32),
             rating in prop::option::of((0i64..10 * 24 * 60, any::<bool>())),
             paused_after in prop::option::of(0i64..25 * 24 * 60),
+            assessment in prop::option::of(0..=18i32),
         ) -> Facts {
             let after = |t: NaiveDateTime, m: i64| t + chrono::Duration::minutes(m);
             let result_at = received.zip(result_after).map(|(r, m)| after(r, m));
@@ -377,6 +389,8 @@ mod tests {
                 apologized: flags[6],
                 working_days_taken: result_at.and(working_days),
                 rating: finished_at.zip(rating).map(|(f, (m, s))| (after(f, m), s)),
+                // Assessed when the result is issued.
+                assessment: result_at.and(assessment),
             }
         }
     }
@@ -435,6 +449,7 @@ mod tests {
             apologized: false,
             working_days_taken: None,
             rating: None,
+            assessment: None,
         };
         let at = |f: &Facts, to: &str| counted(std::slice::from_ref(f), d("2026-03-01"), d(to));
         let c = at(&f, "2026-03-20");
@@ -473,6 +488,7 @@ mod tests {
             apologized: true,
             working_days_taken: Some(5),
             rating: None,
+            assessment: None,
         };
         let d = |s: &str| s.parse::<NaiveDate>().unwrap();
         let at = |to: &str| counted(std::slice::from_ref(&f), d("2026-03-01"), d(to));

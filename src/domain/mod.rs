@@ -1,5 +1,6 @@
 //! Pure rules: no I/O, no database, no HTTP. Each module has its own tests.
 
+pub mod assessment;
 pub mod audit_chain;
 pub mod calendar;
 pub mod complaint;

@@ -7,6 +7,8 @@ use std::ops::AddAssign;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::assessment::MAX_POINTS;
+
 /// What the database counts for one group and period `[from, to)`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct Counts {
@@ -46,6 +48,10 @@ pub struct Counts {
     pub ratings: i64,
     /// … with no criterion dissatisfied.
     pub ratings_satisfied: i64,
+    /// Results issued in the period whose dossier was assessed (`domain::assessment`).
+    pub assessed: i64,
+    /// … their assessments' points, out of 18 each.
+    pub assessment_points: i64,
 }
 
 impl AddAssign for Counts {
@@ -69,6 +75,8 @@ impl AddAssign for Counts {
         self.late_apologized += o.late_apologized;
         self.ratings += o.ratings;
         self.ratings_satisfied += o.ratings_satisfied;
+        self.assessed += o.assessed;
+        self.assessment_points += o.assessment_points;
     }
 }
 
@@ -103,8 +111,11 @@ pub struct Figures {
     pub reuse_rate: Figure,
     pub online_payment_rate: Figure,
     pub satisfaction_rate: Figure,
-    /// 18 × satisfaction rate.
-    pub satisfaction_points: Option<f64>,
+    /// The average 18-point assessment of the dossiers whose result was
+    /// issued in the period: their points over their number.
+    pub assessment_points: Figure,
+    /// The same as a share of the 18 points: points over 18 × dossiers.
+    pub assessment_rate: Figure,
     /// Late dossiers for which an apology was issued.
     pub apology_rate: Figure,
 }
@@ -124,8 +135,9 @@ impl Figures {
             e_result_rate: Figure::ratio(c.e_results, c.document_results),
             reuse_rate: Figure::ratio(c.reused, c.received),
             online_payment_rate: Figure::ratio(c.paid_online, c.fee_bearing),
-            satisfaction_points: satisfaction_rate.value.map(|r| 18.0 * r),
             satisfaction_rate,
+            assessment_points: Figure::ratio(c.assessment_points, c.assessed),
+            assessment_rate: Figure::ratio(c.assessment_points, i64::from(MAX_POINTS) * c.assessed),
             apology_rate: Figure::ratio(c.late_apologized, c.late),
         }
     }
@@ -141,6 +153,7 @@ impl Figures {
             "online_payment_rate" => &self.online_payment_rate,
             "satisfaction_rate" => &self.satisfaction_rate,
             "apology_rate" => &self.apology_rate,
+            "assessment_rate" => &self.assessment_rate,
             _ => return None,
         })
     }
@@ -154,7 +167,7 @@ mod tests {
     /// digitized, 7 reusing, 4 fee-bearing of which 2 paid online; 5
     /// finished, 4 on time, 17 working days in all; 3 in progress, 2 on
     /// time; 4 document results, 3 electronic; 2 late, 1 apologized; 6
-    /// ratings, 5 satisfied.
+    /// ratings, 5 satisfied; 4 assessed with 66 points.
     fn sample() -> Counts {
         Counts {
             received: 10,
@@ -176,6 +189,8 @@ mod tests {
             late_apologized: 1,
             ratings: 6,
             ratings_satisfied: 5,
+            assessed: 4,
+            assessment_points: 66,
         }
     }
 
@@ -190,7 +205,8 @@ mod tests {
         assert_eq!(f.reuse_rate.value, Some(0.7));
         assert_eq!(f.online_payment_rate.value, Some(0.5));
         assert_eq!(f.satisfaction_rate, Figure { numerator: 5, denominator: 6, value: Some(5.0 / 6.0) });
-        assert_eq!(f.satisfaction_points, Some(15.0));
+        assert_eq!(f.assessment_points, Figure { numerator: 66, denominator: 4, value: Some(16.5) });
+        assert_eq!(f.assessment_rate, Figure { numerator: 66, denominator: 72, value: Some(66.0 / 72.0) });
         assert_eq!(f.apology_rate.value, Some(0.5));
     }
 
@@ -198,7 +214,7 @@ mod tests {
     fn empty_periods_have_no_ratios() {
         let f = Figures::from_counts(&Counts::default());
         assert_eq!(f.online_rate, Figure { numerator: 0, denominator: 0, value: None });
-        assert_eq!(f.satisfaction_points, None);
+        assert_eq!(f.assessment_points.value, None);
     }
 
     #[test]
@@ -211,16 +227,18 @@ mod tests {
 
     #[test]
     fn reproduces_quang_ninh_2024() {
-        // Online payment 30,164 / 52,571 = 57.4%; satisfaction 17.7 / 18.
+        // Online payment 30,164 / 52,571 = 57.4%; the assessment 17.7 / 18
+        // (98%): 1,000 dossiers, 700 scoring 18 and 300 scoring 17.
         let c = Counts {
             fee_bearing: 52_571,
             paid_online: 30_164,
-            ratings: 1000,
-            ratings_satisfied: 983,
+            assessed: 1000,
+            assessment_points: 700 * 18 + 300 * 17,
             ..Counts::default()
         };
         let f = Figures::from_counts(&c);
         assert_eq!((f.online_payment_rate.value.unwrap() * 1000.0).round() / 10.0, 57.4);
-        assert_eq!((f.satisfaction_points.unwrap() * 10.0).round() / 10.0, 17.7);
+        assert_eq!((f.assessment_points.value.unwrap() * 10.0).round() / 10.0, 17.7);
+        assert_eq!((f.assessment_rate.value.unwrap() * 100.0).round(), 98.0);
     }
 }

@@ -233,7 +233,12 @@ pub fn apply(
         crate::results::issue_from_draft(conn, &state.signer, &row, principal)?;
     }
     store(conn, &row, &dossier, &after)?;
-    crate::stats::steps::track(conn, &row.procedure_id, &dossier, &after, now, office)?;
+    crate::stats::steps::track(conn, &row.id, &row.procedure_id, &dossier, &after, now, office)?;
+    if dossier.result_at.is_none()
+        && let Some(issued) = after.result_at
+    {
+        crate::assessment::record(conn, &row.id, issued, &state.settings.assessment)?;
+    }
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &row.id,
@@ -322,7 +327,7 @@ pub fn collect(
     let row = &locked.row;
     store(conn, row, &locked.dossier, &after)?;
     let office = &state.settings.dossiers.office_hours;
-    crate::stats::steps::track(conn, &row.procedure_id, &locked.dossier, &after, now, office)?;
+    crate::stats::steps::track(conn, &row.id, &row.procedure_id, &locked.dossier, &after, now, office)?;
     NewEvent {
         audit_id: audit.id(),
         dossier_id: &row.id,

@@ -9,7 +9,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Date, Text};
 
-use crate::db::schema::{daily_counts, dossier_desks, dossier_facts, dossiers, procedures, ratings};
+use crate::db::schema::{
+    daily_counts, dossier_assessments, dossier_desks, dossier_facts, dossiers, procedures, ratings,
+};
 use crate::db::{DbConnection, text_literal};
 use crate::domain::daily::{Day, Facts};
 
@@ -27,6 +29,7 @@ macro_rules! facts_query {
             .inner_join(procedures::table)
             .left_join(ratings::table)
             .left_join(dossier_desks::table)
+            .left_join(dossier_assessments::table)
             .select((
                 dossiers::receiving_unit_id,
                 dossiers::procedure_id,
@@ -48,6 +51,7 @@ macro_rules! facts_query {
                 dossier_facts::working_days_taken,
                 ratings::rated_at.nullable(),
                 ratings::satisfied.nullable(),
+                dossier_assessments::total.nullable(),
             ))
     };
 }
@@ -75,6 +79,7 @@ struct FactsRow {
     working_days_taken: Option<i32>,
     rated_at: Option<NaiveDateTime>,
     satisfied: Option<bool>,
+    assessment: Option<i32>,
 }
 
 fn facts_of(r: FactsRow) -> (Owner, Facts) {
@@ -95,6 +100,7 @@ fn facts_of(r: FactsRow) -> (Owner, Facts) {
         apologized: r.apologized,
         working_days_taken: r.working_days_taken,
         rating: r.rated_at.zip(r.satisfied),
+        assessment: r.assessment,
     };
     let desk = r.desk_id.unwrap_or_else(|| r.unit_id.clone());
     ((r.unit_id, r.procedure_id, desk), facts)

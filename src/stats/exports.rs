@@ -93,7 +93,7 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 
 // ---- statistics -------------------------------------------------------------
 
-const RATES: [&str; 9] = [
+const RATES: [&str; 11] = [
     "online_rate",
     "on_time_rate",
     "average_processing_days",
@@ -103,6 +103,8 @@ const RATES: [&str; 9] = [
     "online_payment_rate",
     "satisfaction_rate",
     "apology_rate",
+    "assessment_points",
+    "assessment_rate",
 ];
 
 fn stats_header() -> Vec<String> {
@@ -113,7 +115,6 @@ fn stats_header() -> Vec<String> {
     for r in RATES {
         h.extend([format!("{r}_numerator"), format!("{r}_denominator"), r.to_string()]);
     }
-    h.push("satisfaction_points".into());
     h
 }
 
@@ -138,10 +139,11 @@ fn stats_cells(kind: &str, row: &Row) -> Vec<Cell> {
         &f.online_payment_rate,
         &f.satisfaction_rate,
         &f.apology_rate,
+        &f.assessment_points,
+        &f.assessment_rate,
     ] {
         cells.extend([Cell::Int(figure.numerator), Cell::Int(figure.denominator), Cell::Number(figure.value)]);
     }
-    cells.push(Cell::Number(f.satisfaction_points));
     cells
 }
 

@@ -14,18 +14,23 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{GroupBy, months, procedure_names, subtree};
+use crate::db::schema::dossier_facts;
 use crate::db::{DbConnection, text_literal};
+use crate::domain::assessment::Pace;
 use crate::domain::calendar::OfficeHours;
 use crate::domain::dossier::Dossier;
 use crate::domain::process::{self, StepTally};
 use crate::units::UnitRow;
 
-/// Counts the step the change from `before` to `after` of a dossier of
-/// `procedure_id` completed at `now` (UTC), if any
+/// Counts the step the change from `before` to `after` of dossier
+/// `dossier_id` of `procedure_id` completed at `now` (UTC), if any
 /// (`domain::process::completed`), late by the working minutes past its
-/// deadline. The caller holds the dossier's lock.
+/// deadline; and, for the dossier's assessment (`domain::assessment`),
+/// whether it finished before the day of its deadline, on that day or
+/// after it. The caller holds the dossier's lock.
 pub fn track(
     conn: &mut DbConnection,
+    dossier_id: &str,
     procedure_id: &str,
     before: &Dossier,
     after: &Dossier,
@@ -64,6 +69,15 @@ pub fn track(
     .bind::<Integer, _>(t.late as i32)
     .bind::<BigInt, _>(t.delay_minutes)
     .execute(conn)?;
+    let pace = if now > done.due_at { Pace::Late } else { Pace::of(done.due_at, now) };
+    let one = |p: Pace| i32::from(pace == p);
+    diesel::update(dossier_facts::table.find(dossier_id))
+        .set((
+            dossier_facts::steps_early.eq(dossier_facts::steps_early + one(Pace::Early)),
+            dossier_facts::steps_on_the_day.eq(dossier_facts::steps_on_the_day + one(Pace::OnTheDay)),
+            dossier_facts::steps_late.eq(dossier_facts::steps_late + one(Pace::Late)),
+        ))
+        .execute(conn)?;
     Ok(())
 }
 
