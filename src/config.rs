@@ -355,6 +355,13 @@ pub struct LogSettings {
     pub filter: String,
 }
 
+/// The scorecard's file in the configuration directory: `MOTCUA_SCORECARD`,
+/// or `scorecard.toml` (the national portal's six groups; the Decision's
+/// five are `scorecard-five-groups.toml`).
+fn scorecard_file(env: &[(String, String)]) -> String {
+    env.iter().find(|(k, _)| k == "MOTCUA_SCORECARD").map_or_else(|| "scorecard.toml".into(), |(_, v)| v.clone())
+}
+
 impl Settings {
     /// Loads the settings from `MOTCUA_CONFIG_DIR` (default `config/`), the
     /// profile named by `MOTCUA_ENV` and the process environment.
@@ -365,13 +372,14 @@ impl Settings {
         Self::load_from(Path::new(&dir), profile, &env)
     }
 
-    /// Loads from an explicit directory, profile and environment: the pure core
+    /// Loads from an explicit directory, profile and environment (the
+    /// scorecard from `MOTCUA_SCORECARD`, default `scorecard.toml`): the pure core
     /// of [`Settings::load`], used by tests.
     pub fn load_from(dir: &Path, profile: Profile, env: &[(String, String)]) -> anyhow::Result<Self> {
         let file = |name: &str| config::File::from(dir.join(name)).required(true);
         let mut builder = config::Config::builder()
             .add_source(file("default.toml"))
-            .add_source(file("scorecard.toml"))
+            .add_source(file(&scorecard_file(env)))
             .add_source(file(&format!("{}.toml", profile.as_str())))
             .add_source(
                 config::Environment::with_prefix("MOTCUA")
@@ -429,7 +437,9 @@ impl Settings {
         if !(1..=23).contains(&self.dossiers.day_end_hour) {
             bail!("dossiers.day_end_hour is an hour between 1 and 23");
         }
-        self.scorecard.validate().map_err(|e| anyhow::anyhow!("config/scorecard.toml: {e}"))?;
+        self.scorecard
+            .validate()
+            .map_err(|e| anyhow::anyhow!("the scorecard (config/scorecard.toml or MOTCUA_SCORECARD): {e}"))?;
         if self.database.pool_size == 0 {
             bail!("database.pool_size must be at least 1");
         }

@@ -111,8 +111,18 @@ fn nd(row: &Value, name: &str) -> (i64, i64) {
     (f["numerator"].as_i64().unwrap(), f["denominator"].as_i64().unwrap())
 }
 
+/// The Decision's five-group scorecard (config/scorecard-five-groups.toml).
+fn five_groups() -> motcua::domain::scorecard::ScorecardConfig {
+    #[derive(serde::Deserialize)]
+    struct File {
+        scorecard: motcua::domain::scorecard::ScorecardConfig,
+    }
+    toml::from_str::<File>(include_str!("../config/scorecard-five-groups.toml")).unwrap().scorecard
+}
+
 async fn statistics_match_hand_computed_figures(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // Scored by the five-group formula, whose indicators this data set fills.
+    let app = TestApp::spawn_with(b, |s| s.scorecard = five_groups()).await;
     let (citizen, clerk) = (app.token("citizen").await, app.token("clerk").await);
     let mong_cai_clerk = app.staff_token("clerk.mongcai@quangninh.gov.vn", &["clerk"], "194").await;
 
@@ -282,7 +292,7 @@ async fn statistics_match_hand_computed_figures(b: Backend) {
         .sum();
     assert_eq!(earlier, 0);
 
-    // Scorecard of Hạ Long, hand-computed with the shipped formula:
+    // Scorecard of Hạ Long, hand-computed with the five-group formula:
     // transparency 18 × (1/2) = 9; progress 20 × 3/5 = 12;
     // online 12 × min(1, 0.4/0.8) = 6 + 10 × min(1, (1/3)/0.5) = 6.667;
     // digitization 8 × d + 8 × 1/2 = 4 + 6 × min(1, 0.2/0.8) = 1.5; satisfaction 18.
@@ -347,9 +357,25 @@ async fn statistics_are_scoped_and_validated(b: Backend) {
         "invalid_query",
     )
     .await;
+    // The portal's six groups, shipped: with nothing received, every rate
+    // without a denominator earns its points, but no online service
+    // received a dossier; the catalogue's figures are those of /stats.
     let card = json_ok(app.get("/api/v1/stats/scorecard", Some(&auditor)).await, StatusCode::OK).await;
-    assert_eq!(card["total"], 100.0, "nothing measured: full points by the shipped formula");
-    assert_eq!(card["groups"].as_array().unwrap().len(), 5);
+    let stats = json_ok(app.get("/api/v1/stats", Some(&auditor)).await, StatusCode::OK).await;
+    let groups = card["groups"].as_array().unwrap();
+    assert_eq!(
+        groups.iter().map(|g| g["key"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["transparency", "progress", "online_services", "online_payment", "digitization", "satisfaction"]
+    );
+    let published = &groups[0]["indicators"][0];
+    assert_eq!(published["figure"], "procedures_published_rate");
+    assert_eq!(published["numerator"], stats["procedures"]["published"]["numerator"]);
+    assert!(published["denominator"].as_i64().unwrap() > 0, "the catalogue has procedures at these levels");
+    let with_dossiers = &groups[2]["indicators"][0];
+    assert_eq!((with_dossiers["numerator"].as_i64(), with_dossiers["points"].as_f64()), (Some(0), Some(0.0)));
+    let full: f64 =
+        groups[1..].iter().filter(|g| g["key"] != "online_services").map(|g| g["points"].as_f64().unwrap()).sum();
+    assert_eq!(full, 20.0 + 10.0 + 22.0 + 18.0, "{card}");
 }
 
 async fn exports_open_in_spreadsheets(b: Backend) {

@@ -6,7 +6,20 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::stats::Figures;
+use super::stats::{Figure, Figures};
+
+/// The rates of a subtree as a whole that a scorecard may read besides
+/// those of [`Figures::rate`] (docs/statistics.md, *The scorecard*):
+/// procedures published with their national code, procedures that received
+/// an online dossier, fee-bearing procedures payable online, complaints
+/// answered on time, dossiers acknowledged by the national portal.
+pub const SUBTREE_RATES: [&str; 5] = [
+    "procedures_published_rate",
+    "procedures_with_online_dossiers_rate",
+    "procedures_payable_online_rate",
+    "complaints_on_time_rate",
+    "portal_synced_rate",
+];
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -26,7 +39,8 @@ pub struct GroupConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct IndicatorConfig {
-    /// A rate of the statistics: `online_rate`, `on_time_rate`, … (see `Figures::rate`).
+    /// A rate of the statistics: `online_rate`, `on_time_rate`, … (see
+    /// `Figures::rate`), or one of [`SUBTREE_RATES`].
     pub figure: String,
     pub name: String,
     pub weight: f64,
@@ -56,7 +70,7 @@ impl ScorecardConfig {
                 return Err(format!("group `{}`: weights add up to {weights}, not {}", g.key, g.points));
             }
             for i in &g.indicators {
-                if probe.rate(&i.figure).is_none() {
+                if probe.rate(&i.figure).is_none() && !SUBTREE_RATES.contains(&i.figure.as_str()) {
                     return Err(format!("group `{}`: unknown figure `{}`", g.key, i.figure));
                 }
                 if !(i.threshold > 0.0 && i.threshold <= 1.0) {
@@ -106,7 +120,10 @@ pub fn points(value: Option<f64>, threshold: f64, weight: f64, full_when_empty: 
     }
 }
 
-pub fn score(config: &ScorecardConfig, figures: &Figures) -> Scorecard {
+/// Scores the rates `rate` names (those of `Figures::rate` and
+/// [`SUBTREE_RATES`], as validated) by `config`; a rate it does not have
+/// was not measured.
+pub fn score(config: &ScorecardConfig, rate: impl Fn(&str) -> Option<Figure>) -> Scorecard {
     let groups: Vec<GroupScore> = config
         .groups
         .iter()
@@ -115,7 +132,7 @@ pub fn score(config: &ScorecardConfig, figures: &Figures) -> Scorecard {
                 .indicators
                 .iter()
                 .map(|i| {
-                    let f = figures.rate(&i.figure).expect("validated at start-up");
+                    let f = rate(&i.figure).unwrap_or(Figure::ratio(0, 0));
                     IndicatorScore {
                         figure: i.figure.clone(),
                         name: i.name.clone(),
@@ -155,9 +172,40 @@ mod tests {
         toml::from_str::<File>(text).unwrap().scorecard
     }
 
+    fn five_groups() -> ScorecardConfig {
+        #[derive(Deserialize)]
+        struct File {
+            scorecard: ScorecardConfig,
+        }
+        let text = include_str!("../../config/scorecard-five-groups.toml");
+        toml::from_str::<File>(text).unwrap().scorecard
+    }
+
+    fn of(f: &Figures) -> impl Fn(&str) -> Option<Figure> + '_ {
+        |name| f.rate(name).cloned()
+    }
+
     #[test]
-    fn the_shipped_formula_is_valid_and_follows_decision_766() {
+    fn the_shipped_formula_is_valid_and_follows_the_portals_six_groups() {
         let c = shipped();
+        c.validate().unwrap();
+        let groups: Vec<(&str, f64)> = c.groups.iter().map(|g| (g.key.as_str(), g.points)).collect();
+        assert_eq!(
+            groups,
+            [
+                ("transparency", 18.0),
+                ("progress", 20.0),
+                ("online_services", 12.0),
+                ("online_payment", 10.0),
+                ("digitization", 22.0),
+                ("satisfaction", 18.0)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_five_group_file_is_valid_and_follows_decision_766() {
+        let c = five_groups();
         c.validate().unwrap();
         let groups: Vec<(&str, f64)> = c.groups.iter().map(|g| (g.key.as_str(), g.points)).collect();
         assert_eq!(
@@ -170,6 +218,40 @@ mod tests {
                 ("satisfaction", 18.0)
             ]
         );
+    }
+
+    #[test]
+    fn a_hand_computed_six_group_score() {
+        // Transparency: half the procedures published (12 × 0.5 = 6), every
+        // dossier synced (6). Progress: 3 of 4 on time (15). Online
+        // services: no procedure with an online dossier (0), 1 of 4 received
+        // online (6 × 0.25 / 0.5 = 3). Payment: all payable (4), 1 of 2 paid
+        // online (6). Digitisation: nothing (0). Satisfaction: complaints
+        // all on time (6), the assessment at 81% (12 × 0.81 / 0.9 = 10.8).
+        let counts = Counts {
+            received: 4,
+            received_online: 1,
+            fee_bearing: 2,
+            paid_online: 1,
+            finished: 4,
+            finished_on_time: 3,
+            document_results: 1,
+            ..Counts::default()
+        };
+        let f = Figures::from_counts(&counts);
+        let rate = |name: &str| match name {
+            "procedures_published_rate" => Some(Figure::ratio(1, 2)),
+            "portal_synced_rate" => Some(Figure::ratio(4, 4)),
+            "procedures_with_online_dossiers_rate" => Some(Figure::ratio(0, 5)),
+            "procedures_payable_online_rate" => Some(Figure::ratio(3, 3)),
+            "complaints_on_time_rate" => Some(Figure::ratio(2, 2)),
+            "assessment_rate" => Some(Figure::ratio(81, 100)),
+            name => f.rate(name).cloned(),
+        };
+        let s = score(&shipped(), rate);
+        let by_group: Vec<f64> = s.groups.iter().map(|g| (g.points * 100.0).round() / 100.0).collect();
+        assert_eq!(by_group, [12.0, 15.0, 3.0, 10.0, 0.0, 16.8]);
+        assert!((s.total - 56.8).abs() < 1e-9, "{}", s.total);
     }
 
     #[test]
@@ -197,7 +279,9 @@ mod tests {
             ratings_satisfied: 1,
             ..Counts::default()
         };
-        assert!((score(&shipped(), &Figures::from_counts(&perfect)).total - 100.0).abs() < 1e-9);
+        let f = Figures::from_counts(&perfect);
+        assert!((score(&shipped(), of(&f)).total - 100.0).abs() < 1e-9);
+        assert!((score(&five_groups(), of(&f)).total - 100.0).abs() < 1e-9);
     }
 
     #[test]
@@ -216,7 +300,8 @@ mod tests {
             let counts = Counts { received: a + b, received_online: a, digitized: b, reused: a.min(b), fee_bearing: c + d,
                 paid_online: c, finished: c + d, finished_on_time: d, ratings: a + c, ratings_satisfied: c,
                 ..Counts::default() };
-            let s = score(&shipped(), &Figures::from_counts(&counts));
+            let f = Figures::from_counts(&counts);
+            let s = score(&shipped(), of(&f));
             prop_assert!((0.0..=100.0 + 1e-9).contains(&s.total));
             for g in &s.groups {
                 prop_assert!(g.points <= g.max_points + 1e-9);

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use self::daily::Grouping;
 use crate::db::DbConnection;
 use crate::domain::daily::{Day, window};
-use crate::domain::stats::{Counts, Figures};
+use crate::domain::stats::{Counts, Figure, Figures};
 use crate::domain::units::Level;
 
 /// How rows are grouped.
@@ -117,11 +117,80 @@ pub struct Statistics {
     /// Complaints and petitions answered by the units of the subtree
     /// (docs/complaints.md).
     pub complaints: crate::complaints::ComplaintFigures,
+    /// The catalogue's procedures at the levels of the subtree's units.
+    pub procedures: ProcedureFigures,
+}
+
+/// The catalogue's active procedures performed at the levels of a
+/// subtree's units (docs/statistics.md).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct ProcedureFigures {
+    /// Those carrying their code in the national procedure database, of all.
+    pub published: Figure,
+    /// Those that received at least one dossier online in the subtree in
+    /// the period, of all (every catalogue procedure is an online public
+    /// service, fully or in part).
+    pub with_online_dossiers: Figure,
+    /// Fee-bearing ones payable online (a payment provider is configured),
+    /// of the fee-bearing ones.
+    pub payable_online: Figure,
+}
+
+impl Statistics {
+    /// A rate of the subtree as a whole, by its name in the scorecard
+    /// (`domain::scorecard::SUBTREE_RATES`); the portal's is unmeasured
+    /// when dossiers are not mirrored there.
+    pub fn subtree_rate(&self, name: &str) -> Option<Figure> {
+        Some(match name {
+            "procedures_published_rate" => self.procedures.published.clone(),
+            "procedures_with_online_dossiers_rate" => self.procedures.with_online_dossiers.clone(),
+            "procedures_payable_online_rate" => self.procedures.payable_online.clone(),
+            "complaints_on_time_rate" => self.complaints.answered_on_time.clone(),
+            "portal_synced_rate" => self.portal.map_or(Figure::ratio(0, 0), |p| Figure::ratio(p.synced, p.dossiers)),
+            _ => return None,
+        })
+    }
+}
+
+/// The procedure figures of the subtree `units` for `[from, to)`: the
+/// catalogue, and the procedures its units received online dossiers for.
+fn procedure_figures(
+    conn: &mut DbConnection,
+    units: &BTreeMap<String, UnitInfo>,
+    from: NaiveDate,
+    to: NaiveDate,
+    payable_online: bool,
+) -> QueryResult<ProcedureFigures> {
+    use crate::db::schema::procedures;
+    let levels: Vec<&str> = units.values().map(|u| u.level.as_str()).collect();
+    /// A procedure of the catalogue: id, levels, national code, fee.
+    type Offered = (String, String, Option<String>, i64);
+    let catalogue: Vec<Offered> = procedures::table
+        .filter(procedures::active)
+        .select((procedures::id, procedures::levels, procedures::national_code, procedures::fee_vnd))
+        .load(conn)?;
+    let offered: Vec<Offered> =
+        catalogue.into_iter().filter(|(_, l, _, _)| l.split(',').any(|l| levels.contains(&l))).collect();
+    let ids: Vec<&str> = units.keys().map(String::as_str).collect();
+    let online: Vec<String> = counts_by(conn, Grouping::Procedure, &ids, from, to)?
+        .into_iter()
+        .filter(|(_, c)| c.received_online > 0)
+        .map(|(id, _)| id)
+        .collect();
+    let count = |f: &dyn Fn(&Offered) -> bool| offered.iter().filter(|p| f(p)).count() as i64;
+    let all = offered.len() as i64;
+    let fee_bearing = count(&|(_, _, _, fee)| *fee > 0);
+    Ok(ProcedureFigures {
+        published: Figure::ratio(count(&|(_, _, code, _)| code.is_some()), all),
+        with_online_dossiers: Figure::ratio(count(&|(id, _, _, _)| online.contains(id)), all),
+        payable_online: Figure::ratio(if payable_online { fee_bearing } else { 0 }, fee_bearing),
+    })
 }
 
 /// The statistics of the subtree of `unit` (path `scope`) for local dates
 /// `[from, to)`; with the portal's sync figure when dossiers are mirrored,
-/// a record waiting longer than `overdue_after` being overdue.
+/// a record waiting longer than `overdue_after` being overdue; fee-bearing
+/// procedures payable online when `payable_online` (a provider is configured).
 pub fn compute(
     conn: &mut DbConnection,
     unit: &crate::units::UnitRow,
@@ -129,6 +198,7 @@ pub fn compute(
     to: NaiveDate,
     group_by: GroupBy,
     overdue_after: Option<chrono::Duration>,
+    payable_online: bool,
 ) -> QueryResult<Statistics> {
     let units = subtree(conn, unit)?;
     let ids: Vec<&str> = units.keys().map(String::as_str).collect();
@@ -196,7 +266,9 @@ pub fn compute(
         None => None,
     };
     let complaints = crate::complaints::figures(conn, &ids, from, to)?;
+    let procedures = procedure_figures(conn, &units, from, to, payable_online)?;
     Ok(Statistics {
+        procedures,
         portal,
         complaints,
         unit_id: unit.id.clone(),

@@ -61,8 +61,9 @@ impl StatsQuery {
     pub async fn statistics(self, state: &AppState, principal: Principal) -> Result<Statistics, ApiError> {
         let portal = &state.settings.portal;
         let overdue_after = portal.mirrors().map(|_| chrono::Duration::minutes(portal.overdue_after_minutes));
+        let payable_online = !state.settings.payments.providers.is_empty();
         self.computed(state, principal, move |conn, unit, from, to, group_by| {
-            super::compute(conn, unit, from, to, group_by, overdue_after)
+            super::compute(conn, unit, from, to, group_by, overdue_after, payable_online)
         })
         .await
     }
@@ -145,7 +146,9 @@ pub async fn scorecard(
     let q = StatsQuery { group_by: Some(GroupBy::Level), ..query.into_inner() };
     let stats = q.statistics(&state, principal).await?;
     Ok(HttpResponse::Ok().json(ScorecardResponse {
-        scorecard: score(&state.settings.scorecard, &stats.total.figures),
+        scorecard: score(&state.settings.scorecard, |name| {
+            stats.total.figures.rate(name).cloned().or_else(|| stats.subtree_rate(name))
+        }),
         unit_id: stats.unit_id,
         unit_code: stats.unit_code,
         from: stats.from,
