@@ -42,7 +42,7 @@ fn inputs(
     id: &str,
     result_at: NaiveDateTime,
     settings: &crate::config::AssessmentSettings,
-) -> QueryResult<Inputs> {
+) -> Result<Inputs, ApiError> {
     type Own = (Option<NaiveDateTime>, i32, String, String, bool, i32, i32, i32, Option<String>, String, String);
     let (due, supplement_requests, channel, unit_id, e_result, early, on_the_day, late, national_code, level, code): Own =
         dossiers::table
@@ -64,7 +64,7 @@ fn inputs(
                 units::code,
             ))
             .first(conn)?;
-    let level: crate::domain::units::Level = level.parse().expect("a stored level");
+    let level: crate::domain::units::Level = level.parse().map_err(ApiError::internal)?;
     let substantiated_complaint: bool = diesel::select(diesel::dsl::exists(
         complaints::table.filter(complaints::dossier_id.eq(id).and(complaints::substantiated.eq(true))),
     ))
@@ -78,8 +78,18 @@ fn inputs(
                 .and(complaints::answered_at.ge(local_midnight(from))),
         )
     };
+    // Still open after the day its answer was due (`domain::complaint::overdue`).
+    let open_late: i64 = complaints::table
+        .filter(
+            complaints::unit_id
+                .eq(&unit_id)
+                .and(complaints::state.eq(State::Open.as_str()))
+                .and(complaints::due_at.lt(crate::domain::calendar::local_day_start(result_at))),
+        )
+        .select(count_star())
+        .first(conn)?;
     let unit_complaints = UnitComplaints {
-        answered: answered().select(count_star()).first(conn)?,
+        due: answered().select(count_star()).first::<i64>(conn)? + open_late,
         on_time: answered().filter(complaints::answered_on_time.eq(true)).select(count_star()).first(conn)?,
     };
     let at_level =
@@ -87,8 +97,7 @@ fn inputs(
     let procedures: i64 = at_level().select(count_star()).first(conn)?;
     // Every procedure of the catalogue is an online public service, fully
     // or in part (`procedures::OnlineLevel`).
-    let year = sums(conn, Grouping::Unit, &[unit_id.as_str()], from, to)?.pop().map(|(_, d)| d.counts());
-    let year = year.unwrap_or_default();
+    let year = sums(conn, Grouping::Unit, &[unit_id.as_str()], from, to)?.pop().map(|(_, d)| d).unwrap_or_default();
     Ok(Inputs {
         due: due.unwrap_or(result_at),
         result_at,
@@ -106,7 +115,7 @@ fn inputs(
             procedures_online: procedures,
             received: year.received,
             received_online: year.received_online,
-            late: year.late,
+            late: year.finished - year.finished_within,
         },
     })
 }
@@ -124,16 +133,17 @@ fn store(conn: &mut DbConnection, id: &str, a: &Assessment, at: NaiveDateTime) -
     Ok(())
 }
 
-fn load(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(NaiveDateTime, Assessment)>> {
+fn load(conn: &mut DbConnection, id: &str) -> Result<Option<(NaiveDateTime, Assessment)>, ApiError> {
     let row: Option<(NaiveDateTime, i32, String)> = dossier_assessments::table
         .find(id)
         .select((dossier_assessments::assessed_at, dossier_assessments::total, dossier_assessments::indices))
         .first(conn)
         .optional()?;
-    Ok(row.map(|(at, total, indices)| {
-        let indices: Vec<Index> = serde_json::from_str(&indices).expect("stored indices read back");
-        (at, Assessment { indices, total })
-    }))
+    row.map(|(at, total, indices)| {
+        let indices: Vec<Index> = serde_json::from_str(&indices).map_err(ApiError::internal)?;
+        Ok((at, Assessment { indices, total }))
+    })
+    .transpose()
 }
 
 /// Assesses dossier `id`, whose result was issued at `result_at`. The
@@ -143,15 +153,15 @@ pub fn record(
     id: &str,
     result_at: NaiveDateTime,
     settings: &crate::config::AssessmentSettings,
-) -> QueryResult<()> {
+) -> Result<(), ApiError> {
     let inputs = inputs(conn, id, result_at, settings)?;
-    store(conn, id, &Assessment::assess(&inputs), result_at)
+    Ok(store(conn, id, &Assessment::assess(&inputs), result_at)?)
 }
 
 /// A complaint about dossier `id` was found substantiated: its assessment,
 /// if it has one yet, loses index 7 (one not assessed yet reads the
 /// complaint when it is). The caller holds the dossier's lock.
-pub fn substantiated_complaint(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
+pub fn substantiated_complaint(conn: &mut DbConnection, id: &str) -> Result<(), ApiError> {
     if let Some((at, a)) = load(conn, id)? {
         store(conn, id, &a.with_substantiated_complaint(), at)?;
     }
@@ -188,7 +198,8 @@ pub struct AssessmentView {
 
 /// A dossier's 18-point assessment, each index with the reason for its
 /// points: its applicant and staff who see the dossier; 409
-/// `not_assessed` until its result is issued.
+/// `not_assessed` until its result is issued (and for a result issued
+/// before assessments were kept).
 #[utoipa::path(get, path = "/api/v1/dossiers/{id}/assessment", tag = "dossiers", params(("id" = String, Path)),
     security(("bearer" = [])),
     responses((status = 200, body = AssessmentView), (status = 404, body = Problem), (status = 409, body = Problem)))]
@@ -203,7 +214,10 @@ pub async fn show(
         .run(move |conn| {
             crate::dossiers::load_visible(conn, &principal, &id)?;
             let (at, a) = load(conn, &id)?.ok_or_else(|| {
-                ApiError::conflict(ProblemCode::NotAssessed, "A dossier is assessed when its result is issued.")
+                ApiError::conflict(
+                    ProblemCode::NotAssessed,
+                    "A dossier is assessed when its result is issued; this one has no assessment.",
+                )
             })?;
             let citizen = ratings::table
                 .find(&id)

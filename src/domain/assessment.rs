@@ -54,10 +54,12 @@ pub struct Steps {
     pub late: i32,
 }
 
-/// The receiving unit's complaints answered this year up to the assessment.
+/// The receiving unit's complaints this year up to the assessment whose
+/// answer was due: those answered, and those still open past their day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct UnitComplaints {
-    pub answered: i64,
+    pub due: i64,
+    /// Of them, answered on time.
     pub on_time: i64,
 }
 
@@ -70,7 +72,7 @@ pub struct UnitOnline {
     /// Dossiers received, and received online.
     pub received: i64,
     pub received_online: i64,
-    /// Dossiers finished late.
+    /// Dossiers finished late (not within time).
     pub late: i64,
 }
 
@@ -212,16 +214,17 @@ fn conduct(total_time: u8, substantiated_complaint: bool) -> Index {
     }
 }
 
-/// Index 8: The unit's complaints answered on time: none or all → 2, ≥ 90% → 1.
+/// Index 8: The unit's complaints answered on time, those open past their
+/// day counting as late: none or all → 2, ≥ 90% → 1.
 fn complaints(c: UnitComplaints) -> Index {
-    if c.answered == 0 {
+    if c.due == 0 {
         index(8, 2, "the unit had no complaint to answer")
-    } else if c.on_time == c.answered {
-        index(8, 2, format!("the unit answered all of its {} complaints on time", c.answered))
-    } else if at_least(c.on_time, c.answered, 9, 10) {
-        index(8, 1, format!("the unit answered {} of {} complaints on time (≥ 90%)", c.on_time, c.answered))
+    } else if c.on_time == c.due {
+        index(8, 2, format!("the unit answered all of its {} complaints on time", c.due))
+    } else if at_least(c.on_time, c.due, 9, 10) {
+        index(8, 1, format!("the unit answered {} of {} complaints on time (≥ 90%)", c.on_time, c.due))
     } else {
-        index(8, 0, format!("the unit answered {} of {} complaints on time (< 90%)", c.on_time, c.answered))
+        index(8, 0, format!("the unit answered {} of {} complaints on time (< 90%)", c.on_time, c.due))
     }
 }
 
@@ -349,7 +352,7 @@ mod tests {
         i.filed_online = false;
         i.decides_at_desk = false;
         i.national_code = false;
-        i.unit_complaints = UnitComplaints { answered: 10, on_time: 9 };
+        i.unit_complaints = UnitComplaints { due: 10, on_time: 9 };
         i.unit_online =
             UnitOnline { procedures: 10, procedures_online: 10, received: 100, received_online: 20, late: 0 };
         let a = Assessment::assess(&i);
@@ -362,7 +365,7 @@ mod tests {
         let mut i = best();
         i.steps.late = 1;
         i.supplement_requests = 2;
-        i.unit_complaints = UnitComplaints { answered: 10, on_time: 8 };
+        i.unit_complaints = UnitComplaints { due: 10, on_time: 8 };
         i.unit_online.late = 1;
         let a = Assessment::assess(&i);
         assert_eq!(points(&a), [2, 0, 0, 2, 2, 2, 2, 0, 0]);
@@ -425,7 +428,7 @@ mod tests {
                 decides_at_desk: desk,
                 national_code: code,
                 substantiated_complaint: complaint,
-                unit_complaints: UnitComplaints { answered, on_time: answered * on_time_share / 50 },
+                unit_complaints: UnitComplaints { due: answered, on_time: answered * on_time_share / 50 },
                 unit_online: UnitOnline {
                     procedures: 10, procedures_online: 10, received,
                     received_online: received * online_share / 100, late: unit_late,

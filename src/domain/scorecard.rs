@@ -280,7 +280,10 @@ mod tests {
             ..Counts::default()
         };
         let f = Figures::from_counts(&perfect);
-        assert!((score(&shipped(), of(&f)).total - 100.0).abs() < 1e-9);
+        // … and every procedure published, used and payable, every complaint
+        // on time, every dossier synced.
+        let subtree = |name: &str| f.rate(name).cloned().or(Some(Figure::ratio(1, 1)));
+        assert!((score(&shipped(), subtree).total - 100.0).abs() < 1e-9);
         assert!((score(&five_groups(), of(&f)).total - 100.0).abs() < 1e-9);
     }
 

@@ -145,7 +145,7 @@ impl Statistics {
             "procedures_published_rate" => self.procedures.published.clone(),
             "procedures_with_online_dossiers_rate" => self.procedures.with_online_dossiers.clone(),
             "procedures_payable_online_rate" => self.procedures.payable_online.clone(),
-            "complaints_on_time_rate" => self.complaints.answered_on_time.clone(),
+            "complaints_on_time_rate" => self.complaints.on_time.clone(),
             "portal_synced_rate" => self.portal.map_or(Figure::ratio(0, 0), |p| Figure::ratio(p.synced, p.dossiers)),
             _ => return None,
         })
