@@ -455,23 +455,29 @@ impl Validator {
     /// A line of text: 1 to `max` characters, no control characters (which
     /// some backends cannot store).
     pub fn text(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
-        let n = value.chars().count();
-        if !(1..=max).contains(&n) {
-            self.push(field, format!("between 1 and {max} characters"));
-        } else if value.chars().any(char::is_control) {
-            self.push(field, "control characters are not allowed");
-        }
-        self
+        self.characters(field, value, max, |_| false, "control characters are not allowed")
     }
 
     /// Paragraphs of text: like [`Validator::text`], with line breaks
     /// (`\n`) and tabs allowed.
     pub fn paragraphs(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
-        let n = value.chars().count();
-        if !(1..=max).contains(&n) {
+        let message = "control characters other than line breaks and tabs are not allowed";
+        self.characters(field, value, max, |c| c == '\n' || c == '\t', message)
+    }
+
+    /// 1 to `max` characters, no control character but those `allowed`.
+    fn characters(
+        &mut self,
+        field: &str,
+        value: &str,
+        max: usize,
+        allowed: fn(char) -> bool,
+        message: &str,
+    ) -> &mut Self {
+        if !(1..=max).contains(&value.chars().count()) {
             self.push(field, format!("between 1 and {max} characters"));
-        } else if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-            self.push(field, "control characters other than line breaks and tabs are not allowed");
+        } else if value.chars().any(|c| c.is_control() && !allowed(c)) {
+            self.push(field, message);
         }
         self
     }

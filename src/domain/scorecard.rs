@@ -163,22 +163,20 @@ mod tests {
     use crate::domain::stats::Counts;
     use proptest::prelude::*;
 
-    fn shipped() -> ScorecardConfig {
+    fn parse(text: &str) -> ScorecardConfig {
         #[derive(Deserialize)]
         struct File {
             scorecard: ScorecardConfig,
         }
-        let text = include_str!("../../config/scorecard.toml");
         toml::from_str::<File>(text).unwrap().scorecard
     }
 
+    fn shipped() -> ScorecardConfig {
+        parse(include_str!("../../config/scorecard.toml"))
+    }
+
     fn five_groups() -> ScorecardConfig {
-        #[derive(Deserialize)]
-        struct File {
-            scorecard: ScorecardConfig,
-        }
-        let text = include_str!("../../config/scorecard-five-groups.toml");
-        toml::from_str::<File>(text).unwrap().scorecard
+        parse(include_str!("../../config/scorecard-five-groups.toml"))
     }
 
     fn of(f: &Figures) -> impl Fn(&str) -> Option<Figure> + '_ {
