@@ -3,13 +3,14 @@
 
 mod common;
 
+use chrono::Datelike;
 use common::flow::json_ok;
 use common::{Backend, TestApp};
 use motcua::simulate::{Mix, Options, Report};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-on_both_backends!(simulated_statistics_reproduce_the_mix);
+on_both_backends!(simulated_statistics_reproduce_the_mix, roll_ups_read_any_period_as_the_days);
 
 const YEAR: i32 = 2025;
 
@@ -111,4 +112,88 @@ async fn simulated_statistics_reproduce_the_mix(b: Backend) {
     let citizen = app.token("citizen").await;
     let filed = common::flow::file(&app, &citizen, common::flow::BIRTH, "06691").await;
     assert!(filed["code"].as_str().unwrap().ends_with("-0001"));
+}
+
+/// The statistics read a period from the monthly roll-ups and the days
+/// outside whole months (`stats::daily::sums`); whatever the period, they
+/// count what the daily rows alone count.
+async fn roll_ups_read_any_period_as_the_days(b: Backend) {
+    use diesel::prelude::*;
+    use motcua::domain::daily::{Day, Months};
+    use motcua::stats::daily::{Grouping, sums};
+
+    #[derive(QueryableByName)]
+    struct DayRow {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        day: String,
+        #[diesel(embed)]
+        counts: Day,
+    }
+
+    let app = TestApp::spawn(b).await;
+    let options = Options {
+        dossiers: 1_500,
+        seed: 7,
+        year: YEAR,
+        applicants: None,
+        backlog: 0,
+        communes: 0,
+        mix: Mix::default(),
+    };
+    simulate(&app, options).await;
+    let d = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let periods = [
+        ("2025-01-01", "2026-01-01"),
+        ("2024-01-01", "2027-01-01"),
+        ("2025-01-15", "2025-03-02"),
+        ("2025-02-03", "2025-02-04"),
+        ("2025-02-01", "2025-03-01"),
+        ("2025-03-31", "2025-04-01"),
+        ("2024-12-20", "2025-01-10"),
+        ("2025-06-10", "2025-06-10"),
+        ("2025-04-30", "2025-12-02"),
+    ];
+    let (unit_ids, days): (Vec<String>, Vec<(chrono::NaiveDate, Day)>) = app
+        .db(|c| {
+            use motcua::db::schema::units;
+            let ids = units::table.select(units::id).load::<String>(c)?;
+            let cols: Vec<String> =
+                Day::FLOWS.iter().chain(Day::STOCKS).map(|c| format!("CAST({c} AS BIGINT) AS {c}")).collect();
+            let rows: Vec<DayRow> =
+                diesel::sql_query(format!("SELECT CAST(day AS TEXT) AS day, {} FROM daily_counts", cols.join(", ")))
+                    .load(c)?;
+            Ok((ids, rows.into_iter().map(|r| (r.day.parse().unwrap(), r.counts)).collect()))
+        })
+        .await;
+    assert!(days.len() > 300, "a year of days: {}", days.len());
+    // What the daily rows alone give for [from, to).
+    let window = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        let mut sum = Day::default();
+        for (day, c) in days.iter().filter(|(day, _)| *day < to) {
+            sum += if *day >= from { *c } else { c.stocks() };
+        }
+        sum.counts()
+    };
+    for (from, to) in periods {
+        let (from, to) = (d(from), d(to));
+        let ids = unit_ids.clone();
+        let (by_unit, by_month) = app
+            .db(move |c| {
+                let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+                Ok((sums(c, Grouping::Unit, &ids, from, to)?, sums(c, Grouping::Month, &ids, from, to)?))
+            })
+            .await;
+        let mut total = Day::default();
+        for (_, c) in by_unit {
+            total += c;
+        }
+        assert_eq!(total.counts(), window(from, to), "{from}..{to}");
+        let months = Months::new(by_month.into_iter().map(|(m, c)| (d(&format!("{m}-01")), c)));
+        let mut start = from;
+        while start < to {
+            let next = (start.with_day(1).unwrap() + chrono::Months::new(1)).min(to);
+            assert_eq!(months.of(start).counts(), window(start, next), "{start}..{next} of {from}..{to}");
+            start = next;
+        }
+    }
 }

@@ -393,7 +393,7 @@ fn migrate(target: &Target) -> anyhow::Result<Vec<String>> {
 
 /// The migrations after which the daily counts are recomputed: the one that
 /// creates `daily_counts`, and those that change what they count.
-const COUNTING_MIGRATIONS: [&str; 2] = ["20250107000001", "20250114000002"];
+const COUNTING_MIGRATIONS: [&str; 3] = ["20250107000001", "20250114000002", "20250116000001"];
 
 #[cfg(test)]
 mod tests {

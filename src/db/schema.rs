@@ -67,6 +67,8 @@ diesel::table! {
         updated_at -> Timestamp,
         /// The code in the national procedure database (MaTTHC).
         national_code -> Nullable<Text>,
+        /// Its result is a copy certified from an original (docs/statistics.md).
+        certifies_copies -> Bool,
     }
 }
 
@@ -294,6 +296,48 @@ diesel::table! {
         in_progress_within -> Integer,
         assessed -> Integer,
         assessment_points -> Integer,
+        certified_copies_requested -> Integer,
+        certified_copies_done -> Integer,
+        fully_online -> Integer,
+    }
+}
+
+diesel::table! {
+    /// The daily counts summed per local month (`stats::daily`).
+    monthly_counts (month, unit_id, procedure_id, desk_id) {
+        /// The first day of the local month.
+        month -> Date,
+        unit_id -> Text,
+        procedure_id -> Text,
+        /// The desk that received the dossiers: the unit itself, or another
+        /// unit's desk (`dossier_desks`).
+        desk_id -> Text,
+        received -> Integer,
+        received_online -> Integer,
+        received_counter -> Integer,
+        received_postal -> Integer,
+        digitized -> Integer,
+        reused -> Integer,
+        fee_bearing -> Integer,
+        paid_online -> Integer,
+        finished -> Integer,
+        finished_on_time -> Integer,
+        processing_days -> Integer,
+        document_results -> Integer,
+        e_results -> Integer,
+        finished_late_apologized -> Integer,
+        ratings -> Integer,
+        ratings_satisfied -> Integer,
+        in_progress -> Integer,
+        in_progress_on_time -> Integer,
+        in_progress_late_apologized -> Integer,
+        finished_within -> Integer,
+        in_progress_within -> Integer,
+        assessed -> Integer,
+        assessment_points -> Integer,
+        certified_copies_requested -> Integer,
+        certified_copies_done -> Integer,
+        fully_online -> Integer,
     }
 }
 
@@ -580,6 +624,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_pending,
     complaints,
     daily_counts,
+    monthly_counts,
     delegations,
     dossier_assessments,
     dossier_components,

@@ -12,7 +12,7 @@
 
 use std::ops::{AddAssign, Neg};
 
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use diesel::QueryableByName;
 
 use super::dossier::{Timeliness, past_appointment, supplemented_twice};
@@ -40,8 +40,13 @@ macro_rules! daily_columns {
             }
 
             /// Only the stock changes.
-            fn stocks(self) -> Self {
+            pub fn stocks(self) -> Self {
                 Self { $($stock: self.$stock,)* ..Self::default() }
+            }
+
+            /// Only the flows.
+            fn flows(self) -> Self {
+                Self { $($flow: self.$flow,)* ..Self::default() }
             }
         }
 
@@ -64,7 +69,8 @@ macro_rules! daily_columns {
 daily_columns! {
     flows: received, received_online, received_counter, received_postal, digitized, reused, fee_bearing,
         paid_online, finished, finished_on_time, processing_days, document_results, e_results,
-        finished_late_apologized, ratings, ratings_satisfied, finished_within, assessed, assessment_points;
+        finished_late_apologized, ratings, ratings_satisfied, finished_within, assessed, assessment_points,
+        certified_copies_requested, certified_copies_done, fully_online;
     stocks: in_progress, in_progress_on_time, in_progress_late_apologized, in_progress_within
 }
 
@@ -98,21 +104,65 @@ impl Day {
             ratings_satisfied: self.ratings_satisfied,
             assessed: self.assessed,
             assessment_points: self.assessment_points,
+            certified_copies_requested: self.certified_copies_requested,
+            certified_copies_done: self.certified_copies_done,
+            fully_online: self.fully_online,
         }
     }
 }
 
-/// The sums for the local dates `[from, to)`: the flows of those days and the
-/// stock changes of every day before `to`.
-pub fn window(days: impl IntoIterator<Item = (NaiveDate, Day)>, from: NaiveDate, to: NaiveDate) -> Day {
-    let mut sum = Day::default();
-    for (day, d) in days {
-        if day >= to {
-            continue;
+/// The first day of `day`'s month.
+pub fn month_of(day: NaiveDate) -> NaiveDate {
+    day.with_day(1).expect("every month has a first day")
+}
+
+/// The whole months inside the local dates `[from, to)`, as `[first, end)`:
+/// `first` is the first 1st of a month on or after `from`, `end` the last on
+/// or before `to` (`first > end` when no whole month lies inside). The
+/// statistics read a period as `window` sums it, but from two tables
+/// (`stats::daily::sums`): the monthly roll-ups give the flows of the whole
+/// months and the stock changes of every month before `end`; the daily rows
+/// give the rest — the flows of `[from, first)` and of `[end, to)`, and the
+/// stock changes of `[end, to)`. So a period reads at most one row per
+/// month and group, plus the days of two partial months.
+pub fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let first = if from == month_of(from) { from } else { next_month(from) };
+    (first, month_of(to))
+}
+
+fn next_month(day: NaiveDate) -> NaiveDate {
+    month_of(day).checked_add_months(chrono::Months::new(1)).expect("in range")
+}
+
+/// A period's sums per month (`stats::daily::sums` grouped by month, keyed
+/// by the month's first day) made cumulative in their stocks.
+pub struct Months(std::collections::BTreeMap<NaiveDate, Day>);
+
+impl Months {
+    pub fn new(sums: impl IntoIterator<Item = (NaiveDate, Day)>) -> Self {
+        let mut by_month: std::collections::BTreeMap<NaiveDate, Day> = Default::default();
+        for (month, d) in sums {
+            *by_month.entry(month_of(month)).or_default() += d;
         }
-        sum += if day >= from { d } else { d.stocks() };
+        let mut stocks = Day::default();
+        for d in by_month.values_mut() {
+            stocks += d.stocks();
+            *d = d.flows();
+            *d += stocks;
+        }
+        Self(by_month)
     }
-    sum
+
+    /// The sums of the part of the period in the month of `day`: its flows,
+    /// and the stock changes of it and of every earlier month.
+    pub fn of(&self, day: NaiveDate) -> Day {
+        let month = month_of(day);
+        match self.0.range(..=month).next_back() {
+            Some((m, d)) if *m == month => *d,
+            Some((_, d)) => d.stocks(),
+            None => Day::default(),
+        }
+    }
 }
 
 /// A dossier as the statistics see it. Times are UTC, as stored.
@@ -134,6 +184,8 @@ pub struct Facts {
     pub reused: bool,
     /// The procedure's result is a document.
     pub document_result: bool,
+    /// The procedure's result is a copy certified from an original.
+    pub certifies_copies: bool,
     pub e_result: bool,
     pub apologized: bool,
     pub working_days_taken: Option<i32>,
@@ -178,6 +230,18 @@ impl Facts {
         }
     }
 
+    /// Its result was issued and reached the applicant online: as a signed
+    /// e-result, or with no document to hand over.
+    fn returned_online(&self) -> bool {
+        self.result_at.is_some() && (!self.document_result || self.e_result)
+    }
+
+    /// Fully online: filed online, its fee (if any) paid online, and its
+    /// result returned online.
+    fn fully_online(&self) -> bool {
+        self.channel == "online" && (!self.fee_bearing || self.paid_online) && self.returned_online()
+    }
+
     /// Processing ended: the result was issued, or the dossier was returned,
     /// rejected, withdrawn or stopped.
     fn left_at(&self) -> Option<NaiveDateTime> {
@@ -202,6 +266,9 @@ impl Facts {
                     reused: i64::from(self.reused),
                     fee_bearing: i64::from(self.fee_bearing),
                     paid_online: i64::from(self.fee_bearing && self.paid_online),
+                    certified_copies_requested: i64::from(self.certifies_copies),
+                    certified_copies_done: i64::from(self.certifies_copies && self.returned_online()),
+                    fully_online: i64::from(self.fully_online()),
                     ..Day::default()
                 },
             ));
@@ -270,6 +337,19 @@ mod tests {
 
     use super::*;
 
+    /// The sums for the local dates `[from, to)`: the flows of those days and the
+    /// stock changes of every day before `to`.
+    fn window(days: impl IntoIterator<Item = (NaiveDate, Day)>, from: NaiveDate, to: NaiveDate) -> Day {
+        let mut sum = Day::default();
+        for (day, d) in days {
+            if day >= to {
+                continue;
+            }
+            sum += if day >= from { d } else { d.stocks() };
+        }
+        sum
+    }
+
     /// Local midnight of `d`, as stored (UTC).
     fn midnight(d: NaiveDate) -> NaiveDateTime {
         super::super::calendar::from_local(d.and_time(NaiveTime::MIN)).naive_utc()
@@ -296,6 +376,13 @@ mod tests {
                 c.reused += i64::from(f.reused);
                 c.fee_bearing += i64::from(f.fee_bearing);
                 c.paid_online += i64::from(f.fee_bearing && f.paid_online);
+                // A certified copy is done, and a dossier fully online, once
+                // its result has reached the applicant online.
+                let returned_online = f.result_at.is_some() && (!f.document_result || f.e_result);
+                c.certified_copies_requested += i64::from(f.certifies_copies);
+                c.certified_copies_done += i64::from(f.certifies_copies && returned_online);
+                let paid = !f.fee_bearing || f.paid_online;
+                c.fully_online += i64::from(f.channel == "online" && paid && returned_online);
             }
             // By date; a second supplement request is not on time, yet not late.
             let once = f.supplement_requests <= 1;
@@ -385,6 +472,7 @@ mod tests {
                 digitized: flags[2],
                 reused: flags[3],
                 document_result: flags[4],
+                certifies_copies: flags[7],
                 e_result: flags[5],
                 apologized: flags[6],
                 working_days_taken: result_at.and(working_days),
@@ -399,6 +487,31 @@ mod tests {
         EPOCH.parse::<NaiveDateTime>().unwrap().date() + chrono::Duration::days(offset)
     }
 
+    /// What `stats::daily::sums` reads for `[from, to)` from the monthly
+    /// roll-ups of `days` and from `days` themselves, keyed by month, as
+    /// its SQL selects them.
+    fn rolled_up(days: &[(NaiveDate, Day)], from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Day)> {
+        let (first, end) = whole_months(from, to);
+        let mut months: std::collections::BTreeMap<NaiveDate, Day> = Default::default();
+        for (day, d) in days {
+            *months.entry(month_of(*day)).or_default() += *d;
+        }
+        let mut out = Vec::new();
+        for (month, d) in months.into_iter().filter(|(m, _)| *m < end) {
+            let mut x = if month >= first { d.flows() } else { Day::default() };
+            x += d.stocks();
+            out.push((month, x));
+        }
+        for (day, d) in days.iter().filter(|(day, _)| *day < to && (*day >= end || (*day >= from && *day < first))) {
+            let mut x = if *day >= from && (*day < first || *day >= end) { d.flows() } else { Day::default() };
+            if *day >= end {
+                x += d.stocks();
+            }
+            out.push((month_of(*day), x));
+        }
+        out
+    }
+
     proptest! {
         /// Summing the days gives, for any period, what the definitions
         /// count on the dossiers themselves.
@@ -410,6 +523,28 @@ mod tests {
         ) {
             let (from, to) = (date(from), date(from + length));
             prop_assert_eq!(counted(&dossiers, from, to), direct(&dossiers, from, to));
+        }
+
+        /// The monthly roll-ups and the days outside whole months read any
+        /// period as the days alone do, in total and month by month.
+        #[test]
+        fn months_and_days_read_as_the_days(
+            dossiers in prop::collection::vec(facts(), 0..30),
+            from in -2i64..70,
+            length in 0i64..70,
+        ) {
+            let (from, to) = (date(from), date(from + length));
+            let days: Vec<(NaiveDate, Day)> = dossiers.iter().flat_map(Facts::days).collect();
+            let read = rolled_up(&days, from, to);
+            let total = read.iter().fold(Day::default(), |mut a, (_, d)| { a += *d; a });
+            prop_assert_eq!(total.counts(), window(days.iter().copied(), from, to).counts());
+            let months = Months::new(read);
+            let mut start = from;
+            while start < to {
+                let end = next_month(start).min(to);
+                prop_assert_eq!(months.of(start).counts(), window(days.iter().copied(), start, end).counts());
+                start = end;
+            }
         }
 
         /// A change moves the counts from the old facts to the new: what
@@ -445,6 +580,7 @@ mod tests {
             digitized: false,
             reused: false,
             document_result: true,
+            certifies_copies: false,
             e_result: false,
             apologized: false,
             working_days_taken: None,
@@ -484,6 +620,7 @@ mod tests {
             digitized: true,
             reused: false,
             document_result: true,
+            certifies_copies: false,
             e_result: true,
             apologized: true,
             working_days_taken: Some(5),

@@ -52,6 +52,14 @@ pub struct Counts {
     pub assessed: i64,
     /// … their assessments' points, out of 18 each.
     pub assessment_points: i64,
+    /// Received in the period for a procedure that certifies copies from
+    /// originals (a request for a certified electronic copy).
+    pub certified_copies_requested: i64,
+    /// … whose certified copy reached the applicant online.
+    pub certified_copies_done: i64,
+    /// Received in the period and fully online: filed online, paid online
+    /// (if fee-bearing) and returned online.
+    pub fully_online: i64,
 }
 
 impl AddAssign for Counts {
@@ -77,6 +85,9 @@ impl AddAssign for Counts {
         self.ratings_satisfied += o.ratings_satisfied;
         self.assessed += o.assessed;
         self.assessment_points += o.assessment_points;
+        self.certified_copies_requested += o.certified_copies_requested;
+        self.certified_copies_done += o.certified_copies_done;
+        self.fully_online += o.fully_online;
     }
 }
 
@@ -118,6 +129,10 @@ pub struct Figures {
     pub assessment_rate: Figure,
     /// Late dossiers for which an apology was issued.
     pub apology_rate: Figure,
+    /// Certified electronic copies made from originals, of those requested.
+    pub certified_copy_rate: Figure,
+    /// Fully online dossiers (filed, paid and returned online), of those received.
+    pub fully_online_rate: Figure,
 }
 
 impl Figures {
@@ -139,6 +154,8 @@ impl Figures {
             assessment_points: Figure::ratio(c.assessment_points, c.assessed),
             assessment_rate: Figure::ratio(c.assessment_points, i64::from(MAX_POINTS) * c.assessed),
             apology_rate: Figure::ratio(c.late_apologized, c.late),
+            certified_copy_rate: Figure::ratio(c.certified_copies_done, c.certified_copies_requested),
+            fully_online_rate: Figure::ratio(c.fully_online, c.received),
         }
     }
 
@@ -154,6 +171,8 @@ impl Figures {
             "satisfaction_rate" => &self.satisfaction_rate,
             "apology_rate" => &self.apology_rate,
             "assessment_rate" => &self.assessment_rate,
+            "certified_copy_rate" => &self.certified_copy_rate,
+            "fully_online_rate" => &self.fully_online_rate,
             _ => return None,
         })
     }
@@ -191,6 +210,9 @@ mod tests {
             ratings_satisfied: 5,
             assessed: 4,
             assessment_points: 66,
+            certified_copies_requested: 3,
+            certified_copies_done: 2,
+            fully_online: 5,
         }
     }
 

@@ -75,6 +75,11 @@ pub struct ProcedureSpec {
     pub online_level: OnlineLevel,
     /// Whether the result is a document (and so can be an e-result).
     pub result_is_document: bool,
+    /// Whether the result is a copy certified from an original (chứng thực
+    /// bản sao từ bản chính): its dossiers are the statistics' requests for
+    /// certified copies (docs/statistics.md).
+    #[serde(default)]
+    pub certifies_copies: bool,
     pub components: Vec<Component>,
 }
 
@@ -132,6 +137,7 @@ pub struct ProcedureRow {
     pub result_is_document: bool,
     pub active: bool,
     pub national_code: Option<String>,
+    pub certifies_copies: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -178,6 +184,7 @@ pub fn views(conn: &mut DbConnection, rows: Vec<ProcedureRow>) -> QueryResult<Ve
                 fee_vnd: r.fee_vnd,
                 online_level: OnlineLevel::parse(&r.online_level),
                 result_is_document: r.result_is_document,
+                certifies_copies: r.certifies_copies,
             },
             id: r.id,
             active: r.active,
@@ -224,6 +231,7 @@ pub fn save(conn: &mut DbConnection, id: &str, spec: &ProcedureSpec, active: boo
         procedures::fee_vnd.eq(spec.fee_vnd),
         procedures::online_level.eq(spec.online_level.as_str()),
         procedures::result_is_document.eq(spec.result_is_document),
+        procedures::certifies_copies.eq(spec.certifies_copies),
         procedures::active.eq(active),
         procedures::search_text.eq(fold(&format!("{} {} {}", spec.code, spec.name, spec.field))),
         procedures::updated_at.eq(at),

@@ -144,6 +144,7 @@ pub struct UpdateProcedure {
     pub fee_vnd: Option<i64>,
     pub online_level: Option<OnlineLevel>,
     pub result_is_document: Option<bool>,
+    pub certifies_copies: Option<bool>,
     /// Replaces the whole list of components.
     pub components: Option<Vec<Component>>,
     pub active: Option<bool>,
@@ -180,6 +181,7 @@ pub async fn update(
                 fee_vnd: u.fee_vnd.unwrap_or(s.fee_vnd),
                 online_level: u.online_level.unwrap_or(s.online_level),
                 result_is_document: u.result_is_document.unwrap_or(s.result_is_document),
+                certifies_copies: u.certifies_copies.unwrap_or(s.certifies_copies),
                 components: u.components.unwrap_or(s.components),
             };
             spec.validate()?;

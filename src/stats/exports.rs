@@ -19,6 +19,7 @@ use crate::auth::Principal;
 use crate::db::schema::{dossier_facts, dossiers, procedures, ratings, scope_units, units};
 use crate::db::{DbConnection, text_literal};
 use crate::domain::dossier::Timeliness;
+use crate::domain::stats::{Counts, Figure, Figures};
 use crate::domain::text::spreadsheet_safe;
 use crate::domain::workflow::Status;
 use crate::dossiers::routes::local_midnight;
@@ -93,26 +94,31 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 
 // ---- statistics -------------------------------------------------------------
 
-const RATES: [&str; 11] = [
-    "online_rate",
-    "on_time_rate",
-    "average_processing_days",
-    "digitization_rate",
-    "e_result_rate",
-    "reuse_rate",
-    "online_payment_rate",
-    "satisfaction_rate",
-    "apology_rate",
-    "assessment_points",
-    "assessment_rate",
-];
+/// The figures of a row by column name, in column order.
+fn figures(f: &Figures) -> [(&'static str, &Figure); 13] {
+    [
+        ("online_rate", &f.online_rate),
+        ("on_time_rate", &f.on_time_rate),
+        ("average_processing_days", &f.average_processing_days),
+        ("digitization_rate", &f.digitization_rate),
+        ("e_result_rate", &f.e_result_rate),
+        ("reuse_rate", &f.reuse_rate),
+        ("online_payment_rate", &f.online_payment_rate),
+        ("satisfaction_rate", &f.satisfaction_rate),
+        ("apology_rate", &f.apology_rate),
+        ("assessment_points", &f.assessment_points),
+        ("assessment_rate", &f.assessment_rate),
+        ("certified_copy_rate", &f.certified_copy_rate),
+        ("fully_online_rate", &f.fully_online_rate),
+    ]
+}
 
 fn stats_header() -> Vec<String> {
     let mut h: Vec<String> =
         ["row", "key", "label", "received", "received_online", "received_counter", "received_postal"]
             .map(String::from)
             .into();
-    for r in RATES {
+    for (r, _) in figures(&Figures::from_counts(&Counts::default())) {
         h.extend([format!("{r}_numerator"), format!("{r}_denominator"), r.to_string()]);
     }
     h
@@ -129,19 +135,7 @@ fn stats_cells(kind: &str, row: &Row) -> Vec<Cell> {
         Cell::Int(f.received_counter),
         Cell::Int(f.received_postal),
     ];
-    for figure in [
-        &f.online_rate,
-        &f.on_time_rate,
-        &f.average_processing_days,
-        &f.digitization_rate,
-        &f.e_result_rate,
-        &f.reuse_rate,
-        &f.online_payment_rate,
-        &f.satisfaction_rate,
-        &f.apology_rate,
-        &f.assessment_points,
-        &f.assessment_rate,
-    ] {
+    for (_, figure) in figures(f) {
         cells.extend([Cell::Int(figure.numerator), Cell::Int(figure.denominator), Cell::Number(figure.value)]);
     }
     cells

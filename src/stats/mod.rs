@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 
 use self::daily::Grouping;
 use crate::db::DbConnection;
-use crate::domain::daily::{Day, window};
+use crate::domain::daily::Months;
 use crate::domain::stats::{Counts, Figure, Figures};
 use crate::domain::units::Level;
 
@@ -248,15 +248,18 @@ pub fn compute(
                 .collect()
         }
         GroupBy::Month => {
-            let days: Vec<(NaiveDate, Day)> = daily::sums(conn, Grouping::Day, &ids, from, to)?
-                .into_iter()
-                .map(|(day, d)| (day.parse().expect("dates read back as YYYY-MM-DD"), d))
-                .collect();
+            let mut sums = Vec::new();
+            for (month, d) in daily::sums(conn, Grouping::Month, &ids, from, to)? {
+                let first = NaiveDate::parse_from_str(&format!("{month}-01"), "%Y-%m-%d")
+                    .map_err(|e| diesel::result::Error::DeserializationError(format!("month {month:?}: {e}").into()))?;
+                sums.push((first, d));
+            }
+            let by_month = Months::new(sums);
             months(from, to)
                 .into_iter()
-                .map(|(a, b)| {
+                .map(|(a, _)| {
                     let key = a.format("%Y-%m").to_string();
-                    Row::new(key.clone(), key, window(days.iter().copied(), a, b).counts())
+                    Row::new(key.clone(), key, by_month.of(a).counts())
                 })
                 .collect()
         }

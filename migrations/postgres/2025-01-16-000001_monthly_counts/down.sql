@@ -1,0 +1,5 @@
+DROP TABLE monthly_counts;
+ALTER TABLE daily_counts DROP COLUMN fully_online;
+ALTER TABLE daily_counts DROP COLUMN certified_copies_done;
+ALTER TABLE daily_counts DROP COLUMN certified_copies_requested;
+ALTER TABLE procedures DROP COLUMN certifies_copies;
