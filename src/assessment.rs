@@ -44,7 +44,7 @@ fn inputs(
     settings: &crate::config::AssessmentSettings,
 ) -> Result<Inputs, ApiError> {
     type Own = (Option<NaiveDateTime>, i32, String, String, bool, i32, i32, i32, Option<String>, String, String);
-    let (due, supplement_requests, channel, unit_id, e_result, early, on_the_day, late, national_code, level, code): Own =
+    let (due, supplement_requests, channel, unit_id, e_result, early, on_time, late, national_code, level, code): Own =
         dossiers::table
             .inner_join(dossier_facts::table)
             .inner_join(procedures::table)
@@ -57,7 +57,7 @@ fn inputs(
                 dossiers::receiving_unit_id,
                 dossier_facts::e_result,
                 dossier_facts::steps_early,
-                dossier_facts::steps_on_the_day,
+                dossier_facts::steps_on_time,
                 dossier_facts::steps_late,
                 procedures::national_code,
                 units::level,
@@ -101,12 +101,12 @@ fn inputs(
     Ok(Inputs {
         due: due.unwrap_or(result_at),
         result_at,
-        steps: Steps { early, on_the_day, late },
+        steps: Steps { early, on_time, late },
         supplement_requests,
         filed_online: channel == "online",
         e_result,
         level,
-        decides_at_desk: settings.units_deciding_at_desk.contains(&code),
+        decides_at_desk: settings.decides_at_desk(&code),
         national_code: national_code.is_some(),
         substantiated_complaint,
         unit_complaints,
@@ -120,15 +120,30 @@ fn inputs(
     })
 }
 
+/// A dossier's stored assessment (`dossier_assessments`).
+#[derive(Insertable)]
+#[diesel(table_name = dossier_assessments)]
+pub struct AssessmentRow {
+    dossier_id: String,
+    assessed_at: NaiveDateTime,
+    total: i32,
+    indices: String,
+}
+
+impl AssessmentRow {
+    pub fn new(dossier_id: &str, a: &Assessment, at: NaiveDateTime) -> Self {
+        let indices = serde_json::to_string(&a.indices).expect("indices serialise");
+        Self { dossier_id: dossier_id.to_string(), assessed_at: at, total: a.total, indices }
+    }
+}
+
 /// Stores dossier `id`'s assessment made at `at`, or replaces its indices.
 fn store(conn: &mut DbConnection, id: &str, a: &Assessment, at: NaiveDateTime) -> QueryResult<()> {
-    let indices = serde_json::to_string(&a.indices).expect("indices serialise");
-    let values = (dossier_assessments::total.eq(a.total), dossier_assessments::indices.eq(&indices));
+    let row = AssessmentRow::new(id, a, at);
+    let values = (dossier_assessments::total.eq(row.total), dossier_assessments::indices.eq(&row.indices));
     let replaced = diesel::update(dossier_assessments::table.find(id)).set(values).execute(conn)?;
     if replaced == 0 {
-        diesel::insert_into(dossier_assessments::table)
-            .values((dossier_assessments::dossier_id.eq(id), dossier_assessments::assessed_at.eq(at), values))
-            .execute(conn)?;
+        diesel::insert_into(dossier_assessments::table).values(&row).execute(conn)?;
     }
     Ok(())
 }

@@ -65,8 +65,16 @@ pub struct Settings {
 #[serde(deny_unknown_fields)]
 pub struct AssessmentSettings {
     /// Codes of the units whose one-stop unit decides, not only receives
-    /// and returns, at least their level's share of procedures (index 5).
+    /// and returns, at least their level's share of procedures (index 5);
+    /// `*` for every unit.
     pub units_deciding_at_desk: Vec<String>,
+}
+
+impl AssessmentSettings {
+    /// Whether unit `code`'s one-stop unit decides at the desk (index 5).
+    pub fn decides_at_desk(&self, code: &str) -> bool {
+        self.units_deciding_at_desk.iter().any(|c| c == "*" || c == code)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -153,13 +153,13 @@ struct SimulateArgs {
     /// Generated communes added to the demo hierarchy.
     #[arg(long, default_value_t = 0)]
     communes: u32,
-    /// Share filed online.
+    /// Share filed online, at every level (default: Quảng Ninh's, level by level).
     #[arg(long)]
     online: Option<f64>,
-    /// Share with every mandatory component digitized.
+    /// Share with every mandatory component digitized, at every level.
     #[arg(long)]
     digitized: Option<f64>,
-    /// Share of document results issued as e-results.
+    /// Share of document results issued as e-results, at every level.
     #[arg(long)]
     e_result: Option<f64>,
     /// Share reusing a repository document.
@@ -179,10 +179,11 @@ struct SimulateArgs {
 impl SimulateArgs {
     fn options(self) -> motcua::simulate::Options {
         let d = motcua::simulate::Mix::default();
+        let every_level = motcua::simulate::PerLevel::all;
         let mix = motcua::simulate::Mix {
-            online: self.online.unwrap_or(d.online),
-            digitized: self.digitized.unwrap_or(d.digitized),
-            e_result: self.e_result.unwrap_or(d.e_result),
+            online: self.online.map_or(d.online, every_level),
+            digitized: self.digitized.map_or(d.digitized, every_level),
+            e_result: self.e_result.map_or(d.e_result, every_level),
             reuse: self.reuse.unwrap_or(d.reuse),
             online_payment: self.online_payment.unwrap_or(d.online_payment),
             satisfaction: self.satisfaction.unwrap_or(d.satisfaction),
@@ -305,11 +306,11 @@ async fn main() -> anyhow::Result<()> {
             motcua::seed::demo(&db).await?;
             let signer = motcua::results::keys::Signer::load(&settings.results, settings.profile)?;
             let files = motcua::storage::LocalDir::new(settings.files.dir.clone())?;
-            let dossiers = settings.dossiers.clone();
+            let (dossiers, assessment) = (settings.dossiers.clone(), settings.assessment.clone());
             let report = db
                 .run(move |conn| {
                     motcua::results::publish_key(conn, &signer.key_id, &signer.public_key_b64())?;
-                    Ok(motcua::simulate::run(conn, &signer, &files, &dossiers, &options))
+                    Ok(motcua::simulate::run(conn, &signer, &files, (&dossiers, &assessment), &options))
                 })
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))??;

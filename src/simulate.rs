@@ -29,14 +29,16 @@ use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
+use crate::assessment::AssessmentRow;
 use crate::auth::users::UserRow;
 use crate::db::DbConnection;
 use crate::db::schema::{
     dossier_components, dossier_events, dossier_facts, dossier_files, dossier_units, dossiers, payments, procedures,
     ratings, sequences, users,
 };
+use crate::domain::assessment::{Assessment, Inputs, Pace, Steps, UnitComplaints, UnitOnline};
 use crate::domain::calendar::{Calendar, OfficeHours};
-use crate::domain::dossier::{self as domain, Act, Channel, Dossier, Now, PaymentChannel};
+use crate::domain::dossier::{self as domain, Act, Channel, Dossier, Now, PaymentChannel, Timeliness};
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::process::{self, Route, StepKind, StepTally};
 use crate::domain::result_form::result_number;
@@ -53,16 +55,42 @@ use crate::results::keys::Signer;
 use crate::storage::FileStore;
 use crate::units::UnitRow;
 
-/// The shares that shape the simulated year. The first six are the
+/// A share that the province publishes per level of the receiving unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PerLevel {
+    pub province: f64,
+    pub district: f64,
+    pub commune: f64,
+}
+
+impl PerLevel {
+    /// The same share at every level.
+    pub fn all(share: f64) -> Self {
+        Self { province: share, district: share, commune: share }
+    }
+
+    pub fn at(&self, level: Level) -> f64 {
+        match level {
+            Level::Province => self.province,
+            Level::District => self.district,
+            Level::Commune => self.commune,
+        }
+    }
+}
+
+/// The shares that shape the simulated year. The first seven are the
 /// published figures `GET /api/v1/stats` reproduces.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mix {
     /// Dossiers filed online (the rest at the counter or by post).
-    pub online: f64,
+    pub online: PerLevel,
     /// Dossiers whose every mandatory component has an electronic form.
-    pub digitized: f64,
+    pub digitized: PerLevel,
     /// Results of document-issuing procedures issued as signed e-results.
-    pub e_result: f64,
+    pub e_result: PerLevel,
+    /// Results of the procedures certifying copies from originals issued as
+    /// signed electronic copies.
+    pub certified_copies: f64,
     /// Dossiers taking a component from the applicant's repository.
     pub reuse: f64,
     /// Fee-bearing dossiers paid online.
@@ -75,8 +103,9 @@ pub struct Mix {
     pub apology: f64,
     /// Online dossiers asked for a supplement at intake.
     pub intake_supplement: f64,
-    /// Dossiers asked for a supplement during processing (the clock pauses).
-    pub processing_supplement: f64,
+    /// Dossiers asked for a supplement during processing (the clock
+    /// pauses), per level of the receiving unit.
+    pub processing_supplement: PerLevel,
     /// Dossiers transferred to another unit of the same level.
     pub transfer: f64,
     /// Online dossiers rejected at intake.
@@ -90,21 +119,25 @@ pub struct Mix {
 }
 
 impl Default for Mix {
-    /// DESIGN.md §6, Quảng Ninh 2024: online 98.55%, digitized 99.1%,
-    /// e-results 97.8%, reuse 78.01%, online payment 57.4%, satisfaction
-    /// 17.7 / 18; the rest are plausible guesses.
+    /// DESIGN.md §6, Quảng Ninh 2023–2024: online 98.55% (province), 98.6%
+    /// (district), 97% (commune); digitized 99.1%, 99.3%, 98.2%; e-results
+    /// 97.8%, 93.9%, 96.5%; certified e-copies 10,823 of 10,823; reuse
+    /// 78.01%; online payment 57.4%; satisfaction 98%. The on-time share
+    /// and the supplements are set so that the 18-point assessment averages
+    /// 17.7 at each level (docs/assessment.md); the rest are plausible guesses.
     fn default() -> Self {
         Self {
-            online: 0.9855,
-            digitized: 0.991,
-            e_result: 0.978,
+            online: PerLevel { province: 0.9855, district: 0.986, commune: 0.97 },
+            digitized: PerLevel { province: 0.991, district: 0.993, commune: 0.982 },
+            e_result: PerLevel { province: 0.978, district: 0.939, commune: 0.965 },
+            certified_copies: 1.0,
             reuse: 0.7801,
             online_payment: 0.574,
-            satisfaction: 17.7 / 18.0,
-            on_time: 0.985,
+            satisfaction: 0.98,
+            on_time: 1.0,
             apology: 0.8,
             intake_supplement: 0.03,
-            processing_supplement: 0.02,
+            processing_supplement: PerLevel { province: 0.17, district: 0.13, commune: 0.05 },
             transfer: 0.02,
             rejected: 0.005,
             withdrawn: 0.003,
@@ -116,16 +149,18 @@ impl Default for Mix {
 
 impl Mix {
     pub fn validate(&self) -> anyhow::Result<()> {
+        let levels = [Level::Province, Level::District, Level::Commune];
+        let per_level = [("online", self.online), ("digitized", self.digitized), ("e-result", self.e_result)]
+            .into_iter()
+            .flat_map(|(name, v)| levels.map(|l| (name, v.at(l))));
         let shares = [
-            ("online", self.online),
-            ("digitized", self.digitized),
-            ("e-result", self.e_result),
+            ("certified-copies", self.certified_copies),
             ("reuse", self.reuse),
             ("online-payment", self.online_payment),
             ("satisfaction", self.satisfaction),
             ("on-time", self.on_time),
         ];
-        for (name, v) in shares {
+        for (name, v) in per_level.chain(shares) {
             if !(0.0..=1.0).contains(&v) {
                 bail!("--{name} is a share between 0 and 1, not {v}");
             }
@@ -196,18 +231,19 @@ pub struct Draws {
 }
 
 impl Draws {
-    pub fn sample(rng: &mut impl Rng, mix: &Mix) -> Self {
+    /// The draws of a dossier received at a unit of `level`.
+    pub fn sample(rng: &mut impl Rng, mix: &Mix, level: Level) -> Self {
         fn p(rng: &mut impl Rng, x: f64) -> bool {
             rng.random_bool(x.clamp(0.0, 1.0))
         }
-        let online = p(rng, mix.online);
+        let online = p(rng, mix.online.at(level));
         Self {
             online,
             intake_supplement: online && p(rng, mix.intake_supplement),
             rejected: online && p(rng, mix.rejected),
             backlog: false,
             transfer: p(rng, mix.transfer),
-            processing_supplement: p(rng, mix.processing_supplement),
+            processing_supplement: p(rng, mix.processing_supplement.at(level)),
             pause_days: rng.random_range(1..=3),
             withdrawn: p(rng, mix.withdrawn),
             stopped: p(rng, mix.stopped),
@@ -221,7 +257,7 @@ impl Draws {
             lead_minutes: rng.random_range(30..=1800),
             gap_minutes: rng.random_range(20..=180),
             collect_hours: rng.random_range(1..=72),
-            e_result: p(rng, mix.e_result),
+            e_result: p(rng, mix.e_result.at(level)),
         }
     }
 }
@@ -447,6 +483,15 @@ pub fn timeline(
     let start = cal.start_day(received, terms.dates.cutoff_hour);
     let result_day = cal.add_working_days(start, taken).max(s.last().date());
     let mut result = result_day.and_hms_opt(hour, (d.lead_minutes % 60) as u32, 0).expect("time");
+    // The process's steps up to the signing, from reception: a dossier on
+    // time has its result by the end of their allotments.
+    let signing = cast.route.steps.iter().position(|st| st.kind == StepKind::Signing).unwrap_or(1);
+    let allotted: Vec<u64> =
+        cast.route.steps.iter().take(signing + 1).map(|st| u64::from(st.allotted_minutes)).collect();
+    let total = allotted.iter().sum::<u64>().max(1);
+    if !d.late {
+        result = result.min(cal.add_working_minutes(&cast.hours, received, u32::try_from(total).unwrap_or(u32::MAX)));
+    }
     if result <= s.last() + gap {
         result = s.last() + gap * 2;
     }
@@ -460,15 +505,21 @@ pub fn timeline(
     // Through the process's work steps: each forwarded to the next step's
     // queue and claimed there (review steps by the unit's approver), then on
     // to the signing step.
-    let signing = cast.route.steps.iter().position(|st| st.kind == StepKind::Signing).unwrap_or(1);
-    let handed = s.last();
+    // The working time from reception to the result is shared among the
+    // steps up to the signing in proportion to their allotments, as staff
+    // who keep to them share it: a step ends before its deadline unless
+    // the dossier is late.
+    let available = u64::from(cal.working_minutes_between(&cast.hours, received, result));
+    let done = |step: usize| {
+        let share = available * allotted.iter().take(step + 1).sum::<u64>() / total;
+        cal.add_working_minutes(&cast.hours, received, u32::try_from(share).unwrap_or(u32::MAX)).min(result - gap / 2)
+    };
     for step in 1..signing {
-        let at = handed + (result - gap / 2 - handed) * step as i32 / signing as i32;
-        let forwarded = s.act(Act::Forward { to: None }, at, cast.route.steps[step - 1].role);
+        let forwarded = s.act(Act::Forward { to: None }, done(step - 1), cast.route.steps[step - 1].role);
         s.act(Act::Claim { by: specialist.clone() }, forwarded + gap / 8, cast.route.steps[step].role);
     }
     let by = cast.route.steps[signing - 1].role;
-    s.act(Act::SubmitForApproval, result - gap / 2, by);
+    s.act(Act::SubmitForApproval, done(signing - 1), by);
     let approved = s.act(Act::Approve { e_result: d.e_result && terms.document_result }, result, Role::Approver);
     s.act(Act::ReturnResult, approved + Duration::hours(d.collect_hours), Role::Clerk);
     finish(d, s, horizon)
@@ -534,6 +585,9 @@ struct FactsRow {
     e_result: bool,
     apologized: bool,
     working_days_taken: Option<i32>,
+    steps_early: i32,
+    steps_on_time: i32,
+    steps_late: i32,
 }
 
 /// Where a received dossier is in its process (`src/processes/mod.rs`).
@@ -649,6 +703,7 @@ struct Batch {
     ratings: Vec<RatingRow>,
     results: Vec<ResultRow>,
     documents: Vec<DocumentRow>,
+    assessments: Vec<AssessmentRow>,
 }
 
 /// Multi-row inserts of `$rows` into `$table`, a statement per
@@ -675,6 +730,7 @@ impl Batch {
         insert_all!(conn, ratings::table, self.ratings);
         insert_all!(conn, results::table, self.results);
         insert_all!(conn, repository_documents::table, self.documents);
+        insert_all!(conn, crate::db::schema::dossier_assessments::table, self.assessments);
         Ok(())
     }
 }
@@ -714,6 +770,7 @@ struct Applicant {
 
 /// Everything the writer reads, loaded once.
 struct World<'a> {
+    assessment: &'a crate::config::AssessmentSettings,
     desks: Vec<Desk>,
     procedures: Vec<ProcedureView>,
     /// The process the dossiers of each procedure (same index) follow.
@@ -738,6 +795,9 @@ struct Tally {
     documents: Vec<Option<String>>,
     /// Step statistics per (local day, unit, procedure, step, step name).
     steps: BTreeMap<(NaiveDate, String, String, i32, String), StepTally>,
+    /// Each receiving unit's online service so far in each year, for the
+    /// assessment's index 9: dossiers received, online, finished late.
+    units: HashMap<(String, i32), UnitOnline>,
     report: Report,
 }
 
@@ -776,7 +836,7 @@ pub fn run(
     conn: &mut DbConnection,
     signer: &Signer,
     files: &dyn FileStore,
-    dossiers: &crate::config::DossierSettings,
+    (dossiers, assessment): (&crate::config::DossierSettings, &crate::config::AssessmentSettings),
     options: &Options,
 ) -> anyhow::Result<Report> {
     options.mix.validate()?;
@@ -821,6 +881,7 @@ pub fn run(
     }
     let day_end_hour = dossiers.day_end_hour;
     let world = World {
+        assessment,
         desks,
         routes,
         office_hours: dossiers.office_hours.clone(),
@@ -837,6 +898,7 @@ pub fn run(
         touched: Vec::new(),
         documents: vec![None; world.applicants.len()],
         steps: BTreeMap::new(),
+        units: HashMap::new(),
         report: Report { applicants: applicant_count, ..Report::default() },
     };
 
@@ -1053,17 +1115,36 @@ fn simulate_year(
             true,
         ));
     }
+    // The e-result share of the other procedures' results, so that all of
+    // a level's results, certified copies included, come to its share.
+    let other_e_results = {
+        let share = |level: Level| {
+            let documents = |certifying: bool| {
+                let at_level = world.procedures.iter().filter(|p| p.spec.levels.contains(&level));
+                at_level.filter(|p| p.spec.result_is_document && p.spec.certifies_copies == certifying).count() as f64
+            };
+            let (certifying, others) = (documents(true), documents(false));
+            let all = mix.e_result.at(level);
+            if others == 0.0 { all } else { all + (all - mix.certified_copies) * certifying / others }
+        };
+        PerLevel { province: share(Level::Province), district: share(Level::District), commune: share(Level::Commune) }
+    };
     for chunk in received.chunks(DOSSIERS_PER_TRANSACTION) {
         let mut batch = Batch::default();
         for &(at, applicant, backlog) in chunk {
-            let draws = Draws { backlog, ..Draws::sample(rng, mix) };
-            let reuse = rng.random_bool(mix.reuse.clamp(0.0, 1.0));
-            let digitized = rng.random_bool(mix.digitized.clamp(0.0, 1.0));
             let desk = rng.random_range(0..world.desks.len());
-            let choices: Vec<usize> = (0..world.procedures.len())
-                .filter(|&p| world.procedures[p].spec.levels.contains(&world.desks[desk].level))
-                .collect();
+            let level = world.desks[desk].level;
+            let mut draws = Draws { backlog, ..Draws::sample(rng, mix, level) };
+            let reuse = rng.random_bool(mix.reuse.clamp(0.0, 1.0));
+            let digitized = rng.random_bool(mix.digitized.at(level).clamp(0.0, 1.0));
+            let choices: Vec<usize> =
+                (0..world.procedures.len()).filter(|&p| world.procedures[p].spec.levels.contains(&level)).collect();
             let Some(&procedure) = choices.choose(rng) else { continue };
+            draws.e_result = if world.procedures[procedure].spec.certifies_copies {
+                rng.random_bool(mix.certified_copies.clamp(0.0, 1.0))
+            } else {
+                rng.random_bool(other_e_results.at(level).clamp(0.0, 1.0))
+            };
             let target = draws.transfer.then(|| {
                 let same: Vec<usize> = (0..world.desks.len())
                     .filter(|&i| i != desk && world.desks[i].level == world.desks[desk].level)
@@ -1353,6 +1434,38 @@ fn add_dossier(
         });
         batch.results.push(result);
     }
+    // Its steps against their deadlines, and its assessment when its result
+    // was issued, with the steps done by then (`domain::assessment`).
+    let (mut steps, mut by_result) = (Steps::default(), Steps::default());
+    for (at, (done, _)) in life.steps.iter().filter_map(|s| s.completed.as_ref().map(|c| (stored(s.at), c))) {
+        let pace = Pace::of_step(done.due_at, at);
+        steps.add(pace);
+        if dossier.result_at.is_some_and(|r| at <= r) {
+            by_result.add(pace);
+        }
+    }
+    let offered = world.procedures.iter().filter(|p| p.spec.levels.contains(&receiving.level)).count() as i64;
+    let unit = tally.units.entry((receiving.unit.id.clone(), d.at.year())).or_default();
+    unit.received += 1;
+    unit.received_online += i64::from(online);
+    if let (Some(result_at), Some(due)) = (dossier.result_at, dossier.original_due_at) {
+        let inputs = Inputs {
+            due,
+            result_at,
+            steps: by_result,
+            supplement_requests: dossier.supplement_requests,
+            filed_online: online,
+            e_result: dossier.e_result,
+            level: receiving.level,
+            decides_at_desk: world.assessment.decides_at_desk(&receiving.unit.code),
+            national_code: spec.national_code.is_some(),
+            substantiated_complaint: false,
+            unit_complaints: UnitComplaints::default(),
+            unit_online: UnitOnline { procedures: offered, procedures_online: offered, ..*unit },
+        };
+        batch.assessments.push(AssessmentRow::new(&id, &Assessment::assess(&inputs), result_at));
+        unit.late += i64::from(Timeliness::finished(due, result_at, dossier.supplement_requests) == Timeliness::Late);
+    }
     batch.facts.push(FactsRow {
         dossier_id: id,
         digitized,
@@ -1360,6 +1473,9 @@ fn add_dossier(
         e_result: dossier.e_result,
         apologized: dossier.apologized,
         working_days_taken: dossier.working_days_taken,
+        steps_early: steps.early,
+        steps_on_time: steps.on_time,
+        steps_late: steps.late,
     });
     if let Some(p) = &dossier.position {
         batch.pins.push(PinRow {
@@ -1501,7 +1617,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(11);
         let mix = Mix { withdrawn: 0.1, stopped: 0.1, transfer: 0.2, rejected: 0.1, ..Mix::default() };
         for _ in 0..2_000 {
-            let t = life(&Draws::sample(&mut rng, &mix), FAR);
+            let t = life(&Draws::sample(&mut rng, &mix, Level::District), FAR);
             assert!(t.dossier.is_some());
         }
     }
@@ -1510,12 +1626,13 @@ mod tests {
     fn sampled_mixes_follow_their_shares() {
         let mut rng = StdRng::seed_from_u64(7);
         let mix = Mix::default();
-        let draws: Vec<Draws> = (0..20_000).map(|_| Draws::sample(&mut rng, &mix)).collect();
+        let draws: Vec<Draws> = (0..20_000).map(|_| Draws::sample(&mut rng, &mix, Level::Commune)).collect();
         let share = |f: fn(&Draws) -> bool| draws.iter().filter(|d| f(d)).count() as f64 / draws.len() as f64;
-        assert!((share(|d| d.online) - mix.online).abs() < 0.005);
+        assert!((share(|d| d.online) - mix.online.commune).abs() < 0.005);
         assert!((share(|d| d.paid_online) - mix.online_payment).abs() < 0.02);
         assert!((share(|d| d.satisfied) - mix.satisfaction).abs() < 0.01);
         assert!(Mix { reuse: 1.5, ..mix }.validate().is_err());
+        assert!(Mix { e_result: PerLevel { district: -0.1, ..mix.e_result }, ..mix }.validate().is_err());
     }
 
     #[test]

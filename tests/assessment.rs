@@ -62,7 +62,7 @@ async fn a_dossier_is_assessed_when_its_result_is_issued(b: Backend) {
         .db(move |c| {
             dossier_facts::table
                 .find(&id)
-                .select((dossier_facts::steps_early, dossier_facts::steps_on_the_day, dossier_facts::steps_late))
+                .select((dossier_facts::steps_early, dossier_facts::steps_on_time, dossier_facts::steps_late))
                 .first(c)
         })
         .await;
@@ -122,7 +122,8 @@ async fn a_dossier_is_assessed_when_its_result_is_issued(b: Backend) {
 }
 
 async fn a_late_counter_dossier_scores_low(b: Backend) {
-    let app = TestApp::spawn(b).await;
+    // No unit's one-stop unit decides at the desk (index 5 scores 1).
+    let app = TestApp::spawn_with(b, |s| s.assessment.units_deciding_at_desk = Vec::new()).await;
     let c = cast(&app).await;
     let d = register(&app, &c.clerk, HOUSEHOLD_BUSINESS, "193").await;
     // Its appointment date passed three days ago.

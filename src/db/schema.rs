@@ -239,7 +239,7 @@ diesel::table! {
         apologized -> Bool,
         working_days_taken -> Nullable<Integer>,
         steps_early -> Integer,
-        steps_on_the_day -> Integer,
+        steps_on_time -> Integer,
         steps_late -> Integer,
     }
 }

@@ -5,7 +5,7 @@
 //! is issued; index 7 changes when a complaint about it is found
 //! substantiated.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -15,31 +15,48 @@ use super::units::Level;
 /// Points of a whole assessment.
 pub const MAX_POINTS: i32 = 18;
 
-/// How a part of the handling compares with its time limit, by local date:
-/// before the day it was due, on that day, or after.
+/// How a part of the handling compares with its time limit: shorter,
+/// equal or longer — for the whole dossier by local date against its
+/// appointment date (`of`), for a step of the internal process to the
+/// minute against its deadline (`of_step`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Pace {
     Early,
-    OnTheDay,
+    OnTime,
     Late,
 }
 
 impl Pace {
-    /// Finished at `at` against a limit `due` (stored UTC times).
+    /// A result issued at `at` against the appointment date `due` (stored
+    /// UTC times), by local date: before the day, on it, or after.
     pub fn of(due: NaiveDateTime, at: NaiveDateTime) -> Self {
         let (due, at) = (to_local(due.and_utc()).date(), to_local(at.and_utc()).date());
         match at.cmp(&due) {
             std::cmp::Ordering::Less => Self::Early,
-            std::cmp::Ordering::Equal => Self::OnTheDay,
+            std::cmp::Ordering::Equal => Self::OnTime,
             std::cmp::Ordering::Greater => Self::Late,
         }
     }
 
-    /// 2 early, 1 on the day, 0 late.
+    /// A step finished at `at` against its deadline `due`, to the minute:
+    /// steps are allotted working minutes (docs/processes.md), so their
+    /// time is shorter, equal or longer than the allotment in minutes — by
+    /// date, every step of a same-day process would end "on the day" and
+    /// none could be early.
+    pub fn of_step(due: NaiveDateTime, at: NaiveDateTime) -> Self {
+        let minute = |t: NaiveDateTime| t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t);
+        match minute(at).cmp(&minute(due)) {
+            std::cmp::Ordering::Less => Self::Early,
+            std::cmp::Ordering::Equal => Self::OnTime,
+            std::cmp::Ordering::Greater => Self::Late,
+        }
+    }
+
+    /// 2 early, 1 on time, 0 late.
     fn points(self) -> u8 {
         match self {
             Self::Early => 2,
-            Self::OnTheDay => 1,
+            Self::OnTime => 1,
             Self::Late => 0,
         }
     }
@@ -50,8 +67,19 @@ impl Pace {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Steps {
     pub early: i32,
-    pub on_the_day: i32,
+    pub on_time: i32,
     pub late: i32,
+}
+
+impl Steps {
+    /// Counts one more step finished at `pace`.
+    pub fn add(&mut self, pace: Pace) {
+        match pace {
+            Pace::Early => self.early += 1,
+            Pace::OnTime => self.on_time += 1,
+            Pace::Late => self.late += 1,
+        }
+    }
 }
 
 /// The receiving unit's complaints this year up to the assessment whose
@@ -132,7 +160,7 @@ fn total_time(i: &Inputs) -> Index {
     let pace = Pace::of(i.due, i.result_at);
     let reason = match pace {
         Pace::Early => "result issued before the appointment date",
-        Pace::OnTheDay => "result issued on the appointment date",
+        Pace::OnTime => "result issued on the appointment date",
         Pace::Late => "result issued after the appointment date",
     };
     index(1, pace.points(), reason)
@@ -143,16 +171,16 @@ fn total_time(i: &Inputs) -> Index {
 /// unit handled it alone: as index 1.
 fn units_time(i: &Inputs) -> Index {
     let s = i.steps;
-    if s.early + s.on_the_day + s.late == 0 {
+    if s.early + s.on_time + s.late == 0 {
         let total = total_time(i);
         return index(2, total.points, "no internal process: the receiving unit's time is the total time");
     }
     if s.late > 0 {
         index(2, 0, format!("{} of the process's steps finished after their deadline", s.late))
-    } else if s.on_the_day > 0 {
-        index(2, 1, "every step finished by its deadline, some on the day")
+    } else if s.on_time > 0 {
+        index(2, 1, "every step finished by its deadline, some at its very minute")
     } else {
-        index(2, 2, "every step finished before the day of its deadline")
+        index(2, 2, "every step finished before its deadline")
     }
 }
 
@@ -298,7 +326,7 @@ mod tests {
         Inputs {
             due: utc("2026-03-16 17:00"),
             result_at: utc("2026-03-13 10:00"),
-            steps: Steps { early: 3, on_the_day: 0, late: 0 },
+            steps: Steps { early: 3, on_time: 0, late: 0 },
             supplement_requests: 0,
             filed_online: true,
             e_result: true,
@@ -347,7 +375,7 @@ mod tests {
     fn a_typical_counter_dossier() {
         let mut i = best();
         i.result_at = utc("2026-03-16 15:00");
-        i.steps = Steps { early: 1, on_the_day: 1, late: 0 };
+        i.steps = Steps { early: 1, on_time: 1, late: 0 };
         i.supplement_requests = 1;
         i.filed_online = false;
         i.decides_at_desk = false;
@@ -421,7 +449,7 @@ mod tests {
             let i = Inputs {
                 due: utc("2026-03-16 17:00"),
                 result_at: utc("2026-03-01 10:00") + chrono::Duration::days(result_day),
-                steps: Steps { early, on_the_day: on_day, late },
+                steps: Steps { early, on_time: on_day, late },
                 supplement_requests: supplements,
                 filed_online, e_result,
                 level: Level::District,

@@ -116,18 +116,55 @@ pub fn month_of(day: NaiveDate) -> NaiveDate {
     day.with_day(1).expect("every month has a first day")
 }
 
-/// The whole months inside the local dates `[from, to)`, as `[first, end)`:
-/// `first` is the first 1st of a month on or after `from`, `end` the last on
-/// or before `to` (`first > end` when no whole month lies inside). The
-/// statistics read a period as `window` sums it, but from two tables
-/// (`stats::daily::sums`): the monthly roll-ups give the flows of the whole
-/// months and the stock changes of every month before `end`; the daily rows
-/// give the rest — the flows of `[from, first)` and of `[end, to)`, and the
-/// stock changes of `[end, to)`. So a period reads at most one row per
-/// month and group, plus the days of two partial months.
-pub fn whole_months(from: NaiveDate, to: NaiveDate) -> (NaiveDate, NaiveDate) {
+/// The table a part of a period is read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    /// `monthly_counts`, a row per month (keyed by its first day).
+    Months,
+    /// `daily_counts`, a row per day.
+    Days,
+}
+
+/// A part of a period's reading: the rows of `table` whose date is in
+/// `[from, to)` (from the first row when `from` is `None`), their flows,
+/// their stock changes, or both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    pub table: Table,
+    pub from: Option<NaiveDate>,
+    pub to: NaiveDate,
+    pub flows: bool,
+    pub stocks: bool,
+}
+
+/// How the statistics read the local dates `[from, to)` (`stats::daily::sums`):
+/// the flows of its days and the stock changes of every day before `to`, as
+/// the daily rows alone would give them, but from the monthly roll-ups for
+/// every whole month. With `first` the first 1st of a month on or after
+/// `from` and `end` the last on or before `to`:
+///
+/// - months `[first, end)`: flows and stocks;
+/// - months before both: stocks;
+/// - days `[max(end, from), to)`: flows and stocks;
+/// - days `[end, from)` (a period inside one month): stocks;
+/// - days `[from, first)` before `end`: flows.
+///
+/// So a period reads one row per month and group plus the days of two
+/// partial months, and each part is a range of its table's key.
+pub fn parts(from: NaiveDate, to: NaiveDate) -> Vec<Part> {
     let first = if from == month_of(from) { from } else { next_month(from) };
-    (first, month_of(to))
+    let end = month_of(to);
+    let part = |table, from: Option<NaiveDate>, to, flows, stocks| Part { table, from, to, flows, stocks };
+    [
+        part(Table::Months, Some(first), end, true, true),
+        part(Table::Months, None, first.min(end), false, true),
+        part(Table::Days, Some(end.max(from)), to, true, true),
+        part(Table::Days, Some(end), from.min(to), false, true),
+        part(Table::Days, Some(from), first.min(end), true, false),
+    ]
+    .into_iter()
+    .filter(|p| p.from.is_none_or(|f| f < p.to))
+    .collect()
 }
 
 fn next_month(day: NaiveDate) -> NaiveDate {
@@ -266,8 +303,6 @@ impl Facts {
                     reused: i64::from(self.reused),
                     fee_bearing: i64::from(self.fee_bearing),
                     paid_online: i64::from(self.fee_bearing && self.paid_online),
-                    certified_copies_requested: i64::from(self.certifies_copies),
-                    certified_copies_done: i64::from(self.certifies_copies && self.returned_online()),
                     fully_online: i64::from(self.fully_online()),
                     ..Day::default()
                 },
@@ -305,6 +340,8 @@ impl Facts {
                     finished_late_apologized: i64::from(!within && self.apologized),
                     assessed: i64::from(self.assessment.is_some()),
                     assessment_points: i64::from(self.assessment.unwrap_or(0)),
+                    certified_copies_requested: i64::from(self.certifies_copies),
+                    certified_copies_done: i64::from(self.certifies_copies && self.returned_online()),
                     ..Day::default()
                 },
             ));
@@ -376,11 +413,8 @@ mod tests {
                 c.reused += i64::from(f.reused);
                 c.fee_bearing += i64::from(f.fee_bearing);
                 c.paid_online += i64::from(f.fee_bearing && f.paid_online);
-                // A certified copy is done, and a dossier fully online, once
-                // its result has reached the applicant online.
+                // Fully online once its result has reached the applicant online.
                 let returned_online = f.result_at.is_some() && (!f.document_result || f.e_result);
-                c.certified_copies_requested += i64::from(f.certifies_copies);
-                c.certified_copies_done += i64::from(f.certifies_copies && returned_online);
                 let paid = !f.fee_bearing || f.paid_online;
                 c.fully_online += i64::from(f.channel == "online" && paid && returned_online);
             }
@@ -395,6 +429,9 @@ mod tests {
                 c.e_results += i64::from(f.document_result && f.e_result);
                 c.late += i64::from(!in_time);
                 c.late_apologized += i64::from(!in_time && f.apologized);
+                // A certified copy is requested and, issued online, done.
+                c.certified_copies_requested += i64::from(f.certifies_copies);
+                c.certified_copies_done += i64::from(f.certifies_copies && (!f.document_result || f.e_result));
                 if let Some(points) = f.assessment {
                     c.assessed += 1;
                     c.assessment_points += i64::from(points);
@@ -488,26 +525,27 @@ mod tests {
     }
 
     /// What `stats::daily::sums` reads for `[from, to)` from the monthly
-    /// roll-ups of `days` and from `days` themselves, keyed by month, as
-    /// its SQL selects them.
+    /// roll-ups of `days` and from `days` themselves, keyed by month.
     fn rolled_up(days: &[(NaiveDate, Day)], from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Day)> {
-        let (first, end) = whole_months(from, to);
         let mut months: std::collections::BTreeMap<NaiveDate, Day> = Default::default();
         for (day, d) in days {
             *months.entry(month_of(*day)).or_default() += *d;
         }
         let mut out = Vec::new();
-        for (month, d) in months.into_iter().filter(|(m, _)| *m < end) {
-            let mut x = if month >= first { d.flows() } else { Day::default() };
-            x += d.stocks();
-            out.push((month, x));
-        }
-        for (day, d) in days.iter().filter(|(day, _)| *day < to && (*day >= end || (*day >= from && *day < first))) {
-            let mut x = if *day >= from && (*day < first || *day >= end) { d.flows() } else { Day::default() };
-            if *day >= end {
-                x += d.stocks();
+        for part in parts(from, to) {
+            let rows: Vec<(NaiveDate, Day)> = match part.table {
+                Table::Months => months.iter().map(|(m, d)| (*m, *d)).collect(),
+                Table::Days => days.to_vec(),
+            };
+            for (date, d) in
+                rows.into_iter().filter(|(date, _)| part.from.is_none_or(|f| *date >= f) && *date < part.to)
+            {
+                let mut read = if part.flows { d.flows() } else { Day::default() };
+                if part.stocks {
+                    read += d.stocks();
+                }
+                out.push((month_of(date), read));
             }
-            out.push((month_of(*day), x));
         }
         out
     }

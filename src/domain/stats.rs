@@ -52,10 +52,10 @@ pub struct Counts {
     pub assessed: i64,
     /// … their assessments' points, out of 18 each.
     pub assessment_points: i64,
-    /// Received in the period for a procedure that certifies copies from
-    /// originals (a request for a certified electronic copy).
+    /// Results issued in the period for a procedure that certifies copies
+    /// from originals: requests for a certified copy, decided.
     pub certified_copies_requested: i64,
-    /// … whose certified copy reached the applicant online.
+    /// … issued online, as a signed electronic copy.
     pub certified_copies_done: i64,
     /// Received in the period and fully online: filed online, paid online
     /// (if fee-bearing) and returned online.

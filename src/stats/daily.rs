@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
-use diesel::sql_types::{Date, Text};
+use diesel::sql_types::Text;
 
 use crate::db::schema::{
     daily_counts, dossier_assessments, dossier_desks, dossier_facts, dossiers, monthly_counts, procedures, ratings,
 };
 use crate::db::{DbConnection, text_literal};
-use crate::domain::daily::{Day, Facts, month_of, whole_months};
+use crate::domain::daily::{Day, Facts, Part, Table, month_of, parts};
 
 /// Where a dossier's counts go: its receiving (competent) unit, procedure,
 /// and the desk that received it (the unit itself, or another unit's desk:
@@ -250,7 +250,8 @@ pub fn rebuild(conn: &mut DbConnection) -> QueryResult<Rebuilt> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Grouping {
     Unit,
-    Procedure,
+    /// The receiving unit and the procedure, keyed `{unit id}/{procedure id}`.
+    UnitAndProcedure,
     /// The local month, keyed `YYYY-MM`.
     Month,
     /// The desk that received the dossiers.
@@ -269,12 +270,14 @@ struct Sum {
 /// `[from, to)` and the stock changes of every day before `to`, so that
 /// `Day::counts` gives the period's counts. Grouped by month, each month
 /// has its own flows and stock changes (`domain::daily::Months` makes them
-/// cumulative). One aggregate over the monthly roll-ups of the period's
-/// whole months and every month before, and over the daily rows of the
-/// rest (`domain::daily::whole_months`): at most one row per month and
-/// group plus the days of two partial months, whatever the number of
-/// dossiers. The ids are written into the statement: PostgreSQL then knows
-/// how many rows they select and aggregates in parallel.
+/// cumulative). One aggregate over the parts of the period
+/// (`domain::daily::parts`): monthly roll-ups for whole months and every
+/// month before, daily rows for the rest, each part a range of its table's
+/// key — at most one row per month and group plus the days of two partial
+/// months, whatever the number of dossiers. The ids and dates are written
+/// into the statement (dates print as `YYYY-MM-DD`, ids are quoted):
+/// PostgreSQL then knows how many rows they select and aggregates in
+/// parallel.
 pub fn sums(
     conn: &mut DbConnection,
     grouping: Grouping,
@@ -285,45 +288,38 @@ pub fn sums(
     if unit_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let key = |period: &str| match grouping {
-        Grouping::Unit => "unit_id".to_string(),
-        Grouping::Procedure => "procedure_id".to_string(),
-        Grouping::Month => format!("SUBSTR(CAST({period} AS TEXT), 1, 7)"),
-        Grouping::Desk => "desk_id".to_string(),
-    };
-    let (first, end) = whole_months(from, to);
-    // Placeholders are numbered in the order they first appear (SQLite
-    // numbers `$n` by appearance): $1 first, $2 end, $3 from, $4 to.
-    let monthly: Vec<String> = Day::FLOWS
-        .iter()
-        .map(|c| format!("CASE WHEN month >= $1 THEN {c} ELSE 0 END AS {c}"))
-        .chain(Day::STOCKS.iter().map(|c| c.to_string()))
-        .collect();
-    let daily: Vec<String> = Day::FLOWS
-        .iter()
-        .map(|c| format!("CASE WHEN day >= $3 AND (day < $1 OR day >= $2) THEN {c} ELSE 0 END AS {c}"))
-        .chain(Day::STOCKS.iter().map(|c| format!("CASE WHEN day >= $2 THEN {c} ELSE 0 END AS {c}")))
-        .collect();
-    let totals: Vec<String> = Day::FLOWS.iter().chain(Day::STOCKS).map(|c| format!("SUM({c}) AS {c}")).collect();
     let units: Vec<String> = unit_ids.iter().map(|id| text_literal(id)).collect();
     let units = units.join(", ");
+    let select = |part: &Part| {
+        let (table, date) = match part.table {
+            Table::Months => ("monthly_counts", "month"),
+            Table::Days => ("daily_counts", "day"),
+        };
+        let key = match grouping {
+            Grouping::Unit => "unit_id".to_string(),
+            Grouping::UnitAndProcedure => "unit_id || '/' || procedure_id".to_string(),
+            Grouping::Month => format!("SUBSTR(CAST({date} AS TEXT), 1, 7)"),
+            Grouping::Desk => "desk_id".to_string(),
+        };
+        let read = |columns: &[&str], wanted: bool| -> Vec<String> {
+            columns.iter().map(|c| if wanted { c.to_string() } else { format!("0 AS {c}") }).collect()
+        };
+        let mut columns = read(Day::FLOWS, part.flows);
+        columns.extend(read(Day::STOCKS, part.stocks));
+        let lower = part.from.map(|f| format!("{date} >= '{f}' AND ")).unwrap_or_default();
+        format!(
+            "SELECT {key} AS key, {} FROM {table} WHERE {lower}{date} < '{}' AND unit_id IN ({units})",
+            columns.join(", "),
+            part.to
+        )
+    };
+    let totals: Vec<String> = Day::FLOWS.iter().chain(Day::STOCKS).map(|c| format!("SUM({c}) AS {c}")).collect();
+    let parts: Vec<String> = parts(from, to).iter().map(select).collect();
     let rows: Vec<Sum> = diesel::sql_query(format!(
-        "SELECT key, {} FROM (\
-           SELECT {} AS key, {} FROM monthly_counts WHERE month < $2 AND unit_id IN ({units}) \
-           UNION ALL \
-           SELECT {} AS key, {} FROM daily_counts \
-           WHERE (day >= $2 OR (day >= $3 AND day < $1)) AND day < $4 AND unit_id IN ({units})\
-         ) AS parts GROUP BY key",
+        "SELECT key, {} FROM ({}) AS parts GROUP BY key",
         totals.join(", "),
-        key("month"),
-        monthly.join(", "),
-        key("day"),
-        daily.join(", "),
+        parts.join(" UNION ALL ")
     ))
-    .bind::<Date, _>(first)
-    .bind::<Date, _>(end)
-    .bind::<Date, _>(from)
-    .bind::<Date, _>(to)
     .load(conn)?;
     Ok(rows.into_iter().map(|s| (s.key, s.day)).collect())
 }

@@ -33,19 +33,6 @@ pub enum GroupBy {
     Desk,
 }
 
-/// Counts per group (receiving unit, procedure or day) for the local dates
-/// `[from, to)` over the units `unit_ids`: one aggregate over the daily
-/// counts, whatever the number of dossiers.
-fn counts_by(
-    conn: &mut DbConnection,
-    grouping: Grouping,
-    unit_ids: &[&str],
-    from: NaiveDate,
-    to: NaiveDate,
-) -> QueryResult<BTreeMap<String, Counts>> {
-    Ok(daily::sums(conn, grouping, unit_ids, from, to)?.into_iter().map(|(k, d)| (k, d.counts())).collect())
-}
-
 /// A unit of the subtree, as statistics label it.
 #[derive(Debug, Clone)]
 struct UnitInfo {
@@ -72,14 +59,35 @@ fn subtree(conn: &mut DbConnection, unit: &crate::units::UnitRow) -> QueryResult
         .collect())
 }
 
-/// Procedure ids' codes and names.
-fn procedure_names(conn: &mut DbConnection) -> QueryResult<BTreeMap<String, (String, String)>> {
+/// A procedure of the catalogue as the statistics read it.
+struct Offered {
+    code: String,
+    name: String,
+    levels: String,
+    national_code: Option<String>,
+    fee_vnd: i64,
+    active: bool,
+}
+
+/// The whole catalogue by procedure id, in one query.
+fn catalogue(conn: &mut DbConnection) -> QueryResult<BTreeMap<String, Offered>> {
     use crate::db::schema::procedures;
+    type Read = (String, String, String, String, Option<String>, i64, bool);
     Ok(procedures::table
-        .select((procedures::id, procedures::code, procedures::name))
-        .load::<(String, String, String)>(conn)?
+        .select((
+            procedures::id,
+            procedures::code,
+            procedures::name,
+            procedures::levels,
+            procedures::national_code,
+            procedures::fee_vnd,
+            procedures::active,
+        ))
+        .load::<Read>(conn)?
         .into_iter()
-        .map(|(id, code, name)| (id, (code, name)))
+        .map(|(id, code, name, levels, national_code, fee_vnd, active)| {
+            (id, Offered { code, name, levels, national_code, fee_vnd, active })
+        })
         .collect())
 }
 
@@ -152,39 +160,27 @@ impl Statistics {
     }
 }
 
-/// The procedure figures of the subtree `units` for `[from, to)`: the
-/// catalogue, and the procedures its units received online dossiers for.
+/// The procedure figures of the subtree `units`: the active procedures of
+/// the catalogue at their levels, and those it received online dossiers
+/// for (`by_procedure`, the period's counts per procedure id).
 fn procedure_figures(
-    conn: &mut DbConnection,
+    catalogue: &BTreeMap<String, Offered>,
     units: &BTreeMap<String, UnitInfo>,
-    from: NaiveDate,
-    to: NaiveDate,
+    by_procedure: &BTreeMap<String, Counts>,
     payable_online: bool,
-) -> QueryResult<ProcedureFigures> {
-    use crate::db::schema::procedures;
+) -> ProcedureFigures {
     let levels: Vec<&str> = units.values().map(|u| u.level.as_str()).collect();
-    /// A procedure of the catalogue: id, levels, national code, fee.
-    type Offered = (String, String, Option<String>, i64);
-    let catalogue: Vec<Offered> = procedures::table
-        .filter(procedures::active)
-        .select((procedures::id, procedures::levels, procedures::national_code, procedures::fee_vnd))
-        .load(conn)?;
-    let offered: Vec<Offered> =
-        catalogue.into_iter().filter(|(_, l, _, _)| l.split(',').any(|l| levels.contains(&l))).collect();
-    let ids: Vec<&str> = units.keys().map(String::as_str).collect();
-    let online: Vec<String> = counts_by(conn, Grouping::Procedure, &ids, from, to)?
-        .into_iter()
-        .filter(|(_, c)| c.received_online > 0)
-        .map(|(id, _)| id)
-        .collect();
-    let count = |f: &dyn Fn(&Offered) -> bool| offered.iter().filter(|p| f(p)).count() as i64;
+    let offered: Vec<(&String, &Offered)> =
+        catalogue.iter().filter(|(_, p)| p.active && p.levels.split(',').any(|l| levels.contains(&l))).collect();
+    let count = |f: &dyn Fn(&String, &Offered) -> bool| offered.iter().filter(|(id, p)| f(id, p)).count() as i64;
     let all = offered.len() as i64;
-    let fee_bearing = count(&|(_, _, _, fee)| *fee > 0);
-    Ok(ProcedureFigures {
-        published: Figure::ratio(count(&|(_, _, code, _)| code.is_some()), all),
-        with_online_dossiers: Figure::ratio(count(&|(id, _, _, _)| online.contains(id)), all),
+    let fee_bearing = count(&|_, p| p.fee_vnd > 0);
+    let online = |id: &String| by_procedure.get(id).is_some_and(|c| c.received_online > 0);
+    ProcedureFigures {
+        published: Figure::ratio(count(&|_, p| p.national_code.is_some()), all),
+        with_online_dossiers: Figure::ratio(count(&|id, _| online(id)), all),
         payable_online: Figure::ratio(if payable_online { fee_bearing } else { 0 }, fee_bearing),
-    })
+    }
 }
 
 /// The statistics of the subtree of `unit` (path `scope`) for local dates
@@ -202,7 +198,16 @@ pub fn compute(
 ) -> QueryResult<Statistics> {
     let units = subtree(conn, unit)?;
     let ids: Vec<&str> = units.keys().map(String::as_str).collect();
-    let by_unit = counts_by(conn, Grouping::Unit, &ids, from, to)?;
+    // One aggregate by unit and procedure, summed both ways.
+    let mut by_unit: BTreeMap<String, Counts> = BTreeMap::new();
+    let mut by_procedure: BTreeMap<String, Counts> = BTreeMap::new();
+    for (key, d) in daily::sums(conn, Grouping::UnitAndProcedure, &ids, from, to)? {
+        let (unit_id, procedure_id) = key.split_once('/').unwrap_or((key.as_str(), ""));
+        let c = d.counts();
+        *by_unit.entry(unit_id.to_string()).or_default() += c;
+        *by_procedure.entry(procedure_id.to_string()).or_default() += c;
+    }
+    let catalogue = catalogue(conn)?;
 
     let mut total = Counts::default();
     let mut levels: BTreeMap<Level, Counts> = BTreeMap::new();
@@ -219,18 +224,16 @@ pub fn compute(
             .map(|(id, u)| Row::new(id.clone(), u.label(), by_unit.get(id).copied().unwrap_or_default()))
             .collect(),
         GroupBy::Level => level_rows.clone(),
-        GroupBy::Procedure => {
-            let names = procedure_names(conn)?;
-            counts_by(conn, Grouping::Procedure, &ids, from, to)?
-                .into_iter()
-                .map(|(id, c)| {
-                    let (code, name) = names.get(&id).cloned().unwrap_or_default();
-                    Row::new(code, name, c)
-                })
-                .collect()
-        }
+        GroupBy::Procedure => by_procedure
+            .iter()
+            .map(|(id, c)| match catalogue.get(id) {
+                Some(p) => Row::new(p.code.clone(), p.name.clone(), *c),
+                None => Row::new(String::new(), String::new(), *c),
+            })
+            .collect(),
         GroupBy::Desk => {
-            let by_desk = counts_by(conn, Grouping::Desk, &ids, from, to)?;
+            let by_desk: BTreeMap<String, Counts> =
+                daily::sums(conn, Grouping::Desk, &ids, from, to)?.into_iter().map(|(k, d)| (k, d.counts())).collect();
             let desk_ids: Vec<&str> = by_desk.keys().map(String::as_str).collect();
             let labels: BTreeMap<String, String> = {
                 use crate::db::schema::units;
@@ -269,7 +272,7 @@ pub fn compute(
         None => None,
     };
     let complaints = crate::complaints::figures(conn, &ids, from, to)?;
-    let procedures = procedure_figures(conn, &units, from, to, payable_online)?;
+    let procedures = procedure_figures(&catalogue, &units, &by_procedure, payable_online);
     Ok(Statistics {
         procedures,
         portal,

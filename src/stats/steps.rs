@@ -13,7 +13,7 @@ use diesel::sql_types::{BigInt, Date, Integer, Text};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{GroupBy, months, procedure_names, subtree};
+use super::{GroupBy, catalogue, months, subtree};
 use crate::db::schema::dossier_facts;
 use crate::db::{DbConnection, text_literal};
 use crate::domain::assessment::Pace;
@@ -69,12 +69,12 @@ pub fn track(
     .bind::<Integer, _>(t.late as i32)
     .bind::<BigInt, _>(t.delay_minutes)
     .execute(conn)?;
-    let pace = if now > done.due_at { Pace::Late } else { Pace::of(done.due_at, now) };
+    let pace = Pace::of_step(done.due_at, now);
     let one = |p: Pace| i32::from(pace == p);
     diesel::update(dossier_facts::table.find(dossier_id))
         .set((
             dossier_facts::steps_early.eq(dossier_facts::steps_early + one(Pace::Early)),
-            dossier_facts::steps_on_the_day.eq(dossier_facts::steps_on_the_day + one(Pace::OnTheDay)),
+            dossier_facts::steps_on_time.eq(dossier_facts::steps_on_time + one(Pace::OnTime)),
             dossier_facts::steps_late.eq(dossier_facts::steps_late + one(Pace::Late)),
         ))
         .execute(conn)?;
@@ -200,7 +200,7 @@ pub fn compute(
     };
     let mut grouped: BTreeMap<(String, Step), StepTally> = BTreeMap::new();
     let mut steps: BTreeMap<Step, StepTally> = BTreeMap::new();
-    let names = if group_by == GroupBy::Procedure { procedure_names(conn)? } else { BTreeMap::new() };
+    let names = if group_by == GroupBy::Procedure { catalogue(conn)? } else { BTreeMap::new() };
     let mut labels: BTreeMap<String, String> = BTreeMap::new();
     let periods = months(from, to);
     for (k, step, tally) in sums(conn, key, &ids, from, to)? {
@@ -214,7 +214,7 @@ pub fn compute(
                 let level = units.get(&k).map_or("", |u| u.level.as_str()).to_string();
                 (level.clone(), level)
             }
-            GroupBy::Procedure => names.get(&k).cloned().unwrap_or_default(),
+            GroupBy::Procedure => names.get(&k).map(|p| (p.code.clone(), p.name.clone())).unwrap_or_default(),
             GroupBy::Month => {
                 let day: NaiveDate = k.parse().expect("dates read back as YYYY-MM-DD");
                 let month = periods.iter().find(|(a, b)| *a <= day && day < *b).map_or(day, |(a, _)| *a);
