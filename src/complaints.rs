@@ -10,14 +10,15 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::audit::Audit;
 use crate::auth::Principal;
-use crate::db::DbConnection;
 use crate::db::schema::{complaints, dossiers, scope_units, units};
+use crate::db::{DbConnection, text_literal};
 use crate::domain::complaint::{self as rules, Refusal, State};
 use crate::domain::roles::Role;
 use crate::domain::stats::Figure;
@@ -463,35 +464,45 @@ pub fn figures(
     from: NaiveDate,
     to: NaiveDate,
 ) -> QueryResult<ComplaintFigures> {
-    let (start, end) = (local_midnight(from), local_midnight(to));
-    let of_units = complaints::unit_id.eq_any(unit_ids);
-    let lodged: i64 = complaints::table
-        .filter(of_units.and(complaints::lodged_at.ge(start)).and(complaints::lodged_at.lt(end)))
-        .select(count_star())
-        .first(conn)?;
-    let answered_in = || {
-        complaints::table.filter(
-            complaints::unit_id
-                .eq_any(unit_ids)
-                .and(complaints::answered_at.ge(start))
-                .and(complaints::answered_at.lt(end)),
-        )
-    };
-    let answered: i64 = answered_in().select(count_star()).first(conn)?;
-    let on_time: i64 = answered_in().filter(complaints::answered_on_time.eq(true)).select(count_star()).first(conn)?;
-    let substantiated: i64 =
-        answered_in().filter(complaints::substantiated.eq(true)).select(count_star()).first(conn)?;
-    let open_at_end = || {
-        complaints::table.filter(
-            complaints::unit_id
-                .eq_any(unit_ids)
-                .and(complaints::lodged_at.lt(end))
-                .and(complaints::answered_at.is_null().or(complaints::answered_at.ge(end))),
-        )
-    };
-    let open: i64 = open_at_end().select(count_star()).first(conn)?;
-    // `rules::overdue` once the period is over: due on one of its days or before.
-    let open_overdue: i64 = open_at_end().filter(complaints::due_at.lt(end)).select(count_star()).first(conn)?;
+    #[derive(QueryableByName)]
+    struct Tally {
+        #[diesel(sql_type = BigInt)]
+        lodged: i64,
+        #[diesel(sql_type = BigInt)]
+        answered: i64,
+        #[diesel(sql_type = BigInt)]
+        on_time: i64,
+        #[diesel(sql_type = BigInt)]
+        substantiated: i64,
+        #[diesel(sql_type = BigInt)]
+        open: i64,
+        #[diesel(sql_type = BigInt)]
+        open_overdue: i64,
+    }
+    let units: Vec<String> = unit_ids.iter().map(|id| text_literal(id)).collect();
+    // One pass over the units' complaints. Open at the period's end: lodged
+    // before it, not answered by then; overdue if due on one of its days
+    // or before (`rules::overdue` once the period is over).
+    let count = |condition: &str| format!("COALESCE(SUM(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)");
+    let answered = "answered_at >= $1 AND answered_at < $2";
+    let open = "lodged_at < $2 AND (answered_at IS NULL OR answered_at >= $2)";
+    // An empty subtree selects nothing (`IN ('')`).
+    let units = if units.is_empty() { vec!["''".to_string()] } else { units };
+    let t: Tally = diesel::sql_query(format!(
+        "SELECT {} AS lodged, {} AS answered, {} AS on_time, {} AS substantiated, {} AS open, {} AS open_overdue \
+         FROM complaints WHERE unit_id IN ({})",
+        count("lodged_at >= $1 AND lodged_at < $2"),
+        count(answered),
+        count(&format!("{answered} AND answered_on_time")),
+        count(&format!("{answered} AND substantiated")),
+        count(open),
+        count(&format!("{open} AND due_at < $2")),
+        units.join(", ")
+    ))
+    .bind::<Timestamp, _>(local_midnight(from))
+    .bind::<Timestamp, _>(local_midnight(to))
+    .get_result(conn)?;
+    let Tally { lodged, answered, on_time, substantiated, open, open_overdue } = t;
     Ok(ComplaintFigures {
         lodged,
         answered_on_time: Figure::ratio(on_time, answered),
