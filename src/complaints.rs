@@ -6,7 +6,7 @@
 //! `src/domain/complaint.rs`; the manual is docs/complaints.md.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use diesel::dsl::count_star;
 use diesel::prelude::*;
@@ -58,7 +58,7 @@ impl From<Refusal> for ApiError {
 }
 
 /// A new complaint: about one of your dossiers, or about a unit.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewComplaint {
     /// The dossier complained about (one of yours); or
@@ -123,6 +123,19 @@ pub struct ComplaintView {
     pub answered_on_time: Option<bool>,
 }
 
+impl ComplaintView {
+    /// The complaint as its applicant sees it: who answered (a staff
+    /// account) is the unit's business, the answer the applicant's.
+    fn for_applicant(self) -> Self {
+        Self { answered_by: None, ..self }
+    }
+
+    /// The complaint as `principal` sees it: staff in full.
+    fn for_caller(self, principal: &Principal) -> Self {
+        if principal.require_staff().is_ok() { self } else { self.for_applicant() }
+    }
+}
+
 impl From<ComplaintRow> for ComplaintView {
     fn from(r: ComplaintRow) -> Self {
         let state = State::parse(&r.state).unwrap_or(State::Open);
@@ -175,18 +188,24 @@ fn paragraphs(s: &str) -> String {
 
 /// Lodge a complaint about one of your dossiers, or about a unit (citizens).
 /// An account has at most `complaints.max_open_per_applicant` open at once.
+/// With an `Idempotency-Key` header, repeating the same request returns the
+/// same complaint; reusing the key for another request answers 422.
 #[utoipa::path(post, path = "/api/v1/complaints", tag = "complaints", request_body = NewComplaint,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     security(("bearer" = [])),
-    responses((status = 201, body = ComplaintView), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = ComplaintView), (status = 400, body = Problem), (status = 403, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn lodge(
     state: web::Data<AppState>,
     principal: Principal,
     audit: Audit,
+    req: HttpRequest,
     body: web::Json<NewComplaint>,
 ) -> Result<HttpResponse, ApiError> {
     principal.require_any(&[Role::Citizen])?;
+    let key = crate::http::idempotency_key(&req)?;
     let new = body.into_inner();
+    let fingerprint = crate::http::fingerprint(&new);
     let (subject, content) = (new.subject.trim().to_string(), paragraphs(&new.content));
     let mut v = Validator::default();
     v.text("subject", &subject, MAX_SUBJECT);
@@ -230,6 +249,20 @@ pub async fn lodge(
             // One account's lodgings one at a time, so that the limit holds
             // whatever the number of concurrent requests.
             crate::db::backend::lock_text_for_transaction(conn, &format!("complaints:{}", principal.user_id))?;
+            // A lodging repeated with its key: the complaint it made.
+            if let Some(key) = &key {
+                let earlier: Option<(String, Option<String>)> = complaints::table
+                    .filter(complaints::applicant_id.eq(&principal.user_id).and(complaints::idempotency_key.eq(key)))
+                    .select((complaints::id, complaints::request_hash))
+                    .first(conn)
+                    .optional()?;
+                if let Some((id, hash)) = earlier {
+                    if hash.as_deref() != Some(fingerprint.as_str()) {
+                        return Err(crate::http::idempotency_key_reused());
+                    }
+                    return Ok(ComplaintView::from(load(conn, &id)?.ok_or_else(ApiError::not_found)?).for_applicant());
+                }
+            }
             let open: i64 = complaints::table
                 .filter(complaints::applicant_id.eq(&principal.user_id).and(complaints::state.eq(State::Open.as_str())))
                 .select(count_star())
@@ -251,9 +284,11 @@ pub async fn lodge(
                     complaints::state.eq(State::Open.as_str()),
                     complaints::lodged_at.eq(now),
                     complaints::due_at.eq(due),
+                    complaints::idempotency_key.eq(&key),
+                    complaints::request_hash.eq(key.as_ref().map(|_| &fingerprint)),
                 ))
                 .execute(conn)?;
-            Ok(ComplaintView::from(load(conn, &id)?.ok_or_else(ApiError::not_found)?))
+            Ok(ComplaintView::from(load(conn, &id)?.ok_or_else(ApiError::not_found)?).for_applicant())
         })
         .await?;
     Ok(HttpResponse::Created().json(view))
@@ -325,7 +360,8 @@ pub async fn list(
             Ok(sql.load::<ComplaintRow>(conn)?)
         })
         .await?;
-    let items = rows.into_iter().map(ComplaintView::from).collect();
+    let items =
+        rows.into_iter().map(|r| if staff { r.into() } else { ComplaintView::from(r).for_applicant() }).collect();
     Ok(HttpResponse::Ok().json(keyset.page(items, |c: &ComplaintView| c.id.clone())))
 }
 
@@ -345,7 +381,7 @@ pub async fn show(
             if !visible(conn, &principal, &row)? {
                 return Err(ApiError::not_found());
             }
-            Ok(ComplaintView::from(row))
+            Ok(ComplaintView::from(row).for_caller(&principal))
         })
         .await?;
     Ok(HttpResponse::Ok().json(view))

@@ -275,6 +275,35 @@ fn parse_node(raw: &str) -> Option<std::net::IpAddr> {
     v.parse::<std::net::SocketAddr>().ok().map(|s| s.ip())
 }
 
+/// The request's `Idempotency-Key` (1 to 200 visible characters), if any:
+/// repeating a create with it returns what the first one created
+/// (`POST /dossiers`, `POST /complaints`).
+pub fn idempotency_key(req: &actix_web::HttpRequest) -> Result<Option<String>, ApiError> {
+    match req.headers().get("idempotency-key").map(|v| v.to_str()) {
+        None => Ok(None),
+        Some(Ok(k)) if (1..=200).contains(&k.len()) => Ok(Some(k.to_string())),
+        Some(_) => {
+            Err(ApiError::bad_request(ProblemCode::InvalidHeader, "Idempotency-Key is 1 to 200 visible characters."))
+        }
+    }
+}
+
+/// What makes two requests with one `Idempotency-Key` the same: the hash of
+/// their body's canonical JSON.
+pub fn fingerprint(body: &impl serde::Serialize) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(serde_json::to_vec(body).expect("serialisable")))
+}
+
+/// 422 `idempotency_key_reused`: the key was used with another request.
+pub fn idempotency_key_reused() -> ApiError {
+    ApiError::new(
+        actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+        ProblemCode::IdempotencyKeyReused,
+        "This Idempotency-Key was used with a different request.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};

@@ -305,9 +305,10 @@ pub struct Step {
     pub at: NaiveDateTime,
     pub role: Role,
     pub unit: At,
-    /// The process step it completed, and its working minutes late
-    /// (`domain::process::completed`), for the step statistics.
-    pub completed: Option<(process::Completed, u32)>,
+    /// The process step it completed (`domain::process::completed`), and
+    /// how against its deadline (`process::timing`), for the step
+    /// statistics and the assessment.
+    pub completed: Option<(process::Completed, process::Timing)>,
 }
 
 /// The units and people a timeline names (ids as stored).
@@ -405,8 +406,8 @@ impl Script<'_> {
         let completed = self.dossier.as_ref().and_then(|before| {
             let done =
                 process::completed((before.status, before.position.as_ref()), (after.status, after.position.as_ref()))?;
-            let late = self.calendar.working_minutes_between(&self.cast.hours, local(done.due_at), at);
-            Some((done, late))
+            let timing = process::timing(self.calendar, &self.cast.hours, local(done.due_at), at);
+            Some((done, timing))
         });
         self.steps.push(Step { change, from, to: after.status, at, role, unit: self.unit, completed });
         self.dossier = Some(after);
@@ -1324,9 +1325,9 @@ fn add_dossier(
 
     // Events, with the staff of the unit where each step happened.
     // The steps completed, on the local day they were.
-    for (at, (done, late)) in life.steps.iter().filter_map(|step| step.completed.as_ref().map(|c| (step.at, c))) {
+    for (at, (done, timing)) in life.steps.iter().filter_map(|step| step.completed.as_ref().map(|c| (step.at, c))) {
         let key = (at.date(), done.unit_id.clone(), procedure.id.clone(), done.index as i32 + 1, done.name.clone());
-        *tally.steps.entry(key).or_default() += StepTally::one(*late);
+        *tally.steps.entry(key).or_default() += StepTally::one(timing.late_minutes());
     }
     for step in &life.steps {
         let desk = match step.unit {
@@ -1437,18 +1438,26 @@ fn add_dossier(
     // Its steps against their deadlines, and its assessment when its result
     // was issued, with the steps done by then (`domain::assessment`).
     let (mut steps, mut by_result) = (Steps::default(), Steps::default());
-    for (at, (done, _)) in life.steps.iter().filter_map(|s| s.completed.as_ref().map(|c| (stored(s.at), c))) {
-        let pace = Pace::of_step(done.due_at, at);
+    for (at, (_, timing)) in life.steps.iter().filter_map(|s| s.completed.as_ref().map(|c| (stored(s.at), c))) {
+        let pace = Pace::of_step(*timing);
         steps.add(pace);
         if dossier.result_at.is_some_and(|r| at <= r) {
             by_result.add(pace);
         }
     }
     let offered = world.procedures.iter().filter(|p| p.spec.levels.contains(&receiving.level)).count() as i64;
-    let unit = tally.units.entry((receiving.unit.id.clone(), d.at.year())).or_default();
-    unit.received += 1;
-    unit.received_online += i64::from(online);
+    // The unit's year so far, as the statistics count it: dossiers
+    // received by the year of their reception, finished late by the year of
+    // their result. (Dossiers are written in the order they are received,
+    // so a dossier finished late counts from its reception on.)
+    let unit_year = |t: NaiveDateTime| (receiving.unit.id.clone(), local(t).year());
+    if let Some(received) = dossier.received_at {
+        let unit = tally.units.entry(unit_year(received)).or_default();
+        unit.received += 1;
+        unit.received_online += i64::from(online);
+    }
     if let (Some(result_at), Some(due)) = (dossier.result_at, dossier.original_due_at) {
+        let unit = tally.units.entry(unit_year(result_at)).or_default();
         let inputs = Inputs {
             due,
             result_at,
@@ -1560,7 +1569,8 @@ mod tests {
         assert!(t.steps.windows(2).all(|w| w[0].at < w[1].at && Some(w[0].to) == w[1].from));
         assert!(d.assignee_id.is_none() && d.finished_at.is_some() && d.paid_at.is_some());
         assert_eq!((d.e_result, d.working_days_taken.is_some()), (true, true));
-        let late: Vec<u32> = t.steps.iter().filter_map(|s| s.completed.as_ref()).map(|(_, late)| *late).collect();
+        let late: Vec<u32> =
+            t.steps.iter().filter_map(|s| s.completed.as_ref()).map(|(_, t)| t.late_minutes()).collect();
         assert_eq!(late, [0, 0], "each step on time");
     }
 
@@ -1573,7 +1583,7 @@ mod tests {
         assert!(actions(&t).contains(&"apologize"));
         // The work step is what ran late, and the step statistics see it.
         let done: Vec<(usize, bool)> =
-            t.steps.iter().filter_map(|s| s.completed.as_ref()).map(|(c, late)| (c.index, *late > 0)).collect();
+            t.steps.iter().filter_map(|s| s.completed.as_ref()).map(|(c, t)| (c.index, t.late_minutes() > 0)).collect();
         assert_eq!(done[0], (0, true), "{done:?}");
         assert_eq!(done.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 1], "examined, then signed");
     }

@@ -21,6 +21,7 @@ on_both_backends!(
     complaints_are_seen_only_by_their_citizen_and_the_units_in_scope,
     bad_complaints_are_refused_and_change_nothing,
     an_account_holds_at_most_five_open_complaints_whatever_the_concurrency,
+    one_idempotency_key_lodges_one_complaint,
     late_answers_and_overdue_complaints_are_counted,
 );
 
@@ -117,6 +118,11 @@ async fn a_complaint_is_answered_once_mailed_and_counted(b: Backend) {
     )
     .await;
     assert_eq!(seen["answer"], answer.as_str());
+    // Who answered is the unit's business: staff see it, the citizen does not.
+    assert!(answered["answered_by"].is_string(), "{answered}");
+    assert!(seen["answered_by"].is_null(), "{seen}");
+    let listed = json_ok(app.get("/api/v1/complaints", Some(&c.citizen)).await, StatusCode::OK).await;
+    assert!(listed["items"][0]["answered_by"].is_null(), "{listed}");
     assert_eq!(app.deliver().await.sent, 1);
     let mails = sink.mails_to("citizen@motcua.local");
     assert_eq!(mails.len(), 1, "one answer, one mail");
@@ -330,6 +336,44 @@ async fn an_account_holds_at_most_five_open_complaints_whatever_the_concurrency(
     lodge(&app, &c.citizen, about_unit(&ha_long, "Thêm")).await;
     let res = app.post("/api/v1/complaints", Some(&c.citizen), about_unit(&ha_long, "Nữa")).await;
     assert_problem(res, StatusCode::CONFLICT, "too_many_open_complaints").await;
+}
+
+/// Twenty lodgings with one Idempotency-Key, through two instances: one
+/// complaint, the same one answered to all; the key with another request
+/// is refused, a bad key too, and nothing more is stored.
+async fn one_idempotency_key_lodges_one_complaint(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let twin = app.twin().await;
+    let c = cast(&app).await;
+    let ha_long = app.unit_id("193").await;
+    let send = |api: Api, key: &'static str, body: Value| {
+        let token = c.citizen.clone();
+        async move {
+            api.client
+                .post(api.url("/api/v1/complaints"))
+                .bearer_auth(&token)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let tries = (0..20).map(|i| {
+        let api = if i % 2 == 0 { app.api.clone() } else { twin.clone() };
+        send(api, "lodge-1", about_unit(&ha_long, "Chậm trả kết quả"))
+    });
+    let mut ids = Vec::new();
+    for res in futures_util::future::join_all(tries).await {
+        ids.push(json_ok(res, StatusCode::CREATED).await["id"].as_str().unwrap().to_string());
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let res = send(app.api.clone(), "lodge-1", about_unit(&ha_long, "Một phản ánh khác")).await;
+    assert_problem(res, StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused").await;
+    let res = send(app.api.clone(), "", about_unit(&ha_long, "Khoá rỗng")).await;
+    assert_problem(res, StatusCode::BAD_REQUEST, "invalid_header").await;
+    let stored: i64 = app.db(|c| complaints::table.count().get_result(c)).await;
+    assert_eq!(stored, 1);
 }
 
 async fn late_answers_and_overdue_complaints_are_counted(b: Backend) {

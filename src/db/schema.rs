@@ -613,6 +613,9 @@ diesel::table! {
         answer -> Nullable<Text>,
         substantiated -> Nullable<Bool>,
         answered_on_time -> Nullable<Bool>,
+        /// The lodging's `Idempotency-Key`, and the hash of its request.
+        idempotency_key -> Nullable<Text>,
+        request_hash -> Nullable<Text>,
     }
 }
 

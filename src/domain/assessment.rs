@@ -5,11 +5,12 @@
 //! is issued; index 7 changes when a complaint about it is found
 //! substantiated.
 
-use chrono::{NaiveDateTime, Timelike};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::calendar::to_local;
+use super::process::Timing;
 use super::units::Level;
 
 /// Points of a whole assessment.
@@ -18,7 +19,7 @@ pub const MAX_POINTS: i32 = 18;
 /// How a part of the handling compares with its time limit: shorter,
 /// equal or longer — for the whole dossier by local date against its
 /// appointment date (`of`), for a step of the internal process to the
-/// minute against its deadline (`of_step`).
+/// minute against its deadline (`of_step`, `process::timing`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Pace {
     Early,
@@ -38,17 +39,12 @@ impl Pace {
         }
     }
 
-    /// A step finished at `at` against its deadline `due`, to the minute:
-    /// steps are allotted working minutes (docs/processes.md), so their
-    /// time is shorter, equal or longer than the allotment in minutes — by
-    /// date, every step of a same-day process would end "on the day" and
-    /// none could be early.
-    pub fn of_step(due: NaiveDateTime, at: NaiveDateTime) -> Self {
-        let minute = |t: NaiveDateTime| t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t);
-        match minute(at).cmp(&minute(due)) {
-            std::cmp::Ordering::Less => Self::Early,
-            std::cmp::Ordering::Equal => Self::OnTime,
-            std::cmp::Ordering::Greater => Self::Late,
+    /// A step of the internal process, by its timing (`process::timing`).
+    pub fn of_step(timing: Timing) -> Self {
+        match timing {
+            Timing::Early(_) => Self::Early,
+            Timing::OnTime | Timing::Running(0) => Self::OnTime,
+            Timing::Late(_) | Timing::Running(_) => Self::Late,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDateTime, Timelike};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -485,13 +485,43 @@ pub struct Event<'a> {
 /// / quá hạn" columns of the control slip).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timing {
-    /// Done on a working day before the deadline's, by this many working minutes.
+    /// Done before the deadline, by this many working minutes.
     Early(u32),
     OnTime,
     /// Done this many working minutes after the deadline.
     Late(u32),
     /// Not done yet; late by this many working minutes so far (0: not late).
     Running(u32),
+}
+
+impl Timing {
+    /// Working minutes past the deadline (0: not late).
+    pub fn late_minutes(self) -> u32 {
+        match self {
+            Self::Late(m) | Self::Running(m) => m,
+            Self::Early(_) | Self::OnTime => 0,
+        }
+    }
+}
+
+/// How a step done at `done` compares with its `deadline` (local times),
+/// to the minute: late once a working minute past it (past it outside
+/// working time is on time), early when done before its minute, on time at
+/// it. Steps are allotted working minutes, most less than a day: by date,
+/// every step of a same-day process would end "on the day" and none could
+/// be early. The control slip, the step statistics (`stats::steps::track`)
+/// and the assessment's index 2 all read this. The calendar decides only
+/// whether a step past its deadline is late.
+pub fn timing(cal: &Calendar, hours: &OfficeHours, deadline: NaiveDateTime, done: NaiveDateTime) -> Timing {
+    let minute = |t: NaiveDateTime| t.with_second(0).and_then(|t| t.with_nanosecond(0)).unwrap_or(t);
+    match minute(done).cmp(&minute(deadline)) {
+        std::cmp::Ordering::Greater => match cal.working_minutes_between(hours, deadline, done) {
+            0 => Timing::OnTime,
+            late => Timing::Late(late),
+        },
+        std::cmp::Ordering::Less => Timing::Early(cal.working_minutes_between(hours, done, deadline)),
+        std::cmp::Ordering::Equal => Timing::OnTime,
+    }
 }
 
 /// One handover of the control slip: a step of the process, who passed the
@@ -605,14 +635,7 @@ pub fn slip(
     }
     for row in &mut rows {
         row.timing = match row.completed_at {
-            Some(done) if done > row.deadline => match cal.working_minutes_between(hours, row.deadline, done) {
-                0 => Timing::OnTime,
-                late => Timing::Late(late),
-            },
-            Some(done) if done.date() < row.deadline.date() => {
-                Timing::Early(cal.working_minutes_between(hours, done, row.deadline))
-            }
-            Some(_) => Timing::OnTime,
+            Some(done) => timing(cal, hours, row.deadline, done),
             None => Timing::Running(if now > row.deadline {
                 cal.working_minutes_between(hours, row.deadline, now)
             } else {
@@ -740,7 +763,8 @@ mod tests {
         ];
         let rows = slip(&steps, &events, at("2026-03-05 08:00"), &Calendar::default(), &OfficeHours::default());
         // Due Monday 17:00, paused two working days (900 minutes): Wednesday 17:00.
-        assert_eq!((rows[0].deadline, rows[0].timing), (at("2026-03-04 17:00"), Timing::OnTime));
+        // Done five working hours before its moved deadline: early, to the minute.
+        assert_eq!((rows[0].deadline, rows[0].timing), (at("2026-03-04 17:00"), Timing::Early(300)));
         assert_eq!((rows[1].step, rows[1].outcome.as_deref()), (2, Some("return_for_rework")));
         assert_eq!((rows[2].step, rows[2].outcome.as_deref()), (1, Some("withdraw")));
     }

@@ -7,7 +7,6 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use super::write::Created;
@@ -26,7 +25,7 @@ use crate::domain::identity::{Email, NationalId, normalize_phone};
 use crate::domain::roles::Role;
 use crate::domain::text::fold;
 use crate::domain::units::Reception;
-use crate::error::{ApiError, ProblemCode, Validator};
+use crate::error::{ApiError, Validator};
 use crate::notify::Notifier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -85,14 +84,6 @@ pub struct Reuse {
     pub component: i32,
     /// A document of `GET /me/documents`.
     pub document_id: String,
-}
-
-impl FileDossier {
-    /// What makes two requests with one `Idempotency-Key` the same.
-    pub fn fingerprint(&self) -> String {
-        let canonical = serde_json::to_vec(self).expect("serialisable");
-        hex::encode(Sha256::digest(canonical))
-    }
 }
 
 fn check_applicant(a: &ApplicantInput, v: &mut Validator) -> Result<Applicant, ApiError> {
@@ -170,7 +161,7 @@ pub fn file(
     notifier: &Notifier,
 ) -> Result<Created, ApiError> {
     let Filing { request, idempotency_key, require_verified_email } = filing;
-    let fingerprint = request.fingerprint();
+    let fingerprint = crate::http::fingerprint(&request);
     if let Some(key) = &idempotency_key {
         crate::db::backend::lock_text_for_transaction(conn, &format!("idempotency:{}:{key}", principal.user_id))?;
         let earlier: Option<(String, String)> = idempotency_keys::table
@@ -182,11 +173,7 @@ pub fn file(
             return if hash == fingerprint {
                 Ok(Created { id: dossier_id, new: false })
             } else {
-                Err(ApiError::new(
-                    actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                    ProblemCode::IdempotencyKeyReused,
-                    "This Idempotency-Key was used with a different request.",
-                ))
+                Err(crate::http::idempotency_key_reused())
             };
         }
     }

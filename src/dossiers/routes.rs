@@ -19,7 +19,7 @@ use crate::db::schema::{dossier_events, dossier_units, dossiers, procedures, sco
 use crate::domain::dossier_code::DossierCode;
 use crate::domain::text::contains_pattern;
 use crate::domain::workflow::Status;
-use crate::error::{ApiError, Problem, ProblemCode};
+use crate::error::{ApiError, Problem};
 use crate::pagination::{Keyset, Page};
 use crate::time::utc;
 
@@ -65,16 +65,7 @@ pub async fn create(
     req: HttpRequest,
     body: web::Json<FileDossier>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(k)) if (1..=200).contains(&k.len()) => Some(k.to_string()),
-        Some(_) => {
-            return Err(ApiError::bad_request(
-                ProblemCode::InvalidHeader,
-                "Idempotency-Key is 1 to 200 visible characters.",
-            ));
-        }
-    };
+    let key = crate::http::idempotency_key(&req)?;
     let filing = Filing {
         request: body.into_inner(),
         idempotency_key: key,

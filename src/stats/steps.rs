@@ -17,7 +17,7 @@ use super::{GroupBy, catalogue, months, subtree};
 use crate::db::schema::dossier_facts;
 use crate::db::{DbConnection, text_literal};
 use crate::domain::assessment::Pace;
-use crate::domain::calendar::OfficeHours;
+use crate::domain::calendar::{Calendar, OfficeHours};
 use crate::domain::dossier::Dossier;
 use crate::domain::process::{self, StepTally};
 use crate::units::UnitRow;
@@ -43,15 +43,11 @@ pub fn track(
         return Ok(());
     };
     let local = crate::dossiers::local;
-    let late = if now > done.due_at {
-        crate::dossiers::calendar_from(conn, done.due_at)?.working_minutes_between(
-            hours,
-            local(done.due_at),
-            local(now),
-        )
-    } else {
-        0
-    };
+    // The calendar decides only whether a step past its deadline is late.
+    let calendar =
+        if now > done.due_at { crate::dossiers::calendar_from(conn, done.due_at)? } else { Calendar::default() };
+    let timing = process::timing(&calendar, hours, local(done.due_at), local(now));
+    let late = timing.late_minutes();
     let t = StepTally::one(late);
     diesel::sql_query(
         "INSERT INTO step_counts (day, unit_id, procedure_id, step, step_name, completed, late, delay_minutes) \
@@ -69,7 +65,7 @@ pub fn track(
     .bind::<Integer, _>(t.late as i32)
     .bind::<BigInt, _>(t.delay_minutes)
     .execute(conn)?;
-    let pace = Pace::of_step(done.due_at, now);
+    let pace = Pace::of_step(timing);
     let one = |p: Pace| i32::from(pace == p);
     diesel::update(dossier_facts::table.find(dossier_id))
         .set((

@@ -43,6 +43,6 @@ CREATE TABLE monthly_counts (
     PRIMARY KEY (month, unit_id, procedure_id, desk_id)
 );
 CREATE INDEX monthly_counts_unit_month_idx ON monthly_counts (unit_id, month);
--- Index 2 judges a step by the working hour, not by date
--- (docs/assessment.md): the steps finished within their deadline's hour.
+-- Index 2 judges a step to the minute, not by date (docs/assessment.md,
+-- `domain::process::timing`): the steps finished at their deadline's minute.
 ALTER TABLE dossier_facts RENAME COLUMN steps_on_the_day TO steps_on_time;
