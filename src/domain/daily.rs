@@ -171,6 +171,18 @@ fn next_month(day: NaiveDate) -> NaiveDate {
     month_of(day).checked_add_months(chrono::Months::new(1)).expect("in range")
 }
 
+/// `[from, to)` cut at month boundaries.
+pub fn months(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let end = next_month(start).min(to);
+        out.push((start, end));
+        start = end;
+    }
+    out
+}
+
 /// A period's sums per month (`stats::daily::sums` grouped by month, keyed
 /// by the month's first day) made cumulative in their stocks.
 pub struct Months(std::collections::BTreeMap<NaiveDate, Day>);
@@ -524,6 +536,20 @@ mod tests {
         EPOCH.parse::<NaiveDateTime>().unwrap().date() + chrono::Duration::days(offset)
     }
 
+    #[test]
+    fn months_cut_the_period() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        assert_eq!(
+            months(d("2026-01-15"), d("2026-03-02")),
+            [
+                (d("2026-01-15"), d("2026-02-01")),
+                (d("2026-02-01"), d("2026-03-01")),
+                (d("2026-03-01"), d("2026-03-02"))
+            ]
+        );
+        assert!(months(d("2026-01-01"), d("2026-01-01")).is_empty());
+    }
+
     /// What `stats::daily::sums` reads for `[from, to)` from the monthly
     /// roll-ups of `days` and from `days` themselves, keyed by month.
     fn rolled_up(days: &[(NaiveDate, Day)], from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, Day)> {
@@ -576,12 +602,9 @@ mod tests {
             let read = rolled_up(&days, from, to);
             let total = read.iter().fold(Day::default(), |mut a, (_, d)| { a += *d; a });
             prop_assert_eq!(total.counts(), window(days.iter().copied(), from, to).counts());
-            let months = Months::new(read);
-            let mut start = from;
-            while start < to {
-                let end = next_month(start).min(to);
-                prop_assert_eq!(months.of(start).counts(), window(days.iter().copied(), start, end).counts());
-                start = end;
+            let by_month = Months::new(read);
+            for (start, end) in months(from, to) {
+                prop_assert_eq!(by_month.of(start).counts(), window(days.iter().copied(), start, end).counts());
             }
         }
 

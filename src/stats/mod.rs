@@ -9,14 +9,14 @@ pub mod steps;
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use self::daily::Grouping;
 use crate::db::DbConnection;
-use crate::domain::daily::Months;
+use crate::domain::daily::{Months, months};
 use crate::domain::stats::{Counts, Figure, Figures};
 use crate::domain::units::Level;
 
@@ -286,41 +286,4 @@ pub fn compute(
         levels: level_rows,
         rows,
     })
-}
-
-/// `[from, to)` cut at month boundaries.
-fn months(from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, NaiveDate)> {
-    let mut out = Vec::new();
-    let mut start = from;
-    while start < to {
-        let next_month = NaiveDate::from_ymd_opt(start.year(), start.month(), 1)
-            .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
-            .expect("in range");
-        let end = next_month.min(to);
-        out.push((start, end));
-        start = end;
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn d(s: &str) -> NaiveDate {
-        s.parse().unwrap()
-    }
-
-    #[test]
-    fn months_cut_the_period() {
-        assert_eq!(
-            months(d("2026-01-15"), d("2026-03-02")),
-            [
-                (d("2026-01-15"), d("2026-02-01")),
-                (d("2026-02-01"), d("2026-03-01")),
-                (d("2026-03-01"), d("2026-03-02"))
-            ]
-        );
-        assert!(months(d("2026-01-01"), d("2026-01-01")).is_empty());
-    }
 }

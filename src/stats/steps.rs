@@ -13,11 +13,12 @@ use diesel::sql_types::{BigInt, Date, Integer, Text};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{GroupBy, catalogue, months, subtree};
+use super::{GroupBy, catalogue, subtree};
 use crate::db::schema::dossier_facts;
 use crate::db::{DbConnection, text_literal};
 use crate::domain::assessment::Pace;
 use crate::domain::calendar::{Calendar, OfficeHours};
+use crate::domain::daily::months;
 use crate::domain::dossier::Dossier;
 use crate::domain::process::{self, StepTally};
 use crate::units::UnitRow;
